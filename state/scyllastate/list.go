@@ -1,0 +1,144 @@
+package scyllastate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/ipfs-cluster/ipfs-cluster/observations"
+	"go.opencensus.io/stats"
+)
+
+// listProgressEvery is how often (in pins) a long listing logs progress.
+const listProgressEvery = 500000
+
+// tokenRange is an inclusive range of Murmur3 tokens.
+type tokenRange struct{ lo, hi int64 }
+
+// splitTokenRing cuts the whole token ring [MinInt64, MaxInt64] into n
+// contiguous inclusive ranges.
+func splitTokenRing(n int) []tokenRange {
+	if n < 1 {
+		n = 1
+	}
+	step := math.MaxUint64/uint64(n) + 1
+	ranges := make([]tokenRange, n)
+	for i := 0; i < n; i++ {
+		lo := int64(uint64(1<<63) + uint64(i)*step) // wraps from MinInt64
+		hi := int64(math.MaxInt64)
+		if i < n-1 {
+			hi = int64(uint64(1<<63)+uint64(i+1)*step) - 1
+		}
+		ranges[i] = tokenRange{lo, hi}
+	}
+	return ranges
+}
+
+// scan reads every row by token ranges, Config.ListConcurrency ranges at a
+// time, each paged by Config.PageSize. emit is called from several
+// goroutines; an error from emit or a query stops the scan. All goroutines
+// have returned when scan returns.
+func (s *ScyllaState) scan(ctx context.Context, emit func(*pinRow) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	ranges := splitTokenRing(s.cfg.ListConcurrency * 8)
+	work := make(chan tokenRange)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	for w := 0; w < s.cfg.ListConcurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range work {
+				if err := s.scanRange(ctx, r, emit); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for _, r := range ranges {
+		select {
+		case work <- r:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
+}
+
+func (s *ScyllaState) scanRange(ctx context.Context, r tokenRange, emit func(*pinRow) error) error {
+	iter := s.session.Query(s.stmts.scan, r.lo, r.hi).
+		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
+	scanner := iter.Scanner()
+	for scanner.Next() {
+		var row pinRow
+		if err := scanner.Scan(&row.cid, &row.pin, &row.mode, &row.userAllocs, &row.tsNs, &row.expireAtNs); err != nil {
+			_ = iter.Close()
+			return fmt.Errorf("reading pins: %w", err)
+		}
+		if err := emit(&row); err != nil {
+			_ = iter.Close()
+			return err
+		}
+	}
+	if err := scanner.Err(); err != nil {
+		return fmt.Errorf("scanning token range [%d, %d]: %w", r.lo, r.hi, err)
+	}
+	return nil
+}
+
+// List sends every pin of the state to out and closes out when done, as
+// upstream's states do: the caller must not close it. Pins arrive in no
+// particular order. It returns early with an error when ctx is cancelled
+// or a query fails; a pin that cannot be decoded is logged and skipped.
+func (s *ScyllaState) List(ctx context.Context, out chan<- api.Pin) (err error) {
+	defer close(out)
+	defer func(start time.Time) { s.metrics.observe("list", start, err) }(time.Now())
+
+	var total atomic.Int64
+	err = s.scan(ctx, func(row *pinRow) error {
+		p, err := row.decode()
+		if err != nil {
+			logger.Errorf("skipping undecodable pin row: %s", err)
+			return nil
+		}
+		select {
+		case out <- p:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if n := total.Add(1); n%listProgressEvery == 0 {
+			logger.Infof("full pinset listing in progress: %d pins so far", n)
+		}
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("full pinset listing aborted: %w", err)
+		logger.Warn(err)
+		return err
+	}
+	n := total.Load()
+	if n >= listProgressEvery {
+		logger.Infof("full pinset listing finished: %d pins", n)
+	}
+	stats.Record(ctx, observations.Pins.M(n))
+	return nil
+}

@@ -1,0 +1,147 @@
+package scyllastate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gocql/gocql"
+)
+
+// SchemaVersion is the version of the table layout this package writes.
+// New refuses a keyspace recording another version.
+const SchemaVersion = 1
+
+const (
+	pinsTable          = "pins"
+	schemaVersionTable = "schema_version"
+	schemaComponent    = "scyllastate"
+)
+
+// statements are the CQL statements of one keyspace. Identifiers are
+// validated before they are spliced in.
+type statements struct {
+	insert, get, has, del, scan string
+}
+
+func newStatements(ks string) statements {
+	t := ks + "." + pinsTable
+	cols := "pin, mode, user_allocations, ts_ns, expire_at_ns"
+	return statements{
+		insert: "INSERT INTO " + t + " (cid, " + cols + ") VALUES (?, ?, ?, ?, ?, ?)",
+		get:    "SELECT " + cols + " FROM " + t + " WHERE cid = ?",
+		has:    "SELECT cid FROM " + t + " WHERE cid = ?",
+		del:    "DELETE FROM " + t + " WHERE cid = ?",
+		scan:   "SELECT cid, " + cols + " FROM " + t + " WHERE token(cid) >= ? AND token(cid) <= ?",
+	}
+}
+
+// replicationMap renders the keyspace replication options.
+func (cfg *Config) replicationMap() string {
+	if cfg.ReplicationStrategy == NetworkTopologyStrategy {
+		dcs := make([]string, 0, len(cfg.DCReplication))
+		for dc := range cfg.DCReplication {
+			dcs = append(dcs, dc)
+		}
+		sort.Strings(dcs)
+		parts := []string{"'class': 'NetworkTopologyStrategy'"}
+		for _, dc := range dcs {
+			parts = append(parts, fmt.Sprintf("'%s': %d", dc, cfg.DCReplication[dc]))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return fmt.Sprintf("{'class': 'SimpleStrategy', 'replication_factor': %d}", cfg.ReplicationFactor)
+}
+
+func (s *ScyllaState) ddl() []string {
+	ks := s.cfg.Keyspace
+	return []string{
+		"CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + s.cfg.replicationMap() + " AND durable_writes = true",
+		"CREATE TABLE IF NOT EXISTS " + ks + "." + pinsTable + ` (
+			cid blob PRIMARY KEY,
+			pin blob,
+			mode tinyint,
+			user_allocations list<blob>,
+			ts_ns bigint,
+			expire_at_ns bigint
+		)`,
+		"CREATE TABLE IF NOT EXISTS " + ks + "." + schemaVersionTable + ` (
+			component text PRIMARY KEY,
+			version int,
+			created_at timestamp
+		)`,
+	}
+}
+
+// setupSchema creates the schema (SchemaModeCreate) and checks it.
+func (s *ScyllaState) setupSchema(ctx context.Context) error {
+	for _, id := range []string{s.cfg.Keyspace, pinsTable, schemaVersionTable} {
+		if err := ValidateIdentifier("keyspace", id); err != nil {
+			return err
+		}
+	}
+	if s.cfg.SchemaMode == SchemaModeCreate {
+		for _, stmt := range s.ddl() {
+			if err := s.session.Query(stmt).WithContext(ctx).Exec(); err != nil {
+				return fmt.Errorf("%w: creating schema in keyspace %q: %w", ErrSchema, s.cfg.Keyspace, err)
+			}
+		}
+		if err := s.session.AwaitSchemaAgreement(ctx); err != nil {
+			return fmt.Errorf("%w: waiting for schema agreement: %w", ErrSchema, err)
+		}
+		// The first writer records the version; later ones find it.
+		// A lightweight transaction at the configured serial consistency
+		// keeps concurrent first starts from disagreeing.
+		err := s.session.Query(
+			"INSERT INTO "+s.cfg.Keyspace+"."+schemaVersionTable+
+				" (component, version, created_at) VALUES (?, ?, toTimestamp(now())) IF NOT EXISTS",
+			schemaComponent, SchemaVersion,
+		).WithContext(ctx).Exec()
+		if err != nil {
+			return fmt.Errorf("%w: recording schema version: %w", ErrSchema, err)
+		}
+	} else if err := s.checkTables(ctx); err != nil {
+		return err
+	}
+	return s.checkVersion(ctx)
+}
+
+func (s *ScyllaState) checkTables(ctx context.Context) error {
+	iter := s.session.Query(
+		"SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?", s.cfg.Keyspace,
+	).WithContext(ctx).Iter()
+	found := map[string]bool{}
+	var name string
+	for iter.Scan(&name) {
+		found[name] = true
+	}
+	if err := iter.Close(); err != nil {
+		return fmt.Errorf("%w: reading the tables of keyspace %q: %w", ErrSchema, s.cfg.Keyspace, err)
+	}
+	for _, t := range []string{pinsTable, schemaVersionTable} {
+		if !found[t] {
+			return fmt.Errorf("%w: table %s.%s does not exist and schema_mode is %q: create it (see the README) or set schema_mode to %q",
+				ErrSchema, s.cfg.Keyspace, t, SchemaModeCheck, SchemaModeCreate)
+		}
+	}
+	return nil
+}
+
+func (s *ScyllaState) checkVersion(ctx context.Context) error {
+	var version int
+	err := s.session.Query(
+		"SELECT version FROM "+s.cfg.Keyspace+"."+schemaVersionTable+" WHERE component = ?", schemaComponent,
+	).WithContext(ctx).Scan(&version)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return fmt.Errorf("%w: keyspace %q records no schema version", ErrSchema, s.cfg.Keyspace)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: reading schema version: %w", ErrSchema, err)
+	}
+	if version != SchemaVersion {
+		return fmt.Errorf("%w: keyspace %q has schema version %d, this build uses %d", ErrSchema, s.cfg.Keyspace, version, SchemaVersion)
+	}
+	return nil
+}

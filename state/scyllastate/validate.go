@@ -1,0 +1,182 @@
+package scyllastate
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/gocql/gocql"
+)
+
+// identifierRe matches the unquoted CQL identifiers we accept for keyspace
+// and table names. Cassandra limits names to 48 characters.
+var identifierRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,47}$`)
+
+// dcNameRe matches data center names, which are spliced into the keyspace
+// replication map as string literals.
+var dcNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$`)
+
+// ValidateIdentifier checks that name is a safe, unquoted CQL identifier
+// (a letter, then up to 47 letters, digits or underscores) that does not
+// name one of Cassandra's or Scylla's system keyspaces. field names the
+// setting in the error.
+func ValidateIdentifier(field, name string) error {
+	if !identifierRe.MatchString(name) {
+		return invalid(field, "%q is not a valid CQL identifier: use a letter followed by up to 47 letters, digits or underscores", name)
+	}
+	lower := strings.ToLower(name)
+	if strings.HasPrefix(lower, "system") || lower == "dse" || strings.HasPrefix(lower, "dse_") {
+		return invalid(field, "%q is reserved for the database's own keyspaces: choose another name", name)
+	}
+	return nil
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s.%s: %s", ErrInvalidConfig, ConfigKey, field, fmt.Sprintf(format, args...))
+}
+
+var consistencies = []string{"ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"}
+
+func parseConsistency(field, s string) (gocql.Consistency, error) {
+	for _, c := range consistencies {
+		if strings.EqualFold(s, c) {
+			return gocql.ParseConsistencyWrapper(c)
+		}
+	}
+	return 0, invalid(field, "%q is not a consistency level: use one of %s", s, strings.Join(consistencies, ", "))
+}
+
+func parseSerialConsistency(field, s string) (gocql.Consistency, error) {
+	switch strings.ToUpper(s) {
+	case "SERIAL":
+		return gocql.Serial, nil
+	case "LOCAL_SERIAL":
+		return gocql.LocalSerial, nil
+	}
+	return 0, invalid(field, "%q is not a serial consistency level: use SERIAL or LOCAL_SERIAL", s)
+}
+
+// Validate checks every field and returns an error naming the first bad
+// one, with how to fix it. Errors wrap ErrInvalidConfig.
+func (cfg *Config) Validate() error {
+	if len(cfg.Hosts) == 0 {
+		return invalid("hosts", "no hosts given: list at least one contact point, e.g. [\"127.0.0.1\"]")
+	}
+	for i, h := range cfg.Hosts {
+		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, " \t\n,") {
+			return invalid("hosts", "entry %d (%q) is not a host name, IP address or host:port", i, h)
+		}
+	}
+	if cfg.Port < 1 || cfg.Port > 65535 {
+		return invalid("port", "%d is out of range: use 1-65535 (CQL default 9042)", cfg.Port)
+	}
+	if err := ValidateIdentifier("keyspace", cfg.Keyspace); err != nil {
+		return err
+	}
+	if cfg.Username == "" && cfg.Password != "" {
+		return invalid("username", "a password is set but no username: set both or neither")
+	}
+	if cfg.Username != "" && cfg.Password == "" {
+		return invalid("password", "username %q is set but the password is empty: set both or neither", cfg.Username)
+	}
+	if _, err := parseConsistency("consistency", cfg.Consistency); err != nil {
+		return err
+	}
+	if _, err := parseSerialConsistency("serial_consistency", cfg.SerialConsistency); err != nil {
+		return err
+	}
+	if cfg.Timeout <= 0 {
+		return invalid("timeout", "%s must be positive, e.g. \"10s\"", cfg.Timeout)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		return invalid("connect_timeout", "%s must be positive, e.g. \"10s\"", cfg.ConnectTimeout)
+	}
+	if cfg.NumConns < 1 {
+		return invalid("num_conns", "%d must be at least 1", cfg.NumConns)
+	}
+	if cfg.DCAwareRouting && cfg.LocalDC == "" {
+		return invalid("local_dc", "dc_aware_routing is on but local_dc is empty: name this peer's data center")
+	}
+	if cfg.PageSize < 1 {
+		return invalid("page_size", "%d must be at least 1", cfg.PageSize)
+	}
+	if cfg.PreparedStatementCacheSize < 1 {
+		return invalid("prepared_statement_cache_size", "%d must be at least 1", cfg.PreparedStatementCacheSize)
+	}
+	if err := cfg.validateTLS(); err != nil {
+		return err
+	}
+	if err := cfg.validateRetryPolicy(); err != nil {
+		return err
+	}
+	if err := cfg.validateSchema(); err != nil {
+		return err
+	}
+	if cfg.BatchSize < 1 {
+		return invalid("batch_size", "%d must be at least 1", cfg.BatchSize)
+	}
+	if cfg.WriteConcurrency < 1 {
+		return invalid("write_concurrency", "%d must be at least 1", cfg.WriteConcurrency)
+	}
+	if cfg.ListConcurrency < 1 {
+		return invalid("list_concurrency", "%d must be at least 1", cfg.ListConcurrency)
+	}
+	return nil
+}
+
+func (cfg *Config) validateTLS() error {
+	t := cfg.TLS
+	if t == nil || !t.Enabled {
+		return nil
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return invalid("tls.cert_file", "cert_file and key_file go together: set both for client authentication, or neither")
+	}
+	return nil
+}
+
+func (cfg *Config) validateRetryPolicy() error {
+	rp := cfg.RetryPolicy
+	if rp == nil {
+		return nil
+	}
+	if rp.NumRetries < 0 {
+		return invalid("retry_policy.num_retries", "%d must be 0 or more", rp.NumRetries)
+	}
+	if rp.MinRetryDelay <= 0 {
+		return invalid("retry_policy.min_retry_delay", "%s must be positive, e.g. \"100ms\"", rp.MinRetryDelay)
+	}
+	if rp.MaxRetryDelay < rp.MinRetryDelay {
+		return invalid("retry_policy.max_retry_delay", "%s is below min_retry_delay (%s)", rp.MaxRetryDelay, rp.MinRetryDelay)
+	}
+	return nil
+}
+
+func (cfg *Config) validateSchema() error {
+	switch cfg.SchemaMode {
+	case SchemaModeCreate, SchemaModeCheck:
+	default:
+		return invalid("schema_mode", "%q is not a schema mode: use %q or %q", cfg.SchemaMode, SchemaModeCreate, SchemaModeCheck)
+	}
+	switch cfg.ReplicationStrategy {
+	case SimpleStrategy:
+		if cfg.ReplicationFactor < 1 {
+			return invalid("replication_factor", "%d must be at least 1", cfg.ReplicationFactor)
+		}
+	case NetworkTopologyStrategy:
+		if len(cfg.DCReplication) == 0 {
+			return invalid("dc_replication", "NetworkTopologyStrategy needs a replication factor per data center, e.g. {\"dc1\": 3}")
+		}
+		for dc, rf := range cfg.DCReplication {
+			if !dcNameRe.MatchString(dc) {
+				return invalid("dc_replication", "%q is not a valid data center name", dc)
+			}
+			if rf < 1 {
+				return invalid("dc_replication", "data center %q: replication factor %d must be at least 1", dc, rf)
+			}
+		}
+	default:
+		return invalid("replication_strategy", "%q is not supported: use %q or %q", cfg.ReplicationStrategy, SimpleStrategy, NetworkTopologyStrategy)
+	}
+	return nil
+}
