@@ -28,7 +28,8 @@ Commands:
 Environment (defaults in brackets):
   CASSANDRA_NAME           instance name [main]; state in $CASSANDRA_RUN_DIR/$CASSANDRA_NAME
   CASSANDRA_HOSTS          comma-separated IPs, one node per IP [127.0.0.1]
-  CASSANDRA_PORT           native (CQL) port on every IP [9042]; storage port is always 7000
+  CASSANDRA_PORT           native (CQL) port on every IP [9042]
+  CASSANDRA_STORAGE_PORT   internode (gossip) port on every IP [7000]
   CASSANDRA_AUTH=1         PasswordAuthenticator + CassandraAuthorizer (cassandra/cassandra)
   CASSANDRA_TLS=1          client TLS, mutual (client certificate required); PEM files in
                            $CASSANDRA_RUN_DIR/$CASSANDRA_NAME/tls/{ca,client,client-key}.pem
@@ -66,7 +67,7 @@ START_TIMEOUT=${CASSANDRA_START_TIMEOUT:-180}
 STOP_TIMEOUT=${CASSANDRA_STOP_TIMEOUT:-60}
 ENV_PREFIX=${CASSANDRA_ENV_PREFIX:-SCYLLASTATE_TEST}
 KEEP_DATA=${CASSANDRA_KEEP_DATA:-0}
-STORAGE_PORT=7000
+STORAGE_PORT=''
 DIR=$RUN_DIR/$NAME
 TLS_DIR=$DIR/tls
 DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies
@@ -88,12 +89,13 @@ die() {
 # load_config MODE: MODE=start ignores the recorded instance.conf unless KEEP_DATA=1.
 load_config() {
 	local mode=$1 k v
-	local s_hosts='' s_port='' s_auth='' s_tls='' s_heap=''
+	local s_hosts='' s_port='' s_sport='' s_auth='' s_tls='' s_heap=''
 	if [[ -f $DIR/instance.conf && ($mode != start || $KEEP_DATA == 1) ]]; then
 		while IFS='=' read -r k v; do
 			case $k in
 			HOSTS) s_hosts=$v ;;
 			PORT) s_port=$v ;;
+			STORAGE_PORT) s_sport=$v ;;
 			AUTH) s_auth=$v ;;
 			TLS) s_tls=$v ;;
 			HEAP) s_heap=$v ;;
@@ -102,6 +104,7 @@ load_config() {
 	fi
 	HOSTS=${CASSANDRA_HOSTS:-${s_hosts:-127.0.0.1}}
 	PORT=${CASSANDRA_PORT:-${s_port:-9042}}
+	STORAGE_PORT=${CASSANDRA_STORAGE_PORT:-${s_sport:-7000}}
 	AUTH=${CASSANDRA_AUTH:-${s_auth:-0}}
 	TLS=${CASSANDRA_TLS:-${s_tls:-0}}
 	HEAP=${CASSANDRA_HEAP:-${s_heap:-512M}}
@@ -114,6 +117,8 @@ load_config() {
 		[[ $ip =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "CASSANDRA_HOSTS: '$ip' is not an IPv4 address"
 	done
 	[[ $PORT =~ ^[0-9]+$ ]] || die "CASSANDRA_PORT must be a number"
+	[[ $STORAGE_PORT =~ ^[0-9]+$ ]] || die "CASSANDRA_STORAGE_PORT must be a number"
+	[[ $PORT != "$STORAGE_PORT" ]] || die "CASSANDRA_PORT and CASSANDRA_STORAGE_PORT must differ"
 	[[ $AUTH == 0 || $AUTH == 1 ]] || die "CASSANDRA_AUTH must be 0 or 1"
 	[[ $TLS == 0 || $TLS == 1 ]] || die "CASSANDRA_TLS must be 0 or 1"
 	[[ $HEAP =~ ^[0-9]+[mMgG]$ ]] || die "CASSANDRA_HEAP must look like 512M or 1G"
@@ -220,7 +225,7 @@ EOF
 			-f "$CACHE_DIR/pom.xml" -Dmaven.repo.local="$CACHE_DIR/m2" \
 			"$DEPENDENCY_PLUGIN" -DincludeScope=runtime -DoutputDirectory="$LIB.tmp" \
 			>"$CACHE_DIR/fetch.log" 2>&1; then
-			tail -n 80 "$CACHE_DIR/fetch.log" >&2
+			sed -e 's/\x1b\[[0-9;]*m//g' "$CACHE_DIR/fetch.log" | tail -n 80 >&2
 			die "Maven failed to resolve cassandra-all:$VERSION (full log: $CACHE_DIR/fetch.log)"
 		fi
 		[[ -f $LIB.tmp/cassandra-all-$VERSION.jar ]] || die "Maven finished but $LIB.tmp/cassandra-all-$VERSION.jar is missing"
@@ -474,7 +479,7 @@ EOF
 
 write_instance_conf() {
 	mkdir -p "$DIR"
-	printf '%s\n' "HOSTS=$HOSTS" "PORT=$PORT" "AUTH=$AUTH" "TLS=$TLS" "HEAP=$HEAP" "VERSION=$VERSION" \
+	printf '%s\n' "HOSTS=$HOSTS" "PORT=$PORT" "STORAGE_PORT=$STORAGE_PORT" "AUTH=$AUTH" "TLS=$TLS" "HEAP=$HEAP" "VERSION=$VERSION" \
 		>"$DIR/instance.conf"
 }
 
@@ -658,29 +663,35 @@ run_probe() {
 
 # wait_auth DEADLINE: the default superuser exists and cassandra/cassandra can log in.
 wait_auth() {
-	local deadline=$1 t0=$SECONDS i out='' seen=''
+	local deadline=$1 t0=$SECONDS i out='' seen='' have_probe=0
 	local -a run=()
 	[[ $AUTH == 1 ]] || return 0
+	if prepare_probe; then
+		have_probe=1
+	else
+		log "WARNING: CQL probe unavailable (needs $PROBE_SRC and javac); relying on the log line only"
+	fi
 	while :; do
 		if [[ -z $seen ]]; then
 			for ((i = 1; i <= N; i++)); do
 				if grep -qF -- "$SUPERUSER_LINE" "$(node_dir "$i")/logs/system.log" 2>/dev/null; then
 					seen=node$i
 					log "node$i logged \"$SUPERUSER_LINE 'cassandra'\" (after $((SECONDS - t0))s)"
+					break
 				fi
 			done
 		fi
 		# The line is logged once per cluster lifetime: after a restart with kept data
 		# ($DIR/auth.ready from an earlier success) the probe decides at once; else after 10s.
 		if [[ -n $seen || -f $DIR/auth.ready ]] || ((SECONDS - t0 >= 10)); then
-			if [[ -f $PROBE_SRC ]]; then
+			if ((have_probe)); then
 				if out=$(run_probe "SELECT role FROM system_auth.roles WHERE role = 'cassandra'" 2>&1); then
 					log "login as cassandra/cassandra works$([[ $TLS == 1 ]] && echo ' (mutual TLS)') (after $((SECONDS - t0))s)"
 					touch "$DIR/auth.ready"
 					return 0
 				fi
-			elif [[ -n $seen ]]; then
-				return 0 # no probe available: the log line is all we can check
+			elif [[ -n $seen || -f $DIR/auth.ready ]]; then
+				return 0 # no probe: the log line (or an earlier success with this data) is all we have
 			fi
 		fi
 		mapfile -t run < <(running_nodes)
@@ -699,8 +710,7 @@ full_wait() {
 	local -a all=()
 	for ((i = 1; i <= N; i++)); do
 		[[ -n $(node_pid "$i") ]] || {
-			log "node$i (${IPS[i - 1]}) is not running"
-			[[ -f $(node_dir "$i")/logs/system.log ]] && show_tail "$i"
+			log "node$i (${IPS[i - 1]}) is not running (start it with '$0 start-node $i'; see '$0 logs $i')"
 			return 1
 		}
 		all+=("$i")
@@ -743,6 +753,13 @@ stop_nodes() {
 		sleep 0.5
 	done
 	for i in "$@"; do rm -f "$(node_dir "$i")/pid"; done
+	# A killed JVM can keep its listening sockets for a moment (until it is reaped).
+	((${#pids[@]} > 0)) || return 0
+	deadline=$((SECONDS + 15))
+	for i in "$@"; do
+		((i <= N)) || continue
+		while tcp_open "${IPS[i - 1]}" "$PORT" && ((SECONDS < deadline)); do sleep 0.5; done
+	done
 }
 
 stop_all() {
@@ -907,19 +924,28 @@ cmd_status() {
 	return "$rc"
 }
 
+# export_line NAME VALUE: plain `export NAME=VALUE`, single-quoted only if needed.
+export_line() {
+	local v=$2
+	if [[ ! $v =~ ^[A-Za-z0-9_./,:@+=-]*$ ]]; then
+		v="'${v//\'/\'\\\'\'}'"
+	fi
+	printf 'export %s_%s=%s\n' "$ENV_PREFIX" "$1" "$v"
+}
+
 cmd_env() {
 	load_config other
-	local p=$ENV_PREFIX
-	printf 'export %s_HOSTS=%q\n' "$p" "$HOSTS"
-	printf 'export %s_PORT=%q\n' "$p" "$PORT"
+	[[ $ENV_PREFIX =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "CASSANDRA_ENV_PREFIX must be a shell variable name"
+	export_line HOSTS "$HOSTS"
+	export_line PORT "$PORT"
 	if [[ $AUTH == 1 ]]; then
-		printf 'export %s_USERNAME=cassandra\n' "$p"
-		printf 'export %s_PASSWORD=cassandra\n' "$p"
+		export_line USERNAME cassandra
+		export_line PASSWORD cassandra
 	fi
 	if [[ $TLS == 1 ]]; then
-		printf 'export %s_TLS_CA=%q\n' "$p" "$TLS_DIR/ca.pem"
-		printf 'export %s_TLS_CERT=%q\n' "$p" "$TLS_DIR/client.pem"
-		printf 'export %s_TLS_KEY=%q\n' "$p" "$TLS_DIR/client-key.pem"
+		export_line TLS_CA "$TLS_DIR/ca.pem"
+		export_line TLS_CERT "$TLS_DIR/client.pem"
+		export_line TLS_KEY "$TLS_DIR/client-key.pem"
 	fi
 }
 
