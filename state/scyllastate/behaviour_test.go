@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,15 +64,24 @@ func (l *queryLog) matching(substr string) []gocql.ObservedQuery {
 
 // maxOverlap is the largest number of attempts in flight at one time.
 func maxOverlap(qs []gocql.ObservedQuery) int {
-	best := 0
-	for _, a := range qs {
-		n := 0
-		for _, b := range qs {
-			if b.Start.Before(a.End) && a.Start.Before(b.End) {
-				n++
-			}
+	type event struct {
+		at    time.Time
+		delta int
+	}
+	events := make([]event, 0, 2*len(qs))
+	for _, q := range qs {
+		events = append(events, event{q.Start, 1}, event{q.End, -1})
+	}
+	sort.Slice(events, func(i, j int) bool {
+		if events[i].at.Equal(events[j].at) {
+			return events[i].delta < events[j].delta // ends before starts
 		}
-		best = max(best, n)
+		return events[i].at.Before(events[j].at)
+	})
+	cur, best := 0, 0
+	for _, e := range events {
+		cur += e.delta
+		best = max(best, cur)
 	}
 	return best
 }

@@ -36,7 +36,7 @@ func (cfg *Config) clusterConfig(m *metrics) (*gocql.ClusterConfig, error) {
 	if rp == nil {
 		rp = &RetryPolicyConfig{NumRetries: DefaultNumRetries, MinRetryDelay: DefaultMinRetryDelay, MaxRetryDelay: DefaultMaxRetryDelay}
 	}
-	c.RetryPolicy = &countingRetryPolicy{
+	c.RetryPolicy = &retryPolicy{
 		ExponentialBackoffRetryPolicy: &gocql.ExponentialBackoffRetryPolicy{
 			NumRetries: rp.NumRetries,
 			Min:        rp.MinRetryDelay,

@@ -38,7 +38,7 @@ func TestClusterConfigMapsEveryField(t *testing.T) {
 	if !ok || auth.Username != "svc" || auth.Password != "s3cret-pw" {
 		t.Errorf("authenticator: %#v", c.Authenticator)
 	}
-	rp, ok := c.RetryPolicy.(*countingRetryPolicy)
+	rp, ok := c.RetryPolicy.(*retryPolicy)
 	if !ok || rp.NumRetries != 0 || rp.Min != 50*time.Millisecond || rp.Max != 2*time.Second {
 		t.Errorf("retry policy: %#v", c.RetryPolicy)
 	}

@@ -180,28 +180,27 @@ func TestSchemaVersionMismatch(t *testing.T) {
 }
 
 func TestReplicationSettingsCreateKeyspace(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		mod  func(*scyllastate.Config)
-		want []string
-	}{
-		{"simple", func(c *scyllastate.Config) { c.ReplicationFactor = 2 }, []string{"SimpleStrategy", `"replication_factor":"2"`}},
-		{"nts", func(c *scyllastate.Config) {
-			c.ReplicationStrategy = scyllastate.NetworkTopologyStrategy
-			c.DCReplication = map[string]int{"datacenter1": 1}
-		}, []string{"NetworkTopologyStrategy", `"datacenter1":"1"`}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := cqltest.Config(t, cqltest.DefaultPrefix)
-			tc.mod(cfg)
-			cqltest.New(t, cfg)
-			got := keyspaceReplication(t, cfg)
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Fatalf("keyspace replication %s lacks %s", got, w)
-				}
-			}
-		})
+	// NetworkTopologyStrategy with the local data center: a working store.
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.ReplicationStrategy = scyllastate.NetworkTopologyStrategy
+	cfg.DCReplication = map[string]int{"datacenter1": 1}
+	cqltest.New(t, cfg)
+	if got := keyspaceReplication(t, cfg); !strings.Contains(got, "NetworkTopologyStrategy") || !strings.Contains(got, `"datacenter1":"1"`) {
+		t.Fatalf("keyspace replication %s", got)
+	}
+
+	// replication_factor 2 on a one-node database: the keyspace is made
+	// with two replicas, and the store refuses to start because a quorum
+	// of them cannot answer.
+	cfg = cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.ReplicationFactor = 2
+	cfg.RetryPolicy.NumRetries = 0
+	_, err := scyllastate.New(testCtx(t), cfg)
+	if !errors.Is(err, scyllastate.ErrSchema) {
+		t.Fatalf("want ErrSchema for two replicas on one node, got %v", err)
+	}
+	if got := keyspaceReplication(t, cfg); !strings.Contains(got, "SimpleStrategy") || !strings.Contains(got, `"replication_factor":"2"`) {
+		t.Fatalf("keyspace replication %s", got)
 	}
 }
 
@@ -223,6 +222,7 @@ func TestUnreachableDatabaseFailsWithErrConnect(t *testing.T) {
 	// A cancelled context stops the retries at once.
 	cfg.RetryPolicy.NumRetries = 1000
 	cfg.RetryPolicy.MinRetryDelay = time.Second
+	cfg.RetryPolicy.MaxRetryDelay = time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	start = time.Now()

@@ -103,23 +103,48 @@ func (m *metrics) observeBatch(n int) {
 	m.batchSize.Observe(float64(n))
 }
 
-// countingRetryPolicy wraps the driver's exponential backoff policy and
-// counts the retries it grants.
-type countingRetryPolicy struct {
+// retryPolicy is the driver's exponential backoff with two changes: it
+// counts the retries it grants, and it retries replica-level failures
+// (unavailable, read or write timeout) on the same coordinator, since any
+// other coordinator would ask the same replicas; other failures move to the
+// next host. So num_retries holds on a one-node cluster too.
+type retryPolicy struct {
 	*gocql.ExponentialBackoffRetryPolicy
 	m *metrics
 }
 
 // Attempt decides whether to retry and counts the retry.
-func (p *countingRetryPolicy) Attempt(q gocql.RetryableQuery) bool {
+func (p *retryPolicy) Attempt(q gocql.RetryableQuery) bool {
 	ok := p.ExponentialBackoffRetryPolicy.Attempt(q)
-	if ok && q.Attempts() > 0 && p.m != nil {
+	if ok && p.m != nil {
 		p.m.retries.Inc()
 	}
 	return ok
 }
 
 // AttemptLWT is Attempt for lightweight transactions.
-func (p *countingRetryPolicy) AttemptLWT(q gocql.RetryableQuery) bool {
+func (p *retryPolicy) AttemptLWT(q gocql.RetryableQuery) bool {
 	return p.Attempt(q)
+}
+
+// GetRetryType chooses where to retry.
+func (p *retryPolicy) GetRetryType(err error) gocql.RetryType {
+	rt := p.ExponentialBackoffRetryPolicy.GetRetryType(err)
+	if rt != gocql.RetryNextHost {
+		return rt
+	}
+	var (
+		unavailable  *gocql.RequestErrUnavailable
+		readTimeout  *gocql.RequestErrReadTimeout
+		writeTimeout *gocql.RequestErrWriteTimeout
+	)
+	if errors.As(err, &unavailable) || errors.As(err, &readTimeout) || errors.As(err, &writeTimeout) {
+		return gocql.Retry
+	}
+	return rt
+}
+
+// GetRetryTypeLWT is GetRetryType for lightweight transactions.
+func (p *retryPolicy) GetRetryTypeLWT(err error) gocql.RetryType {
+	return p.GetRetryType(err)
 }

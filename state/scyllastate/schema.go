@@ -130,10 +130,16 @@ func (s *ScyllaState) checkTables(ctx context.Context) error {
 }
 
 func (s *ScyllaState) checkVersion(ctx context.Context) error {
+	serial, err := parseSerialConsistency("serial_consistency", s.cfg.SerialConsistency)
+	if err != nil {
+		return err
+	}
+	// A serial read sees the row that the lightweight transaction wrote,
+	// whatever the consistency configured for pins.
 	var version int
-	err := s.session.Query(
+	err = s.session.Query(
 		"SELECT version FROM "+s.cfg.Keyspace+"."+schemaVersionTable+" WHERE component = ?", schemaComponent,
-	).WithContext(ctx).Scan(&version)
+	).WithContext(ctx).Consistency(serial).Scan(&version)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return fmt.Errorf("%w: keyspace %q records no schema version", ErrSchema, s.cfg.Keyspace)
 	}
