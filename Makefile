@@ -36,7 +36,7 @@ demo:
 
 ## bench: scyllastate vs upstream dsstate/pebble, side by side
 bench:
-	WITH_SECURE=0 $(WITH_DB) $(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-2000x} ./bench/
+	WITH_SECURE=0 $(WITH_DB) $(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-1s} ./bench/
 
 cassandra-start:
 	scripts/cassandra.sh start

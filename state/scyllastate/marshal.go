@@ -56,6 +56,7 @@ func (s *ScyllaState) Marshal(w io.Writer) error {
 func (s *ScyllaState) Unmarshal(r io.Reader) error {
 	dec := codec.NewDecoder(r, dsstate.DefaultHandle())
 	b := s.Batch()
+	n := 0
 	for {
 		var entry serialEntry
 		if err := dec.Decode(&entry); errors.Is(err, io.EOF) {
@@ -78,9 +79,13 @@ func (s *ScyllaState) Unmarshal(r io.Reader) error {
 		if err := b.queue(context.Background(), c.Bytes(), &row); err != nil {
 			return fmt.Errorf("unmarshaling state: %w", err)
 		}
+		if n++; n%listProgressEvery == 0 {
+			logger.Infof("state import in progress: %d pins so far", n)
+		}
 	}
 	if err := b.Commit(context.Background()); err != nil {
 		return fmt.Errorf("unmarshaling state: %w", err)
 	}
+	logger.Infof("state import finished: %d pins", n)
 	return nil
 }
