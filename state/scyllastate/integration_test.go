@@ -3,7 +3,9 @@ package scyllastate_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,5 +231,55 @@ func TestUnreachableDatabaseFailsWithErrConnect(t *testing.T) {
 	_, err = scyllastate.New(ctx, cfg)
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
 		t.Fatalf("want the context's deadline within seconds, got %v after %s", err, time.Since(start))
+	}
+}
+
+// TestConnectTimeoutIsApplied connects to a loopback listener that accepts
+// TCP connections and never answers: each attempt gives up after
+// connect_timeout.
+func TestConnectTimeoutIsApplied(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // hold it open, say nothing
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	elapsed := func(timeout time.Duration) time.Duration {
+		cfg := &scyllastate.Config{
+			Hosts:          []string{ln.Addr().String()},
+			Keyspace:       "silent",
+			ConnectTimeout: timeout,
+			RetryPolicy:    &scyllastate.RetryPolicyConfig{NumRetries: 0, MinRetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond},
+		}
+		_ = cfg.Default()
+		start := time.Now()
+		_, err := scyllastate.New(testCtx(t), cfg)
+		if !errors.Is(err, scyllastate.ErrConnect) {
+			t.Fatalf("want ErrConnect from a silent server, got %v", err)
+		}
+		return time.Since(start)
+	}
+	short, long := elapsed(200*time.Millisecond), elapsed(2*time.Second)
+	if short >= 2*time.Second || long < 2*time.Second {
+		t.Fatalf("connect_timeout 200ms gave up after %s, connect_timeout 2s after %s", short, long)
 	}
 }
