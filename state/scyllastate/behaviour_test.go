@@ -323,7 +323,9 @@ func TestNumConnsIsApplied(t *testing.T) {
 		for time.Now().Before(deadline) && cc.n.Load() < int64(n) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		_, _ = st.Has(testCtx(t), statetest.Cid(1))
+		if _, err := st.Has(testCtx(t), statetest.Cid(1)); err != nil {
+			t.Fatal(err)
+		}
 		return cc.n.Load()
 	}
 	one, four := count(1), count(4)
@@ -332,6 +334,11 @@ func TestNumConnsIsApplied(t *testing.T) {
 	}
 }
 
+// TestRoutingOptions runs writes and reads through each host selection
+// policy against the real server. On one node the policies pick the same
+// host, so this shows only that they work with our fully qualified,
+// prepared statements (the token-aware policy needs their routing keys);
+// which policy each option selects is TestClusterConfigMapsEveryField's.
 func TestRoutingOptions(t *testing.T) {
 	ctx := testCtx(t)
 	for _, tc := range []struct {

@@ -96,7 +96,7 @@ func (t *TLSConfig) tlsConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
-// String describes the contact points for logs and errors (no secrets).
+// endpoint describes the contact points for logs and errors (no secrets).
 func (cfg *Config) endpoint() string {
 	return fmt.Sprintf("%v (port %d, keyspace %s)", cfg.Hosts, cfg.Port, cfg.Keyspace)
 }
