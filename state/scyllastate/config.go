@@ -39,6 +39,7 @@ const (
 	DefaultBatchSize                  = 10000
 	DefaultWriteConcurrency           = 16
 	DefaultListConcurrency            = 4
+	DefaultEventRetention             = 7 * 24 * time.Hour
 )
 
 // Schema modes.
@@ -126,6 +127,10 @@ type Config struct {
 	WriteConcurrency int
 	// ListConcurrency bounds the token ranges scanned in parallel by List.
 	ListConcurrency int
+	// EventRetention is how long the change feed keeps each pin change
+	// (the TTL of its rows). A peer away for longer cannot learn from the
+	// feed which pins were removed while it was away.
+	EventRetention time.Duration
 }
 
 // TLSConfig configures client-to-node encryption.
@@ -196,6 +201,7 @@ type jsonConfig struct {
 	BatchSize                  int              `json:"batch_size"`
 	WriteConcurrency           int              `json:"write_concurrency"`
 	ListConcurrency            int              `json:"list_concurrency"`
+	EventRetention             string           `json:"event_retention"`
 }
 
 // ConfigKey returns the service.json section name: "scyllastate".
@@ -232,6 +238,7 @@ func (cfg *Config) Default() error {
 	setIfZero(&cfg.BatchSize, DefaultBatchSize)
 	setIfZero(&cfg.WriteConcurrency, DefaultWriteConcurrency)
 	setIfZero(&cfg.ListConcurrency, DefaultListConcurrency)
+	setIfZero(&cfg.EventRetention, DefaultEventRetention)
 	return nil
 }
 
@@ -333,12 +340,13 @@ func (cfg *Config) toJSONConfig() *jsonConfig {
 		BatchSize:           cfg.BatchSize,
 		WriteConcurrency:    cfg.WriteConcurrency,
 		ListConcurrency:     cfg.ListConcurrency,
+		EventRetention:      cfg.EventRetention.String(),
 	}
 }
 
 // applyJSONConfig replaces every field with its JSON value.
 func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
-	var timeout, connectTimeout, minDelay, maxDelay time.Duration
+	var timeout, connectTimeout, minDelay, maxDelay, retention time.Duration
 	var numRetries int
 	if jcfg.RetryPolicy != nil {
 		numRetries = jcfg.RetryPolicy.NumRetries
@@ -346,6 +354,7 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	durations := []*config.DurationOpt{
 		{Duration: jcfg.Timeout, Dst: &timeout, Name: "timeout"},
 		{Duration: jcfg.ConnectTimeout, Dst: &connectTimeout, Name: "connect_timeout"},
+		{Duration: jcfg.EventRetention, Dst: &retention, Name: "event_retention"},
 	}
 	if jcfg.RetryPolicy != nil {
 		durations = append(durations,
@@ -401,5 +410,6 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.BatchSize = jcfg.BatchSize
 	cfg.WriteConcurrency = jcfg.WriteConcurrency
 	cfg.ListConcurrency = jcfg.ListConcurrency
+	cfg.EventRetention = retention
 	return nil
 }

@@ -20,10 +20,15 @@ const (
 	schemaComponent    = "scyllastate"
 )
 
+// tables are the tables of the keyspace, all created and checked by New.
+var tables = []string{pinsTable, schemaVersionTable, eventsTable, checkpointsTable}
+
 // statements are the CQL statements of one keyspace. Identifiers are
 // validated before they are spliced in.
 type statements struct {
 	insert, get, has, del, scan string
+
+	insertEvent, events, getCheckpoint, saveCheckpoint string
 }
 
 func newStatements(ks string) statements {
@@ -35,6 +40,12 @@ func newStatements(ks string) statements {
 		has:    "SELECT cid FROM " + t + " WHERE cid = ?",
 		del:    "DELETE FROM " + t + " WHERE cid = ?",
 		scan:   "SELECT cid, " + cols + " FROM " + t + " WHERE token(cid) >= ? AND token(cid) <= ?",
+
+		insertEvent: "INSERT INTO " + ks + "." + eventsTable + " (bucket, shard, event_id, cid, op) VALUES (?, ?, ?, ?, ?) USING TTL ?",
+		events: "SELECT event_id, cid, op FROM " + ks + "." + eventsTable +
+			" WHERE bucket = ? AND shard = ? AND event_id >= ? AND event_id <= ?",
+		getCheckpoint:  "SELECT position FROM " + ks + "." + checkpointsTable + " WHERE reader = ?",
+		saveCheckpoint: "INSERT INTO " + ks + "." + checkpointsTable + " (reader, position, updated_at) VALUES (?, ?, toTimestamp(now()))",
 	}
 }
 
@@ -72,12 +83,25 @@ func (s *ScyllaState) ddl() []string {
 			version int,
 			created_at timestamp
 		)`,
+		"CREATE TABLE IF NOT EXISTS " + ks + "." + eventsTable + ` (
+			bucket bigint,
+			shard tinyint,
+			event_id timeuuid,
+			cid blob,
+			op tinyint,
+			PRIMARY KEY ((bucket, shard), event_id, cid)
+		) WITH CLUSTERING ORDER BY (event_id ASC, cid ASC)`,
+		"CREATE TABLE IF NOT EXISTS " + ks + "." + checkpointsTable + ` (
+			reader text PRIMARY KEY,
+			position timestamp,
+			updated_at timestamp
+		)`,
 	}
 }
 
 // setupSchema creates the schema (SchemaModeCreate) and checks it.
 func (s *ScyllaState) setupSchema(ctx context.Context) error {
-	for _, id := range []string{s.cfg.Keyspace, pinsTable, schemaVersionTable} {
+	for _, id := range append([]string{s.cfg.Keyspace}, tables...) {
 		if err := ValidateIdentifier("keyspace", id); err != nil {
 			return err
 		}
@@ -120,7 +144,7 @@ func (s *ScyllaState) checkTables(ctx context.Context) error {
 	if err := iter.Close(); err != nil {
 		return fmt.Errorf("%w: reading the tables of keyspace %q: %w", ErrSchema, s.cfg.Keyspace, err)
 	}
-	for _, t := range []string{pinsTable, schemaVersionTable} {
+	for _, t := range tables {
 		if !found[t] {
 			return fmt.Errorf("%w: table %s.%s does not exist and schema_mode is %q: create it (see the README) or set schema_mode to %q",
 				ErrSchema, s.cfg.Keyspace, t, SchemaModeCheck, SchemaModeCreate)

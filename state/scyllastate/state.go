@@ -27,14 +27,9 @@ func (s *ScyllaState) Add(ctx context.Context, p api.Pin) (err error) {
 	return s.write(ctx, row)
 }
 
+// write stores a pin row and its change-feed event.
 func (s *ScyllaState) write(ctx context.Context, row pinRow) error {
-	err := s.session.Query(s.stmts.insert,
-		row.cid, row.pin, row.mode, row.userAllocs, row.tsNs, row.expireAtNs,
-	).WithContext(ctx).Exec()
-	if err != nil {
-		return fmt.Errorf("writing pin: %w", err)
-	}
-	return nil
+	return s.change(ctx, row, OpPin)
 }
 
 // Rm removes a pin. Removing a missing pin is not an error.
@@ -43,11 +38,9 @@ func (s *ScyllaState) Rm(ctx context.Context, c api.Cid) (err error) {
 	return s.remove(ctx, c.Bytes())
 }
 
+// remove deletes a pin row and records its change-feed event.
 func (s *ScyllaState) remove(ctx context.Context, cid []byte) error {
-	if err := s.session.Query(s.stmts.del, cid).WithContext(ctx).Exec(); err != nil {
-		return fmt.Errorf("removing pin: %w", err)
-	}
-	return nil
+	return s.change(ctx, pinRow{cid: cid}, OpUnpin)
 }
 
 // Get returns the pin of a CID, or an error for which

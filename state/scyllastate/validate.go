@@ -121,6 +121,10 @@ func (cfg *Config) Validate() error {
 	if cfg.ListConcurrency < 1 {
 		return invalid("list_concurrency", "%d must be at least 1", cfg.ListConcurrency)
 	}
+	if cfg.EventRetention < eventBucket || cfg.EventRetention > maxTTL {
+		return invalid("event_retention", "%s must be between %s and %s (a CQL TTL); the default is %s",
+			cfg.EventRetention, eventBucket, maxTTL, DefaultEventRetention)
+	}
 	return nil
 }
 

@@ -1,0 +1,42 @@
+//go:build scylla
+
+package config
+
+import (
+	uconfig "github.com/ipfs-cluster/ipfs-cluster/config"
+	peer "github.com/libp2p/go-libp2p/core/peer"
+
+	scyllacons "github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/consensus/scylla"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+)
+
+// scyllaSupported tells whether this build has the Scylla components.
+const scyllaSupported = true
+
+// scyllaConfigs are the configurations of the Scylla components.
+type scyllaConfigs struct {
+	// ScyllaState is state.scyllastate: the database connection.
+	ScyllaState *scyllastate.Config
+	// Scylla is consensus.scylla: the change feed, trust and start.
+	Scylla *scyllacons.Config
+}
+
+func newScyllaConfigs() scyllaConfigs {
+	return scyllaConfigs{ScyllaState: &scyllastate.Config{}, Scylla: &scyllacons.Config{}}
+}
+
+func (c *scyllaConfigs) registerScylla(man *uconfig.Manager) {
+	man.RegisterComponent(uconfig.State, c.ScyllaState)
+	man.RegisterComponent(uconfig.Consensus, c.Scylla)
+}
+
+// setScyllaTrust trusts pids in consensus.scylla; replace trusts only
+// them.
+func (c *scyllaConfigs) setScyllaTrust(pids []peer.ID, replace bool) {
+	if replace {
+		c.Scylla.TrustAll = false
+		c.Scylla.TrustedPeers = append([]peer.ID(nil), pids...)
+		return
+	}
+	c.Scylla.TrustedPeers = append(c.Scylla.TrustedPeers, pids...)
+}

@@ -1,0 +1,139 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/ipfs-cluster/ipfs-cluster/cmdutils"
+	"github.com/ipfs-cluster/ipfs-cluster/state"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
+)
+
+// ErrNotConfirmed is returned when cleaning the shared Scylla pinset
+// lacks the keyspace confirmation.
+var ErrNotConfirmed = errors.New("not confirmed")
+
+// StateManager exports, imports and cleans the pinset of the configured
+// backend while the peer is stopped.
+type StateManager interface {
+	// Export writes every pin as one JSON object per line (NDJSON), the
+	// format of upstream's `state export`.
+	Export(ctx context.Context, w io.Writer) error
+	// Import reads pins written by Export (or any stream of JSON pins)
+	// and applies the overrides of opts (replication factors when > 0,
+	// allocations when set).
+	Import(ctx context.Context, r io.Reader, opts api.PinOptions) error
+	// Cleanup removes the pinset: this peer's replica for crdt and raft,
+	// the shared pinset of every peer for scylla.
+	Cleanup(ctx context.Context) error
+	// Shared names the keyspace when the pinset is shared by every peer
+	// (scylla), and is "" otherwise.
+	Shared() string
+	// ImportReplaces tells whether Import first removes the pins not in
+	// the file (crdt and raft, as upstream) or merges (scylla).
+	ImportReplaces() bool
+	// Close releases the backend.
+	Close() error
+}
+
+// NewStateManager returns the state manager of the configured consensus.
+func NewStateManager(ctx context.Context, h *config.Helper) (StateManager, error) {
+	if h.Consensus() == config.Scylla {
+		return newScyllaStateManager(ctx, h.Configs())
+	}
+	mgr, err := cmdutils.NewStateManager(h.Consensus(), h.Datastore(), h.Identity(), h.Configs().Configs)
+	if err != nil {
+		return nil, err
+	}
+	return upstreamStateManager{mgr}, nil
+}
+
+// CheckCleanupConfirmation requires, for a shared pinset, that confirm
+// names its keyspace: cleaning it removes every pin of every peer.
+func CheckCleanupConfirmation(mgr StateManager, confirm string) error {
+	ks := mgr.Shared()
+	if ks == "" || confirm == ks {
+		return nil
+	}
+	if confirm == "" {
+		return fmt.Errorf("%w: this removes every pin of the whole cluster from keyspace %q: "+
+			"confirm with --confirm-keyspace %s", ErrNotConfirmed, ks, ks)
+	}
+	return fmt.Errorf("%w: --confirm-keyspace %q does not match the configured keyspace %q", ErrNotConfirmed, confirm, ks)
+}
+
+// upstreamStateManager wraps upstream's crdt and raft state managers.
+type upstreamStateManager struct{ mgr cmdutils.StateManager }
+
+func (u upstreamStateManager) Export(_ context.Context, w io.Writer) error {
+	return u.mgr.ExportState(w)
+}
+func (u upstreamStateManager) Import(_ context.Context, r io.Reader, opts api.PinOptions) error {
+	return u.mgr.ImportState(r, opts)
+}
+func (u upstreamStateManager) Cleanup(context.Context) error { return u.mgr.Clean() }
+func (u upstreamStateManager) Shared() string                { return "" }
+func (u upstreamStateManager) ImportReplaces() bool          { return true }
+func (u upstreamStateManager) Close() error                  { return nil }
+
+// exportPins writes the pins of st as NDJSON, as upstream's export.
+func exportPins(ctx context.Context, st state.ReadOnly, w io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make(chan api.Pin, 1024)
+	errCh := make(chan error, 1)
+	go func() { errCh <- st.List(ctx, out) }()
+	enc := json.NewEncoder(w)
+	var encErr error
+	for pin := range out {
+		if encErr == nil {
+			if encErr = enc.Encode(pin); encErr != nil {
+				cancel() // List closes out when it stops
+			}
+		}
+	}
+	if encErr != nil {
+		return fmt.Errorf("writing the export: %w", encErr)
+	}
+	return <-errCh
+}
+
+// importPins reads a stream of JSON pins into st, applying the overrides
+// of opts as upstream's import does, and returns how many it added.
+func importPins(ctx context.Context, r io.Reader, st state.State, opts api.PinOptions) (int, error) {
+	dec := json.NewDecoder(r)
+	n := 0
+	for {
+		var pin api.Pin
+		err := dec.Decode(&pin)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("reading pin #%d of the import: %w", n+1, err)
+		}
+		if opts.ReplicationFactorMax > 0 {
+			pin.ReplicationFactorMax = opts.ReplicationFactorMax
+		}
+		if opts.ReplicationFactorMin > 0 {
+			pin.ReplicationFactorMin = opts.ReplicationFactorMin
+		}
+		if len(opts.UserAllocations) > 0 {
+			// As upstream: allocations are set directly, since the
+			// state does not go through the allocator.
+			pin.Allocations = opts.UserAllocations
+		}
+		if err := st.Add(ctx, pin); err != nil {
+			return n, fmt.Errorf("adding pin %s: %w", pin.Cid, err)
+		}
+		n++
+		if n%100000 == 0 {
+			logger.Infof("import: %d pins read", n)
+		}
+	}
+}
