@@ -49,6 +49,8 @@ type Peer struct {
 	Host    host.Host
 	DHT     *dual.DHT
 	Store   ds.Datastore
+	// Consensus is the peer's consensus component.
+	Consensus ipfscluster.Consensus
 
 	cancel context.CancelFunc
 	fatal  <-chan error
@@ -124,6 +126,7 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 		return nil, fmt.Errorf("creating the %s consensus: %w", h.Consensus(), err)
 	}
 	p.fatal = cons.fatal
+	p.Consensus = cons.Consensus
 	tracker := stateless.New(cfgs.Statelesstracker, host.ID(), cfgs.Cluster.Peername, cons.State)
 	mon, err := pubsubmon.New(ctx, cfgs.Pubsubmon, psub, cons.peersF)
 	if err != nil {

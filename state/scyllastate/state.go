@@ -43,8 +43,8 @@ func (s *ScyllaState) remove(ctx context.Context, cid []byte) error {
 	return s.change(ctx, pinRow{cid: cid}, OpUnpin)
 }
 
-// Get returns the pin of a CID, or an error for which
-// errors.Is(err, state.ErrNotFound) holds.
+// Get returns the pin of a CID, or state.ErrNotFound itself (not wrapped:
+// upstream's Cluster compares it with ==).
 func (s *ScyllaState) Get(ctx context.Context, c api.Cid) (p api.Pin, err error) {
 	defer func(start time.Time) {
 		if errors.Is(err, state.ErrNotFound) {
@@ -57,7 +57,7 @@ func (s *ScyllaState) Get(ctx context.Context, c api.Cid) (p api.Pin, err error)
 	err = s.session.Query(s.stmts.get, row.cid).WithContext(ctx).
 		Scan(&row.pin, &row.mode, &row.userAllocs, &row.tsNs, &row.expireAtNs)
 	if errors.Is(err, gocql.ErrNotFound) {
-		return api.Pin{}, fmt.Errorf("%s: %w", c, state.ErrNotFound)
+		return api.Pin{}, state.ErrNotFound
 	}
 	if err != nil {
 		return api.Pin{}, fmt.Errorf("reading pin %s: %w", c, err)
