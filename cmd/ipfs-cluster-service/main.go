@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -100,7 +101,7 @@ func newApp() *cli.App {
 		// As upstream, no command shows the help and fails.
 		Action: func(c *cli.Context) error {
 			_ = cli.ShowAppHelp(c)
-			return cli.Exit("", 1)
+			return errors.New("no command given")
 		},
 	}
 }

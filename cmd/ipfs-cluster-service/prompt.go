@@ -7,6 +7,7 @@ import (
 	"strings"
 )
 
+// stdin is where prompts read answers; tests replace it.
 var stdin = bufio.NewReader(os.Stdin)
 
 // promptUser asks a question on stderr and reads one line of stdin.
