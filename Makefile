@@ -3,14 +3,25 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install test-notag vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
-## build: compile everything, with and without the scylla build tag
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.commit=$(COMMIT)
+
+## build: compile everything with and without the scylla build tag; put
+## ipfs-cluster-service (tag scylla) and upstream ipfs-cluster-ctl v1.1.5 in bin/
 build:
 	$(GO) build ./...
 	$(GO) build -tags $(TAGS) ./...
+	$(GO) build -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" -o bin/ ./cmd/ipfs-cluster-service
+	$(GO) build -trimpath -o bin/ github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl
+
+## install: ipfs-cluster-service (tag scylla) and ipfs-cluster-ctl into GOBIN
+install:
+	$(GO) install -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" ./cmd/ipfs-cluster-service
+	$(GO) install -trimpath github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl
 
 ## vet: go vet and gofmt, with and without the scylla build tag
 vet: fmt-check
@@ -21,14 +32,19 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test: unit and integration tests (-race) on a real Cassandra started here
-## (the code without the tag is built and vetted by `vet`)
-test: vet build
+## test: the build without the tag (its unit tests), then unit and
+## integration tests (-race) on a real Cassandra started here
+test: vet build test-notag
 	$(WITH_DB) $(GO) test -race -count=1 -timeout 30m -tags $(TAGS) ./...
 
+## test-notag: the binary without the scylla tag refuses Scylla clearly
+test-notag:
+	$(GO) test -count=1 ./config/ ./cmd/...
+
 ## test-unit: only the tests that need no database
-test-unit:
+test-unit: test-notag
 	$(GO) test -count=1 -run 'Test(Default|JSON|LoadJSON|Display|Apply|Validate|Errors|ClusterConfig|Split|Replication)' ./state/...
+	$(GO) test -count=1 -tags $(TAGS) -run 'Test(Resolve|Init|Bad|Env|Displayed|CrdtConfig|TwoConsensus|Usage)' ./config/ ./cmd/...
 
 ## demo: the main job until the daemon lands: local Cassandra + the Quick Start
 demo:
@@ -47,3 +63,4 @@ cassandra-status:
 
 clean:
 	$(GO) clean ./...
+	rm -rf bin
