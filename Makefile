@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install test-notag vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install kubo test-go test-sharness test-sharness-run test-notag vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -32,10 +32,26 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test: the build without the tag (its unit tests), then unit and
-## integration tests (-race) on a real Cassandra started here
-test: vet build test-notag
-	$(WITH_DB) $(GO) test -race -count=1 -timeout 30m -tags $(TAGS) ./...
+## test: vet, build, the tests of the build without the tag, then - with
+## a real Cassandra started here - unit and integration tests (-race) and
+## the sharness end-to-end suite (real kubo, daemon and ipfs-cluster-ctl)
+test: vet build kubo test-notag
+	$(WITH_DB) $(MAKE) --no-print-directory test-go test-sharness-run
+
+## test-go: Go unit and integration tests (needs the database: use `make test`)
+test-go:
+	$(GO) test -race -count=1 -timeout 30m -tags $(TAGS) ./...
+
+## test-sharness: the end-to-end suite alone (starts Cassandra when needed)
+test-sharness: build kubo test-sharness-run
+
+test-sharness-run:
+	sharness/run-sharness-tests.sh
+
+## kubo: build bin/ipfs (kubo v0.43.1) from the tools/kubo module
+kubo: bin/ipfs
+bin/ipfs: tools/kubo/go.mod tools/kubo/go.sum
+	scripts/kubo.sh build
 
 ## test-notag: the binary without the scylla tag refuses Scylla clearly
 test-notag:
@@ -63,4 +79,4 @@ cassandra-status:
 
 clean:
 	$(GO) clean ./...
-	rm -rf bin
+	rm -rf bin sharness/test-results "sharness/trash directory."*
