@@ -84,6 +84,13 @@ func testGetMissing(t *testing.T, st state.State) {
 	if err != state.ErrNotFound { //nolint:errorlint
 		t.Fatalf("Get of a missing pin: want state.ErrNotFound itself (upstream compares with ==), got %v", err)
 	}
+	// Upstream's adder asks for the undefined CID (api.CidUndef).
+	if _, err := st.Get(ctxT(t), api.CidUndef); err != state.ErrNotFound { //nolint:errorlint
+		t.Fatalf("Get of the undefined CID: want state.ErrNotFound, got %v", err)
+	}
+	if ok, err := st.Has(ctxT(t), api.CidUndef); ok || err != nil {
+		t.Fatalf("Has of the undefined CID: want false, nil; got %v, %v", ok, err)
+	}
 }
 
 func testHas(t *testing.T, st state.State) {

@@ -53,6 +53,10 @@ func (s *ScyllaState) Get(ctx context.Context, c api.Cid) (p api.Pin, err error)
 		}
 		s.metrics.observe("get", start, err)
 	}(time.Now())
+	if !c.Defined() {
+		// As dsstate: an undefined CID (the adder asks) is not pinned.
+		return api.Pin{}, state.ErrNotFound
+	}
 	row := pinRow{cid: c.Bytes()}
 	err = s.session.Query(s.stmts.get, row.cid).WithContext(ctx).
 		Scan(&row.pin, &row.mode, &row.userAllocs, &row.tsNs, &row.expireAtNs)
@@ -68,6 +72,9 @@ func (s *ScyllaState) Get(ctx context.Context, c api.Cid) (p api.Pin, err error)
 // Has tells whether a CID is pinned in the state.
 func (s *ScyllaState) Has(ctx context.Context, c api.Cid) (ok bool, err error) {
 	defer func(start time.Time) { s.metrics.observe("has", start, err) }(time.Now())
+	if !c.Defined() {
+		return false, nil
+	}
 	var cid []byte
 	err = s.session.Query(s.stmts.has, c.Bytes()).WithContext(ctx).Scan(&cid)
 	if errors.Is(err, gocql.ErrNotFound) {
