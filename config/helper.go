@@ -144,6 +144,10 @@ func NewLoadedHelper(configPath, identityPath string) (*Helper, error) {
 	if err := h.manager.LoadJSONFileAndEnv(configPath); err != nil {
 		return nil, fmt.Errorf("loading %s: %w", configPath, err)
 	}
+	// The manager validates the file before it applies the environment.
+	if err := h.manager.Validate(); err != nil {
+		return nil, fmt.Errorf("%s with the CLUSTER_* environment overrides: %w", configPath, err)
+	}
 	if err := h.detect(); err != nil {
 		return nil, err
 	}

@@ -139,3 +139,11 @@ func TestDisplayedConfigHidesThePassword(t *testing.T) {
 		t.Fatal("the displayed configuration shows the database password")
 	}
 }
+
+func TestBadEnvOverrideIsRefusedAtLoad(t *testing.T) {
+	dir := writeInit(t, "", "scylla")
+	t.Setenv("CLUSTER_SCYLLASTATE_PORT", "0")
+	if _, err := load(dir); err == nil || !strings.Contains(err.Error(), "scyllastate.port") {
+		t.Fatalf("CLUSTER_SCYLLASTATE_PORT=0: want an error naming scyllastate.port, got %v", err)
+	}
+}

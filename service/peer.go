@@ -72,10 +72,11 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 	h.SetupTracing(opts.Tracing)
 
 	ctx, cancel := context.WithCancel(ctx)
-	p = &Peer{cancel: cancel}
+	peer := &Peer{cancel: cancel}
+	p = peer
 	defer func() {
 		if err != nil {
-			_ = p.close()
+			_ = peer.close() // p is nil when an error is returned
 		}
 	}()
 
