@@ -1,0 +1,79 @@
+package scylla
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testPeer = "12D3KooWAr3U56jYqtSqmfmisXtwpb3ABuVBbZfcEVe3ctNRumNw"
+
+func TestDefaultTrustsAllAndValidates(t *testing.T) {
+	cfg := &Config{}
+	_ = cfg.Default()
+	if !cfg.TrustAll || cfg.PollInterval != DefaultPollInterval || cfg.ReadyTimeout != DefaultReadyTimeout {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJSONRoundTripKeepsTrustedPeers(t *testing.T) {
+	cfg := &Config{}
+	err := cfg.LoadJSON([]byte(`{"trusted_peers": ["` + testPeer + `"], "poll_interval": "250ms", "cluster_name": "prod"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TrustAll || len(cfg.TrustedPeers) != 1 || cfg.TrustedPeers[0].String() != testPeer {
+		t.Fatalf("trusted peers: all=%v %v", cfg.TrustAll, cfg.TrustedPeers)
+	}
+	if cfg.PollInterval != 250*time.Millisecond || cfg.ClusterName != "prod" || cfg.FeedOverlap != DefaultFeedOverlap {
+		t.Fatalf("loaded %+v", cfg)
+	}
+	raw, _ := cfg.ToJSON()
+	again := &Config{}
+	if err := again.LoadJSON(raw); err != nil {
+		t.Fatal(err)
+	}
+	if again.TrustAll || len(again.TrustedPeers) != 1 || again.PollInterval != cfg.PollInterval {
+		t.Fatalf("round trip lost fields: %s", raw)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	cfg := &Config{}
+	_ = cfg.Default()
+	t.Setenv("CLUSTER_SCYLLA_TRUSTEDPEERS", testPeer)
+	t.Setenv("CLUSTER_SCYLLA_READYTIMEOUT", "2m")
+	if err := cfg.ApplyEnvVars(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TrustAll || len(cfg.TrustedPeers) != 1 || cfg.ReadyTimeout != 2*time.Minute {
+		t.Fatalf("env not applied: %+v", cfg)
+	}
+}
+
+func TestInvalidValuesNameTheField(t *testing.T) {
+	cases := map[string]string{
+		`{"cluster_name": ""}`:          "cluster_name",
+		`{"poll_interval": "1ms"}`:      "poll_interval",
+		`{"feed_overlap": "-1s"}`:       "feed_overlap",
+		`{"checkpoint_interval": "0s"}`: "checkpoint_interval",
+		`{"catch_up_concurrency": 0}`:   "catch_up_concurrency",
+		`{"ready_timeout": "0s"}`:       "ready_timeout",
+		`{"trusted_peers": ["bob"]}`:    "trusted_peers",
+		`{"poll_interval": "often"}`:    "poll_interval",
+	}
+	for js, field := range cases {
+		cfg := &Config{}
+		err := cfg.LoadJSON([]byte(js))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: want an error naming %s, got %v", js, field, err)
+		}
+	}
+}
