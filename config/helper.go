@@ -236,15 +236,11 @@ func (h *Helper) register() {
 
 // detect finds the consensus and datastore of a loaded configuration.
 func (h *Helper) detect() error {
-	var found []string
-	for _, name := range []string{Crdt, Raft, Scylla} {
-		if name == Scylla && !scyllaSupported {
-			continue
-		}
-		if h.manager.IsLoadedFromJSON(uconfig.Consensus, name) {
-			found = append(found, name)
-		}
+	consensuses := []string{Crdt, Raft}
+	if scyllaSupported {
+		consensuses = append(consensuses, Scylla)
 	}
+	found := h.loaded(uconfig.Consensus, consensuses)
 	if len(found) != 1 {
 		return fmt.Errorf("%s: the consensus section must hold exactly one of crdt, raft or scylla; it holds %d (%s)",
 			h.configPath, len(found), strings.Join(found, ", "))
@@ -254,12 +250,7 @@ func (h *Helper) detect() error {
 	case Scylla:
 		h.datastore = Scylla
 	case Crdt:
-		var stores []string
-		for _, name := range Datastores[:4] {
-			if h.manager.IsLoadedFromJSON(uconfig.Datastore, name) {
-				stores = append(stores, name)
-			}
-		}
+		stores := h.loaded(uconfig.Datastore, Datastores[:4])
 		if len(stores) != 1 {
 			return fmt.Errorf("%s: a crdt peer needs exactly one datastore section (pebble, badger3, badger or leveldb); it holds %d (%s)",
 				h.configPath, len(stores), strings.Join(stores, ", "))
@@ -267,6 +258,17 @@ func (h *Helper) detect() error {
 		h.datastore = stores[0]
 	}
 	return nil
+}
+
+// loaded returns the names of a section that service.json defines.
+func (h *Helper) loaded(section uconfig.SectionType, names []string) []string {
+	var found []string
+	for _, name := range names {
+		if h.manager.IsLoadedFromJSON(section, name) {
+			found = append(found, name)
+		}
+	}
+	return found
 }
 
 // Consensus returns the consensus name: crdt, raft or scylla.

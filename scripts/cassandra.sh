@@ -164,14 +164,8 @@ node_pid() {
 	fi
 }
 
-# shellcheck disable=SC2016 # $1/$2 expand in the child bash, on purpose
-tcp_open() {
-	if command -v timeout >/dev/null 2>&1; then
-		timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
-	else
-		bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
-	fi
-}
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 show_tail() {
 	local i=$1 nd f
