@@ -440,3 +440,119 @@ cluster_stop() { _tl_cluster_signal "$1" TERM; }
 
 # cluster_kill DIR: SIGKILL now (crash simulation); the config and data stay.
 cluster_kill() { _tl_cluster_signal "$1" KILL; }
+
+# ---------------------------------------------------------------------------
+# Shortcuts for the files that mirror upstream's t0010-t0054
+# ---------------------------------------------------------------------------
+
+# test_kubo_start_free NAME: test_kubo_start NAME on two free loopback ports.
+test_kubo_start_free() {
+	local api swarm
+	api=$(test_free_port) && swarm=$(test_free_port) || return 1
+	test_kubo_start "$1" "$api" "$swarm"
+}
+
+# test_kubo_api_port NAME: the API port of kubo instance NAME (from its repo config).
+test_kubo_api_port() {
+	ipfsCmd "$1" config Addresses.API | sed -n 's#.*/tcp/\([0-9][0-9]*\).*#\1#p' | head -n 1
+}
+
+# cluster_init_peer DIR KUBO_NAME KEYSPACE|- [INIT ARGS...]: cluster_init DIR --randomports
+# [ARGS], use kubo KUBO_NAME, and (unless KEYSPACE is -) .state.scyllastate on KEYSPACE.
+# For crdt/raft: CLUSTER_DATASTORE=pebble cluster_init_peer DIR kubo0 - --consensus crdt
+cluster_init_peer() {
+	local dir=$1 kubo=$2 ks=$3 port
+	shift 3
+	port=$(test_kubo_api_port "$kubo")
+	[ -n "$port" ] || {
+		echo "no API port for kubo instance $kubo" >&2
+		return 1
+	}
+	cluster_init "$dir" --randomports "$@" &&
+		cluster_config_ipfs "$dir" "$port" || return 1
+	if [ "$ks" != - ]; then
+		cluster_config_scylla "$dir" "$ks" || return 1
+	fi
+}
+
+# cluster_pin_status DIR CID: the status of CID on every peer, one per line (ctl --enc=json).
+cluster_pin_status() {
+	ctlCmd "$1" --enc=json status "$2" | jq -r '.peer_map[]?.status'
+}
+
+# cluster_status_is DIR CID STATUS: every peer reports STATUS (e.g. pinned) for CID.
+cluster_status_is() {
+	local st
+	st=$(cluster_pin_status "$1" "$2") || return 1
+	[ -n "$st" ] && ! grep -qvx -- "$3" <<<"$st"
+}
+
+# cluster_status_count DIR: how many items `ctl status` lists.
+cluster_status_count() {
+	ctlCmd "$1" --enc=json status | jq -n '[inputs] | length'
+}
+
+# cluster_pin_count DIR: how many pins `ctl pin ls` lists.
+cluster_pin_count() {
+	ctlCmd "$1" --enc=json pin ls | jq -n '[inputs] | length'
+}
+
+# test_kubo_has_pin NAME CID [TYPE]: kubo instance NAME pins CID (TYPE: recursive|direct|...).
+test_kubo_has_pin() {
+	ipfsCmd "$1" pin ls --type="${3:-all}" "$2" 2>/dev/null | grep -q "^$2 "
+}
+
+# cluster_has_metric DIR NAME: the peer in DIR has a valid metric NAME of its own.
+cluster_has_metric() {
+	local id
+	id=$(cluster_id "$1") || return 1
+	ctlCmd "$1" --enc=json health metrics "$2" 2>/dev/null |
+		jq -e --arg id "$id" 'map(select(.peer == $id and .valid)) | length > 0' >/dev/null
+}
+
+# cluster_wait_metrics DIR [TIMEOUT [METRIC...]]: wait (default 20 s) until the peer in DIR
+# has its own ping and freespace metrics (or the METRICs given). Adding content or allocating
+# pins (-r N) right after the peer starts fails until they are there, as upstream.
+cluster_wait_metrics() {
+	local dir=$1 timeout=${2:-20} m
+	shift 2 2>/dev/null || shift $#
+	[ $# -gt 0 ] || set -- ping freespace
+	for m in "$@"; do
+		test_wait_for "$timeout" cluster_has_metric "$dir" "$m" || {
+			echo "no $m metric from the peer in $dir after ${timeout}s" >&2
+			return 1
+		}
+	done
+}
+
+# cluster_wait_for DIR TIMEOUT CMD...: like cluster_wait, but the peer is ready when CMD
+# succeeds (e.g. a ctl call with --https or credentials, which cluster_wait's curl lacks).
+# Fails at once, with the end of the log, if the daemon exits.
+cluster_wait_for() {
+	local dir=$1 timeout=$2 pid deadline
+	shift 2
+	dir=$(cd "$dir" && pwd) || return 1
+	pid=$(_tl_cluster_pid "$dir")
+	deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		if ! _tl_pid_is "$pid" "$dir"; then
+			echo "cluster peer in $dir (pid ${pid:-none}) is not running" >&2
+			_tl_cluster_tail "$dir"
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			echo "timeout (${timeout}s) waiting for: $*" >&2
+			_tl_cluster_tail "$dir"
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+# test_tls_cert DIR: a self-signed P-256 certificate for 127.0.0.1/localhost, valid one day,
+# in DIR/server.crt and DIR/server.key.
+test_tls_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+		-keyout "$1/server.key" -out "$1/server.crt" >/dev/null 2>&1
+}

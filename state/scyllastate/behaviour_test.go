@@ -50,6 +50,17 @@ func (l *queryLog) ObserveQuery(_ context.Context, q gocql.ObservedQuery) {
 	l.mu.Unlock()
 }
 
+// ObserveBatch records a batch attempt (pin writes and their feed events
+// go in one logged batch) as one query with the statements joined.
+func (l *queryLog) ObserveBatch(_ context.Context, b gocql.ObservedBatch) {
+	l.mu.Lock()
+	l.q = append(l.q, gocql.ObservedQuery{
+		Keyspace: b.Keyspace, Statement: strings.Join(b.Statements, "; "),
+		Start: b.Start, End: b.End, Err: b.Err, Attempt: b.Attempt,
+	})
+	l.mu.Unlock()
+}
+
 func (l *queryLog) matching(substr string) []gocql.ObservedQuery {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -88,7 +99,10 @@ func maxOverlap(qs []gocql.ObservedQuery) int {
 
 func observed(t *testing.T, cfg *scyllastate.Config) (*scyllastate.ScyllaState, *queryLog) {
 	log := &queryLog{}
-	st := cqltest.New(t, cfg, scyllastate.WithClusterHook(func(c *gocql.ClusterConfig) { c.QueryObserver = log }))
+	st := cqltest.New(t, cfg, scyllastate.WithClusterHook(func(c *gocql.ClusterConfig) {
+		c.QueryObserver = log
+		c.BatchObserver = log
+	}))
 	return st, log
 }
 

@@ -52,7 +52,8 @@ func (row *pinRow) decode() (api.Pin, error) {
 		return api.Pin{}, fmt.Errorf("deserializing pin %s: %w", c, err)
 	}
 	p.Cid = c
-	p.Mode = api.PinMode(row.mode)
+	// Mode is what ProtoUnmarshal derives from MaxDepth, as upstream's
+	// dsstate (IPFS pins by depth); the mode column is informational.
 	if len(row.userAllocs) > 0 {
 		p.UserAllocations = make([]peer.ID, len(row.userAllocs))
 		for i, b := range row.userAllocs {

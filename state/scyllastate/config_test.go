@@ -73,6 +73,7 @@ func fullConfig() *Config {
 		BatchSize:                  123,
 		WriteConcurrency:           5,
 		ListConcurrency:            6,
+		EventRetention:             36 * time.Hour,
 	}
 }
 
@@ -234,6 +235,7 @@ func TestValidateRejects(t *testing.T) {
 		{"batch size", func(c *Config) { c.BatchSize = 0 }, "batch_size"},
 		{"write concurrency", func(c *Config) { c.WriteConcurrency = 0 }, "write_concurrency"},
 		{"list concurrency", func(c *Config) { c.ListConcurrency = 0 }, "list_concurrency"},
+		{"event retention", func(c *Config) { c.EventRetention = time.Second }, "event_retention"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := &Config{}
