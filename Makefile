@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install kubo test-go test-sharness test-sharness-run test-notag vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install quickstart kubo test-go test-sharness test-sharness-run test-notag vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -62,8 +62,13 @@ test-unit: test-notag
 	$(GO) test -count=1 -run 'Test(Default|JSON|LoadJSON|Display|Apply|Validate|Errors|ClusterConfig|Split|Replication)' ./state/...
 	$(GO) test -count=1 -tags $(TAGS) -run 'Test(Resolve|Init|Bad|Env|Displayed|CrdtConfig|TwoConsensus|Usage)' ./config/ ./cmd/...
 
-## demo: the main job until the daemon lands: local Cassandra + the Quick Start
-demo:
+## demo: the main job: local Cassandra, three kubo daemons and three cluster
+## peers on one keyspace; a file added and pinned through ipfs-cluster-ctl
+demo: build kubo
+	scripts/demo.sh
+
+## quickstart: the usage guide's Quick Start against a local Cassandra
+quickstart:
 	WITH_SECURE=0 $(WITH_DB) $(GO) run ./examples/quickstart
 
 ## bench: scyllastate vs upstream dsstate/pebble, side by side

@@ -16,9 +16,9 @@ export CLUSTER_SECRET
 peer_up() {
 	local i=$1
 	shift
-	cluster_start "p$i" "$@" && test_wait_for 60 peer_ready "p$i"
+	cluster_start "p$i" "$@" && test_wait_for 60 cluster_ready "p$i"
 }
-peer_ready() { grep -q "IPFS Cluster is READY" "$1/daemon.log"; }
+
 
 # Predicates for test_wait_for (which runs a command, not a shell string).
 sees_peers() { [ "$(ctlCmd "$1" --enc=json peers ls | jq -s length)" -eq "$2" ]; }

@@ -8,7 +8,7 @@ test_description="a crdt+pebble peer's pinset moved to Scylla keeps every pin"
 test_cassandra_require
 
 KS=$(test_keyspace)
-peer_ready() { grep -q "IPFS Cluster is READY" "$1/daemon.log"; }
+
 pinned_everywhere() { [ "$(ctlCmd "$1" --enc=json status | jq -r '.peer_map[].status' | sort -u)" = pinned ]; }
 
 test_expect_success 'kubo runs' '
@@ -20,7 +20,7 @@ test_expect_success 'a crdt peer on pebble pins 30 files with names and metadata
 	CLUSTER_DATASTORE=pebble cluster_init crdt --consensus crdt --randomports &&
 	jq -e ".consensus.crdt and .datastore.pebble and (.state | not)" crdt/service.json &&
 	cluster_config_ipfs crdt "$API" &&
-	cluster_start crdt && test_wait_for 60 peer_ready crdt &&
+	cluster_start crdt && test_wait_for 60 cluster_ready crdt &&
 	for i in $(seq 1 30); do
 		printf "file %s of the crdt pinset\n" "$i" >"f$i" &&
 		ctlCmd crdt add -q --name "file-$i" --metadata "n=$i" "f$i" >>added || return 1
@@ -45,7 +45,7 @@ test_expect_success 'a scylla peer imports it into the shared pinset' '
 '
 
 test_expect_success 'the scylla peer lists every pin, name and metadata kept, all pinned' '
-	cluster_start scylla && test_wait_for 60 peer_ready scylla &&
+	cluster_start scylla && test_wait_for 60 cluster_ready scylla &&
 	ctlCmd scylla --enc=json pin ls | jq -c "{cid, name, metadata}" | sort >scylla-pins &&
 	test_cmp crdt-pins scylla-pins &&
 	test_wait_for 60 pinned_everywhere scylla

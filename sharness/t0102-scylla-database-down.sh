@@ -9,7 +9,7 @@ test_description="the daemon started while Cassandra is down retries with a clea
 LATE_HOST=127.0.0.3
 late_db() { HOME=$TEST_ORIG_HOME CASSANDRA_NAME=late CASSANDRA_HOSTS=$LATE_HOST "$REPO_ROOT/scripts/cassandra.sh" "$@" >&4 2>&1 3>&- 5>&- 6>&-; }
 cleanup 'late_db stop || true'
-peer_ready() { grep -q "IPFS Cluster is READY" "$1/daemon.log"; }
+
 retry_logged() { grep -q "database unreachable, retrying" "$1/daemon.log"; }
 
 test_expect_success 'nothing serves CQL on the late host yet' '
@@ -25,7 +25,7 @@ test_expect_success 'a scylla peer starts and waits for the database' '
 	cluster_config_ipfs p "$(jq -r .Addresses.API "$(test_kubo_dir kubo0)/repo/config" | sed -n "s#.*/tcp/\([0-9]*\).*#\1#p")" &&
 	cluster_start p &&
 	test_wait_for 30 retry_logged p &&
-	! peer_ready p &&
+	! cluster_ready p &&
 	grep "database unreachable" p/daemon.log | head -1 >retry-line &&
 	grep -q "$LATE_HOST" retry-line &&
 	grep -q "ready_timeout" retry-line
@@ -33,7 +33,7 @@ test_expect_success 'a scylla peer starts and waits for the database' '
 
 test_expect_success 'the database comes up: the peer becomes ready and pins' '
 	late_db start &&
-	test_wait_for 120 peer_ready p &&
+	test_wait_for 120 cluster_ready p &&
 	printf "after the database came up\n" >f &&
 	CID=$(ctlCmd p add -q f) &&
 	ctlCmd p pin ls "$CID" | grep -q "$CID"
