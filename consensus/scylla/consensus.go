@@ -7,13 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 	"github.com/ipfs-cluster/ipfs-cluster/pstoremgr"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
-	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 	logging "github.com/ipfs/go-log/v2"
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	rpc "github.com/libp2p/go-libp2p-gorpc"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	host "github.com/libp2p/go-libp2p/core/host"
 	peer "github.com/libp2p/go-libp2p/core/peer"
 )
