@@ -212,7 +212,12 @@ func (c *Consensus) LogPin(ctx context.Context, pin api.Pin) error {
 		return fmt.Errorf("logging pin %s: %w", pin.Cid, err)
 	}
 	c.hint(ctx)
-	return c.track(ctx, pin)
+	// As crdt's hooks: the change is stored; a tracker error (a full
+	// queue) is logged and the next recover retries the pin.
+	if err := c.track(ctx, pin); err != nil {
+		logger.Warnf("tracking %s: %s", pin.Cid, err)
+	}
+	return nil
 }
 
 // LogUnpin removes a pin from the shared state (with its change-feed
@@ -226,7 +231,10 @@ func (c *Consensus) LogUnpin(ctx context.Context, pin api.Pin) error {
 		return fmt.Errorf("logging unpin %s: %w", pin.Cid, err)
 	}
 	c.hint(ctx)
-	return c.untrack(ctx, pin)
+	if err := c.untrack(ctx, pin); err != nil {
+		logger.Warnf("untracking %s: %s", pin.Cid, err)
+	}
+	return nil
 }
 
 func (c *Consensus) hint(ctx context.Context) {
