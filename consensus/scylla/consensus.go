@@ -178,6 +178,9 @@ func (c *Consensus) connect() (*scyllastate.ScyllaState, error) {
 
 // ready waits until the store is usable.
 func (c *Consensus) ready(ctx context.Context) (*scyllastate.ScyllaState, error) {
+	if c.ctx.Err() != nil {
+		return nil, ErrShutdown
+	}
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()

@@ -1,0 +1,172 @@
+//go:build scylla
+
+package scylla_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/libp2p/go-libp2p"
+	rpc "github.com/libp2p/go-libp2p-gorpc"
+	host "github.com/libp2p/go-libp2p/core/host"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/consensus/scylla"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+)
+
+// tracker records what the consensus asks of this peer's PinTracker.
+type tracker struct {
+	mu      sync.Mutex
+	tracked map[string]bool // CID -> tracked (true) or untracked (false)
+}
+
+func (t *tracker) Track(_ context.Context, in api.Pin, _ *struct{}) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tracked[in.Cid.String()] = true
+	return nil
+}
+
+func (t *tracker) Untrack(_ context.Context, in api.Pin, _ *struct{}) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tracked[in.Cid.String()] = false
+	return nil
+}
+
+func (t *tracker) state(c api.Cid) (tracked, seen bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tracked, seen = t.tracked[c.String()]
+	return
+}
+
+// monitor answers the peerset metric: no other peer.
+type monitor struct{}
+
+func (monitor) LatestMetrics(_ context.Context, _ string, out *[]api.Metric) error {
+	*out = nil
+	return nil
+}
+
+type node struct {
+	host    host.Host
+	tracker *tracker
+	cons    *scylla.Consensus
+}
+
+func newNode(t *testing.T, db *scyllastate.Config) *node {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	n := &node{host: h, tracker: &tracker{tracked: map[string]bool{}}}
+	srv := rpc.NewServer(h, "/test/rpc")
+	if err := srv.RegisterName("PinTracker", n.tracker); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RegisterName("PeerMonitor", monitor{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &scylla.Config{}
+	_ = cfg.Default()
+	cfg.PollInterval = 50 * time.Millisecond
+	dbCopy := *db
+	n.cons, err = scylla.New(h, nil, cfg, &dbCopy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cons.SetClient(rpc.NewClientWithServer(h, "/test/rpc", srv))
+	select {
+	case <-n.cons.Ready(context.Background()):
+	case err := <-n.cons.Fatal():
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("consensus not ready")
+	}
+	return n
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: %s: not yet", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestFeedTracksOnEveryPeerWithoutPubsub(t *testing.T) {
+	db := cqltest.Config(t, cqltest.DefaultPrefix)
+	a, b := newNode(t, db), newNode(t, db)
+	defer a.cons.Shutdown(context.Background())
+	defer b.cons.Shutdown(context.Background())
+	ctx := context.Background()
+
+	pin := statetest.Pin(1)
+	if err := a.cons.LogPin(ctx, pin); err != nil {
+		t.Fatal(err)
+	}
+	if tracked, _ := a.tracker.state(pin.Cid); !tracked {
+		t.Fatal("LogPin did not track the pin on its own peer at once")
+	}
+	eventually(t, "the other peer tracks the pin (feed polling, no pubsub)", func() bool {
+		tracked, _ := b.tracker.state(pin.Cid)
+		return tracked
+	})
+	if err := b.cons.LogUnpin(ctx, pin); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first peer untracks the pin", func() bool {
+		tracked, seen := a.tracker.state(pin.Cid)
+		return seen && !tracked
+	})
+	peers, err := a.cons.Peers(ctx)
+	if err != nil || len(peers) != 1 || peers[0] != a.host.ID() {
+		t.Fatalf("Peers = %v, %v; want self", peers, err)
+	}
+	if err := a.cons.RmPeer(ctx, b.host.ID()); err == nil {
+		t.Fatal("RmPeer succeeded: the peerset has no stored membership")
+	}
+}
+
+func TestShutdownStopsItsGoroutines(t *testing.T) {
+	db := cqltest.Config(t, cqltest.DefaultPrefix)
+	_ = newNode(t, db).cons.Shutdown(context.Background()) // warm up the driver's shared state
+	time.Sleep(500 * time.Millisecond)
+	before := runtime.NumGoroutine()
+
+	n := newNode(t, db)
+	if err := n.cons.LogPin(context.Background(), statetest.Pin(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.cons.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.cons.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %s", err)
+	}
+	n.host.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Shutdown, %d before the consensus started:\n%s",
+				runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := n.cons.State(context.Background()); err == nil {
+		t.Fatal("State after Shutdown: want an error")
+	}
+}
