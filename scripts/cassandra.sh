@@ -137,19 +137,7 @@ node_dir() { printf '%s/node%s' "$DIR" "$1"; }
 # ---------------------------------------------------------------------------
 
 # pid_alive PID NODEDIR: the pid runs (not a zombie) and is our java for that node.
-pid_alive() {
-	local pid=$1 nd=$2 state
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	kill -0 "$pid" 2>/dev/null || return 1
-	if [[ -r /proc/$pid/stat ]]; then
-		state=$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1) || state=''
-		[[ $state == Z || $state == X ]] && return 1
-	fi
-	if [[ -r /proc/$pid/cmdline ]]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "@$nd/conf/jvm.args" || return 1
-	fi
-	return 0
-}
+pid_alive() { proc_is "$1" "@$2/conf/jvm.args"; }
 
 # node_pid I: print the pid of node I if it runs (else nothing, removing a stale pid file).
 node_pid() {

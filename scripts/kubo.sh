@@ -119,19 +119,7 @@ api_url() { printf 'http://127.0.0.1:%s' "$API_PORT"; }
 # ---------------------------------------------------------------------------
 
 # pid_alive PID: the pid runs (not a zombie) and is the ipfs daemon of this instance's repo.
-pid_alive() {
-	local pid=$1 state
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	kill -0 "$pid" 2>/dev/null || return 1
-	if [[ -r /proc/$pid/stat ]]; then
-		state=$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1) || state=''
-		[[ $state == Z || $state == X ]] && return 1
-	fi
-	if [[ -r /proc/$pid/cmdline ]]; then
-		tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--repo-dir=$REPO" || return 1
-	fi
-	return 0
-}
+pid_alive() { proc_is "$1" "--repo-dir=$REPO"; }
 
 # daemon_pid: print the pid if the daemon runs (else nothing, removing a stale pid file).
 daemon_pid() {

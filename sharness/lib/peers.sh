@@ -18,6 +18,9 @@ TEST_ORIG_HOME=${TEST_ORIG_HOME:-$HOME}
 : "${TEST_KUBO_DIR:?set TEST_KUBO_DIR before sourcing peers.sh}"
 : "${TEST_LIB_STATE:?set TEST_LIB_STATE before sourcing peers.sh}"
 mkdir -p "$TEST_LIB_STATE"
+# tcp_open, proc_is
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/common.sh
+. "$REPO_ROOT/scripts/lib/common.sh"
 PATH=$TEST_BIN_DIR:$PATH
 # Never report telemetry from anything started here.
 IPFS_TELEMETRY=off
@@ -83,21 +86,10 @@ test_free_port() {
 	return 1
 }
 
-# shellcheck disable=SC2016 # $1/$2 expand in the child bash, on purpose
-_tl_tcp_open() {
-	timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
-}
+_tl_tcp_open() { tcp_open "$@"; }
 
 # _tl_pid_is PID PATTERN: PID runs (not a zombie) and one of its argv words is PATTERN.
-_tl_pid_is() {
-	local pid=$1 want=$2 state
-	case $pid in '' | *[!0-9]*) return 1 ;; esac
-	kill -0 "$pid" 2>/dev/null || return 1
-	state=$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1) || state=''
-	case $state in Z | X) return 1 ;; esac
-	[ -r "/proc/$pid/cmdline" ] || return 0
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$want"
-}
+_tl_pid_is() { proc_is "$@"; }
 
 # test_pid_gone PID [TIMEOUT]: PID has exited (a zombie counts: it is only waiting to be
 # reaped by its parent or init) within TIMEOUT [5] seconds.
