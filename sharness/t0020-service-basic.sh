@@ -61,9 +61,7 @@ test_expect_success CLUSTER_SERVICE,JQ 'init --force keeps a valid identity' '
 test_cassandra_require
 
 test_expect_success CASSANDRA,KUBO 'a scylla peer starts on a throwaway keyspace' '
-	test_kubo_start_free kubo0 &&
-	KS=$(test_keyspace) &&
-	cluster_init_peer peer0 kubo0 "$KS" &&
+	cluster_init_scylla_peer peer0 kubo0 &&
 	cluster_start peer0 &&
 	ctlCmd peer0 id >id.txt &&
 	grep -q "$(cluster_id peer0)" id.txt

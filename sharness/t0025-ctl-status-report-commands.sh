@@ -10,9 +10,7 @@ test_cassandra_require
 ctl() { ctlCmd peer0 "$@"; }
 
 test_expect_success CASSANDRA,KUBO,JQ 'kubo and one scylla peer start' '
-	test_kubo_start_free kubo0 &&
-	KS=$(test_keyspace) &&
-	cluster_init_peer peer0 kubo0 "$KS" &&
+	cluster_init_scylla_peer peer0 kubo0 &&
 	cluster_start peer0
 '
 

@@ -14,9 +14,7 @@ first_pin() { ctl --enc=json pin ls | jq -r .cid | head -n 1; }
 not_in_pinset() { ! ctl pin ls "$1" 2>/dev/null | grep -q "$1"; }
 
 test_expect_success CASSANDRA,KUBO,JQ 'kubo and one scylla peer start (state sync every 2s)' '
-	test_kubo_start_free kubo0 &&
-	KS=$(test_keyspace) &&
-	cluster_init_peer peer0 kubo0 "$KS" &&
+	cluster_init_scylla_peer peer0 kubo0 &&
 	cluster_config_set peer0 ".cluster.state_sync_interval = \"2s\"" &&
 	cluster_start peer0 &&
 	cluster_wait_metrics peer0

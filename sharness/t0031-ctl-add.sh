@@ -26,9 +26,7 @@ same_cids() {
 }
 
 test_expect_success CASSANDRA,KUBO,JQ 'kubo and one scylla peer start (with its metrics)' '
-	test_kubo_start_free kubo0 &&
-	KS=$(test_keyspace) &&
-	cluster_init_peer peer0 kubo0 "$KS" &&
+	cluster_init_scylla_peer peer0 kubo0 &&
 	cluster_start peer0 &&
 	cluster_wait_metrics peer0
 '

@@ -13,9 +13,7 @@ test_cassandra_require
 tls_ctl() { ctlCmd peer0 --https --no-check-certificate "$@"; }
 
 test_expect_success CASSANDRA,KUBO,JQ,OPENSSL 'a scylla peer starts with ssl_cert_file/ssl_key_file set' '
-	test_kubo_start_free kubo0 &&
-	KS=$(test_keyspace) &&
-	cluster_init_peer peer0 kubo0 "$KS" &&
+	cluster_init_scylla_peer peer0 kubo0 &&
 	test_tls_cert peer0 &&
 	cluster_config_set peer0 ".api.restapi.ssl_cert_file = \"server.crt\" | .api.restapi.ssl_key_file = \"server.key\"" &&
 	cluster_daemon peer0 &&

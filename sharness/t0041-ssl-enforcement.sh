@@ -8,9 +8,7 @@ test_description="ctl --https against a plain-HTTP REST API fails; a bad TLS con
 test_cassandra_require
 
 test_expect_success CASSANDRA,KUBO,JQ 'a scylla peer starts with a plain-HTTP REST API' '
-	test_kubo_start_free kubo0 &&
-	KS=$(test_keyspace) &&
-	cluster_init_peer peer0 kubo0 "$KS" &&
+	cluster_init_scylla_peer peer0 kubo0 &&
 	cluster_start peer0
 '
 

@@ -23,9 +23,7 @@ unauthorized() {
 }
 
 test_expect_success CASSANDRA,KUBO,JQ 'a scylla peer starts with basic_auth_credentials' '
-	test_kubo_start_free kubo0 &&
-	KS=$(test_keyspace) &&
-	cluster_init_peer peer0 kubo0 "$KS" &&
+	cluster_init_scylla_peer peer0 kubo0 &&
 	cluster_config_set peer0 ".api.restapi.basic_auth_credentials = {\"testuser\": \"testpass\"}" &&
 	cluster_daemon peer0 &&
 	cluster_wait_for peer0 60 ba_ctl testuser:testpass id

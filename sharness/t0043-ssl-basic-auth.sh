@@ -18,9 +18,7 @@ unauthorized() {
 }
 
 test_expect_success CASSANDRA,KUBO,JQ,OPENSSL 'a scylla peer starts with TLS and basic_auth_credentials' '
-	test_kubo_start_free kubo0 &&
-	KS=$(test_keyspace) &&
-	cluster_init_peer peer0 kubo0 "$KS" &&
+	cluster_init_scylla_peer peer0 kubo0 &&
 	test_tls_cert peer0 &&
 	cluster_config_set peer0 "
 		.api.restapi.ssl_cert_file = \"server.crt\"

@@ -391,6 +391,14 @@ cluster_init_peer() {
 	fi
 }
 
+# cluster_init_scylla_peer DIR KUBO_NAME [INIT ARGS...]: start kubo KUBO_NAME on free ports
+# and init a scylla peer in DIR that uses it, on a fresh throwaway keyspace.
+cluster_init_scylla_peer() {
+	local dir=$1 kubo=$2 ks
+	shift 2
+	ks=$(test_keyspace) && test_kubo_start_free "$kubo" && cluster_init_peer "$dir" "$kubo" "$ks" "$@"
+}
+
 # cluster_pin_status DIR CID: the status of CID on every peer, one per line (ctl --enc=json).
 cluster_pin_status() {
 	ctlCmd "$1" --enc=json status "$2" | jq -r '.peer_map[]?.status'
