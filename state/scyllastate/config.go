@@ -125,7 +125,8 @@ type Config struct {
 	// WriteConcurrency bounds the writes in flight during a batch commit
 	// or an Unmarshal.
 	WriteConcurrency int
-	// ListConcurrency bounds the token ranges scanned in parallel by List.
+	// ListConcurrency bounds the token ranges scanned in parallel by List,
+	// and the change-feed partitions read in parallel by Events.
 	ListConcurrency int
 	// EventRetention is how long the change feed keeps each pin change
 	// (the TTL of its rows). A peer away for longer cannot learn from the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -112,23 +113,63 @@ func cidString(b []byte) string {
 }
 
 // Events calls fn for every event of the feed written between from and to
-// (both included), by the writers' clocks, bucket by bucket. Within a
-// bucket the events of each shard come in time order; shards interleave.
-// It stops at the first error fn returns and returns it.
+// (both included), by the writers' clocks. Config.ListConcurrency
+// partitions (one minute and shard each) are read in parallel; the calls
+// to fn are serialized, in time order within a partition, in no order
+// across partitions. It stops at the first error fn returns and returns
+// it.
 func (s *ScyllaState) Events(ctx context.Context, from, to time.Time, fn func(Event) error) (err error) {
 	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
 	if to.Before(from) {
 		return nil
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		fnMu     sync.Mutex
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
+	serialFn := func(e Event) error {
+		fnMu.Lock()
+		defer fnMu.Unlock()
+		return fn(e)
+	}
+	type partition struct {
+		bucket int64
+		shard  int8
+	}
+	parts := make(chan partition)
 	lo, hi := gocql.MinTimeUUID(from), gocql.MaxTimeUUID(to)
+	for range s.cfg.ListConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range parts {
+				if err := s.readEvents(ctx, p.bucket, p.shard, lo, hi, serialFn); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+feed:
 	for b := bucketOf(from); b <= bucketOf(to); b++ {
 		for shard := int8(0); shard < eventShards; shard++ {
-			if err := s.readEvents(ctx, b, shard, lo, hi, fn); err != nil {
-				return err
+			select {
+			case parts <- partition{b, shard}:
+			case <-ctx.Done():
+				break feed
 			}
 		}
 	}
-	return nil
+	close(parts)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
 }
 
 func (s *ScyllaState) readEvents(ctx context.Context, bucket int64, shard int8, lo, hi gocql.UUID, fn func(Event) error) error {
