@@ -74,8 +74,14 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 	ctx, cancel := context.WithCancel(ctx)
 	peer := &Peer{cancel: cancel}
 	p = peer
+	// Components built before a failure are shut down with it; once the
+	// cluster exists, it owns them.
+	var built []ipfscluster.Component
 	defer func() {
 		if err != nil {
+			for _, c := range built {
+				_ = c.Shutdown(context.WithoutCancel(ctx))
+			}
 			_ = peer.close() // p is nil when an error is returned
 		}
 	}()
@@ -104,6 +110,9 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 	}
 
 	apis, err := newAPIs(ctx, h, host)
+	for _, api := range apis {
+		built = append(built, api)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +120,11 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 	if err != nil {
 		return nil, fmt.Errorf("creating the IPFS connector: %w", err)
 	}
+	built = append(built, connector)
 	informers, err := newInformers(h)
+	for _, inf := range informers {
+		built = append(built, inf)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -122,16 +135,18 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 	if err != nil {
 		return nil, fmt.Errorf("creating the allocator: %w", err)
 	}
+	built = append(built, alloc)
 	cons, err := newConsensus(h, host, dht, psub, p.Store, opts.RaftStaging)
 	if err != nil {
 		return nil, fmt.Errorf("creating the %s consensus: %w", h.Consensus(), err)
 	}
+	built = append(built, cons)
 	p.fatal = cons.fatal
 	p.Consensus = cons.Consensus
 	tracker := stateless.New(cfgs.Statelesstracker, host.ID(), cfgs.Cluster.Peername, cons.State)
+	built = append(built, tracker)
 	mon, err := pubsubmon.New(ctx, cfgs.Pubsubmon, psub, cons.peersF)
 	if err != nil {
-		_ = cons.Shutdown(ctx)
 		return nil, fmt.Errorf("creating the peer monitor: %w", err)
 	}
 	p.Cluster, err = ipfscluster.NewCluster(ctx, host, bwc, dht, cfgs.Cluster, p.Store,

@@ -53,6 +53,7 @@ type Consensus struct {
 	store   *scyllastate.ScyllaState
 	feed    *feed
 	hints   *hints
+	applied *applied
 
 	wg           sync.WaitGroup
 	shutdownOnce sync.Once
@@ -83,6 +84,7 @@ func New(h host.Host, psub *pubsub.PubSub, cfg *Config, stateCfg *scyllastate.Co
 		rpcReady: make(chan struct{}),
 		readyCh:  make(chan struct{}),
 		fatal:    make(chan error, 1),
+		applied:  newApplied(),
 	}
 	for _, p := range cfg.TrustedPeers {
 		_ = c.Trust(ctx, p)
@@ -246,12 +248,21 @@ func (c *Consensus) hint(ctx context.Context) {
 	}
 }
 
-// track and untrack call this peer's PinTracker.
+// track and untrack call this peer's PinTracker, unless the last call for
+// the CID was the same.
 func (c *Consensus) track(ctx context.Context, pin api.Pin) error {
+	if c.applied.same(pin.Cid, true, pin.Timestamp) {
+		return nil
+	}
+	c.applied.record(pin.Cid, true, pin.Timestamp)
 	return c.rpcClient.CallContext(ctx, "", "PinTracker", "Track", pin, &struct{}{})
 }
 
 func (c *Consensus) untrack(ctx context.Context, pin api.Pin) error {
+	if c.applied.same(pin.Cid, false, time.Time{}) {
+		return nil
+	}
+	c.applied.record(pin.Cid, false, time.Time{})
 	return c.rpcClient.CallContext(ctx, "", "PinTracker", "Untrack", pin, &struct{}{})
 }
 

@@ -120,6 +120,7 @@ func (f *feed) poll(ctx context.Context) error {
 	}
 	f.cursor = now
 	f.forget(now.Add(-f.c.cfg.FeedOverlap - time.Second))
+	f.c.applied.forget(now.Add(-2*f.c.cfg.FeedOverlap - time.Minute))
 	if now.Sub(f.lastSaved) >= f.c.cfg.CheckpointInterval {
 		f.saveCheckpoint(ctx)
 	}
