@@ -27,7 +27,11 @@
 // idempotent and the order of events does not matter: whatever the
 // interleaving, the last event of a CID leads to a read of its final
 // value. Events of one CID are applied by one worker in feed order;
-// different CIDs are applied in parallel (catch_up_concurrency).
+// different CIDs are applied in parallel (catch_up_concurrency). A call
+// identical to the last one made for that CID (same presence, same pin
+// timestamp) is not repeated: the writer re-reads its own events, and
+// upstream's operation tracker updates an in-flight operation without a
+// lock when Track comes twice.
 //
 // # Catch-up
 //
