@@ -9,6 +9,7 @@
 #   SHARNESS_CASSANDRA     auto|1|0 [auto]: start Cassandra through scripts/with-cassandra.sh
 #                          (WITH_SECURE [0]) when a selected test calls test_cassandra_require
 #                          (auto), always (1) or never (0). A running instance is reused.
+#   SHARNESS_ALLOW_SKIP    1: tests skipped for a missing prerequisite do not fail the run [0]
 #   SHARNESS_OPTS          options for every test script, e.g. "-v" or "-v -i" []
 #   SHARNESS_TEST_TIMEOUT  seconds per test script, then SIGTERM (SIGKILL 30 s later) [900]
 #   SHARNESS_LIB           sharness.sh [/usr/share/sharness/sharness.sh]
@@ -78,7 +79,7 @@ for t in "${tests[@]}"; do
 	t1=$SECONDS
 	printf '\n*** %s ***\n' "$t"
 	rc=0
-	timeout -k 30 "$TEST_TIMEOUT" bash "./$t" "${opts[@]}" || rc=$?
+	timeout -k 30 "$TEST_TIMEOUT" bash "./$t" "${opts[@]}" | tee "test-results/$name.out" || rc=$?
 	printf '*** %s: exit %s in %ss\n' "$t" "$rc" "$((SECONDS - t1))"
 	if ((rc != 0)); then
 		died+=("$t")
@@ -110,7 +111,19 @@ printf '\n%s script(s), %s test(s), %s known breakage(s); total time %ss\n' \
 if ((${#died[@]} > 0)); then
 	printf 'script(s) that exited non-zero: %s\n' "${died[*]}"
 fi
-printf 'sharness: %s passed, %s failed\n' "${success:-0}" "${failed:-0}"
+# sharness counts a test skipped for a missing prerequisite (kubo, jq, a
+# binary) as a success: here a skip fails the run, unless allowed.
+skipped=$(grep -hE '^ok [0-9]+ # skip' test-results/*.out 2>/dev/null || true)
+nskipped=0
+[[ -z $skipped ]] || nskipped=$(wc -l <<<"$skipped")
+printf 'sharness: %s passed, %s failed, %s skipped\n' "$((${success:-0} - nskipped))" "${failed:-0}" "$nskipped"
+if ((nskipped > 0)); then
+	printf '%s\n' "$skipped"
+	if [[ ${SHARNESS_ALLOW_SKIP:-0} != 1 ]]; then
+		log "tests were skipped for missing prerequisites: install or build them (make build kubo), or set SHARNESS_ALLOW_SKIP=1"
+		exit 1
+	fi
+fi
 if ((${failed:-0} > 0 || ${#died[@]} > 0 || ${total:-0} == 0)); then
 	exit 1
 fi
