@@ -89,8 +89,11 @@ done
 for i in 0 1 2; do
 	test_wait_for 60 cluster_ready "peer$i"
 done
-three_peers() { [ "$(ctlCmd peer0 --enc=json peers ls | jq -s length)" -eq 3 ]; }
-test_wait_for 60 three_peers
+test_wait_for 60 cluster_sees_peers peer0 3
+# Adding needs every peer's ping and freespace metrics (allocation), as upstream.
+for i in 0 1 2; do
+	cluster_wait_metrics "peer$i" 60
+done
 
 step "ipfs-cluster-ctl peers ls (through peer0)"
 ctlCmd peer0 peers ls
@@ -99,8 +102,7 @@ step "ipfs-cluster-ctl add: a file pinned by every peer"
 printf 'hello from ipfs-cluster-scylla, %s\n' "$(date -u)" >hello.txt
 CID=$(ctlCmd peer0 add -q --name demo-file hello.txt)
 echo "added $CID"
-pinned() { [ "$(ctlCmd peer0 --enc=json status "$CID" | jq -r '[.peer_map[].status] | unique | join(",")')" = pinned ]; }
-test_wait_for 60 pinned
+test_wait_for 60 cluster_status_is peer0 "$CID" pinned
 
 step "ipfs-cluster-ctl status $CID"
 ctlCmd peer0 status "$CID"

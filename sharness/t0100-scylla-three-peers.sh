@@ -21,10 +21,6 @@ peer_up() {
 
 
 # Predicates for test_wait_for (which runs a command, not a shell string).
-sees_peers() { [ "$(ctlCmd "$1" --enc=json peers ls | jq -s length)" -eq "$2" ]; }
-kubo_pinned() { ipfsCmd "$1" pin ls --type=recursive "$2" 2>/dev/null | grep -q "^$2"; }
-kubo_unpinned() { ! kubo_pinned "$@"; }
-status_pinned() { ctlCmd "$1" status "$2" | grep -q "$3 *: PINNED"; }
 pin_ls_shows() { ctlCmd "$1" pin ls "$2" | grep -q "$3"; }
 
 test_expect_success 'three kubo daemons, connected to each other' '
@@ -51,7 +47,8 @@ test_expect_success 'peer0 starts; peer1 and peer2 bootstrap to it' '
 	peer_up 1 --bootstrap "$(cluster_addr p0)" &&
 	peer_up 2 --bootstrap "$(cluster_addr p0)" &&
 	for i in 0 1 2; do
-		test_wait_for 30 sees_peers "p$i" 3 || return 1
+		test_wait_for 30 cluster_sees_peers "p$i" 3 &&
+		cluster_wait_metrics "p$i" 30 || return 1
 	done
 '
 
@@ -59,9 +56,9 @@ test_expect_success 'ctl add through peer0 is pinned in the kubo of every peer' 
 	printf "shared pinset %s\n" "$$" >file1 &&
 	CID1=$(ctlCmd p0 add -q file1) &&
 	test -n "$CID1" &&
+	test_wait_for 30 cluster_status_is p0 "$CID1" pinned &&
 	for i in 0 1 2; do
-		test_wait_for 30 status_pinned "p$i" "$CID1" "peer$i" || return 1
-		kubo_pinned "kubo$i" "$CID1" || return 1
+		test_wait_for 10 test_kubo_has_pin "kubo$i" "$CID1" recursive || return 1
 	done
 '
 
@@ -70,7 +67,7 @@ test_expect_success 'pin add through peer0 shows in peer2 pin ls and is pinned i
 	CID2=$(ipfsCmd kubo0 add -q --pin=false file2) &&
 	ctlCmd p0 pin add --name second "$CID2" &&
 	test_wait_for 10 pin_ls_shows p2 "$CID2" second &&
-	test_wait_for 30 kubo_pinned kubo2 "$CID2"
+	test_wait_for 30 test_kubo_has_pin kubo2 "$CID2" recursive
 '
 
 test_expect_success 'peer2 stopped while a pin is added and another removed' '
@@ -79,16 +76,16 @@ test_expect_success 'peer2 stopped while a pin is added and another removed' '
 	CID3=$(ipfsCmd kubo0 add -q --pin=false file3) &&
 	ctlCmd p0 pin add "$CID3" &&
 	ctlCmd p1 pin rm "$CID2" &&
-	kubo_pinned kubo2 "$CID2" &&
-	kubo_unpinned kubo2 "$CID3"
+	test_kubo_has_pin kubo2 "$CID2" recursive &&
+	test_kubo_lacks_pin kubo2 "$CID3" recursive
 '
 
 test_expect_success 'peer2 restarted converges: the new pin is pinned, the removed one unpinned' '
 	peer_up 2 &&
-	test_wait_for 60 kubo_pinned kubo2 "$CID3" &&
-	test_wait_for 30 kubo_unpinned kubo2 "$CID2" &&
+	test_wait_for 60 test_kubo_has_pin kubo2 "$CID3" recursive &&
+	test_wait_for 30 test_kubo_lacks_pin kubo2 "$CID2" recursive &&
 	grep -q "catching up with the pin changes" p2/daemon.log &&
-	kubo_pinned kubo2 "$CID1"
+	test_kubo_has_pin kubo2 "$CID1" recursive
 '
 
 test_expect_success 'peer1 leaves with --leave: the shared pinset is intact' '
@@ -107,7 +104,7 @@ test_expect_success 'peer1 leaves with --leave: the shared pinset is intact' '
 test_expect_success 'the remaining peers still pin through the shared state' '
 	printf "after the leave %s\n" "$$" >file4 &&
 	CID4=$(ctlCmd p2 add -q file4) &&
-	test_wait_for 30 kubo_pinned kubo0 "$CID4"
+	test_wait_for 30 test_kubo_has_pin kubo0 "$CID4" recursive
 '
 
 test_done

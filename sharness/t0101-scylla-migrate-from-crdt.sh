@@ -9,6 +9,7 @@ test_cassandra_require
 
 KS=$(test_keyspace)
 
+# every pin is pinned on every peer
 pinned_everywhere() { [ "$(ctlCmd "$1" --enc=json status | jq -r '.peer_map[].status' | sort -u)" = pinned ]; }
 
 test_expect_success 'kubo runs' '
@@ -21,6 +22,7 @@ test_expect_success 'a crdt peer on pebble pins 30 files with names and metadata
 	jq -e ".consensus.crdt and .datastore.pebble and (.state | not)" crdt/service.json &&
 	cluster_config_ipfs crdt "$API" &&
 	cluster_start crdt && test_wait_for 60 cluster_ready crdt &&
+	cluster_wait_metrics crdt 30 &&
 	for i in $(seq 1 30); do
 		printf "file %s of the crdt pinset\n" "$i" >"f$i" &&
 		ctlCmd crdt add -q --name "file-$i" --metadata "n=$i" "f$i" >>added || return 1

@@ -426,6 +426,12 @@ test_kubo_has_pin() {
 	ipfsCmd "$1" pin ls --type="${3:-all}" "$2" 2>/dev/null | grep -q "^$2 "
 }
 
+# test_kubo_lacks_pin NAME CID [TYPE]: kubo instance NAME does not pin CID.
+test_kubo_lacks_pin() { ! test_kubo_has_pin "$@"; }
+
+# cluster_sees_peers DIR N: `peers ls` through the peer in DIR lists N peers.
+cluster_sees_peers() { [ "$(ctlCmd "$1" --enc=json peers ls | jq -s length)" -eq "$2" ]; }
+
 # cluster_has_metric DIR NAME: the peer in DIR has a valid metric NAME of its own.
 cluster_has_metric() {
 	local id
