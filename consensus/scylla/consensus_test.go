@@ -188,3 +188,26 @@ func TestShutdownStopsItsGoroutines(t *testing.T) {
 		t.Fatal("State after Shutdown: want an error")
 	}
 }
+
+// A remote peer may ask for the peerset (RPC Consensus.Peers) before the
+// cluster has given the component its RPC client: no panic, an error.
+func TestPeersBeforeSetClient(t *testing.T) {
+	db := cqltest.Config(t, cqltest.DefaultPrefix)
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	cfg := &scylla.Config{}
+	_ = cfg.Default()
+	c, err := scylla.New(h, nil, cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.Peers(ctx); err == nil {
+		t.Fatal("Peers before SetClient: want an error")
+	}
+}

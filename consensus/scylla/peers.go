@@ -20,6 +20,13 @@ const connMgrTag = "scylla-consensus-trusted"
 // The peerset has no stored membership: a peer is in while it sends
 // metrics.
 func (c *Consensus) Peers(ctx context.Context) ([]peer.ID, error) {
+	// Remote peers may call Consensus.Peers through the cluster's RPC
+	// server before the cluster has given this component its client.
+	select {
+	case <-c.rpcReady:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	var metrics []api.Metric
 	if err := c.rpcClient.CallContext(ctx, "", "PeerMonitor", "LatestMetrics", peersetMetric, &metrics); err != nil {
 		return nil, err
