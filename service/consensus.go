@@ -24,6 +24,8 @@ type consensus struct {
 	ipfscluster.Consensus
 	// fatal receives an error that ends the start (scylla only).
 	fatal <-chan error
+	// wrapTracker, when set, wraps the pin tracker given to the cluster.
+	wrapTracker func(ipfscluster.PinTracker) ipfscluster.PinTracker
 	// peersF is given to the peer monitor: nil for consensus components
 	// whose Peers come from the monitor's own metrics.
 	peersF func(context.Context) ([]peer.ID, error)

@@ -143,7 +143,10 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 	built = append(built, cons)
 	p.fatal = cons.fatal
 	p.Consensus = cons.Consensus
-	tracker := stateless.New(cfgs.Statelesstracker, host.ID(), cfgs.Cluster.Peername, cons.State)
+	var tracker ipfscluster.PinTracker = stateless.New(cfgs.Statelesstracker, host.ID(), cfgs.Cluster.Peername, cons.State)
+	if cons.wrapTracker != nil {
+		tracker = cons.wrapTracker(tracker)
+	}
 	built = append(built, tracker)
 	mon, err := pubsubmon.New(ctx, cfgs.Pubsubmon, psub, cons.peersF)
 	if err != nil {

@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/ipfs-cluster/ipfs-cluster/config"
 	"github.com/kelseyhightower/envconfig"
 	peer "github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
 // ConfigKey is the name of this component's section under "consensus" in
@@ -22,11 +26,22 @@ const envConfigKey = "cluster_scylla"
 const (
 	DefaultClusterName        = "ipfs-cluster"
 	DefaultPollInterval       = time.Second
-	DefaultFeedOverlap        = 10 * time.Second
+	DefaultFeedOverlap        = time.Minute
 	DefaultCheckpointInterval = 30 * time.Second
 	DefaultCatchUpConcurrency = 16
 	DefaultReadyTimeout       = 30 * time.Minute
+	DefaultPinQueueLimit      = 10000
+	DefaultRecoverSlices      = 100
+	// DefaultStateSyncInterval and DefaultPinRecoverInterval are
+	// upstream's cluster defaults, used until the daemon sets the
+	// configured ones.
+	DefaultStateSyncInterval  = 5 * time.Minute
+	DefaultPinRecoverInterval = 12 * time.Minute
 )
+
+// clockSkewAllowance is added to the write deadline when checking
+// feed_overlap: the clocks of peers must agree within it (NTP).
+const clockSkewAllowance = 5 * time.Second
 
 // ErrInvalidConfig is wrapped by every validation error of this section.
 var ErrInvalidConfig = errors.New("invalid consensus.scylla configuration")
@@ -59,6 +74,22 @@ type Config struct {
 	// database is unreachable), the schema check and the catch-up. The
 	// peer shuts down when it is exceeded.
 	ReadyTimeout time.Duration
+	// PinQueueLimit is the number of pins waiting in the pin tracker
+	// beyond which the feed and the recover passes queue no more: the
+	// feed leaves further pins to a recover pass, and recover passes
+	// wait. It bounds the peer's memory when a large pinset arrives at
+	// once (a first start, a big import). 0 disables the limit.
+	PinQueueLimit int
+	// RecoverSlices: every pin_recover_interval, the peer checks
+	// 1/RecoverSlices of the shared pinset against its IPFS daemon,
+	// instead of the whole pinset as upstream does.
+	RecoverSlices int
+
+	// StateSyncInterval and PinRecoverInterval come from the cluster
+	// section (state_sync_interval, pin_recover_interval): the daemon
+	// sets them. They pace the expiry check and the recover passes.
+	StateSyncInterval  time.Duration
+	PinRecoverInterval time.Duration
 }
 
 type jsonConfig struct {
@@ -69,6 +100,8 @@ type jsonConfig struct {
 	CheckpointInterval string   `json:"checkpoint_interval"`
 	CatchUpConcurrency int      `json:"catch_up_concurrency"`
 	ReadyTimeout       string   `json:"ready_timeout"`
+	PinQueueLimit      int      `json:"pin_queue_limit"`
+	RecoverSlices      int      `json:"recover_slices"`
 }
 
 // ConfigKey returns "scylla".
@@ -84,6 +117,10 @@ func (cfg *Config) Default() error {
 	cfg.CheckpointInterval = DefaultCheckpointInterval
 	cfg.CatchUpConcurrency = DefaultCatchUpConcurrency
 	cfg.ReadyTimeout = DefaultReadyTimeout
+	cfg.PinQueueLimit = DefaultPinQueueLimit
+	cfg.RecoverSlices = DefaultRecoverSlices
+	cfg.StateSyncInterval = DefaultStateSyncInterval
+	cfg.PinRecoverInterval = DefaultPinRecoverInterval
 	return nil
 }
 
@@ -101,21 +138,65 @@ func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: consensus.scylla.%s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
 }
 
-// Validate checks every field and names the first bad one.
+// Validate checks every field and names each bad one, all at once.
 func (cfg *Config) Validate() error {
-	switch {
-	case cfg.ClusterName == "":
-		return invalid("cluster_name", "must not be empty")
-	case cfg.PollInterval < 10*time.Millisecond:
-		return invalid("poll_interval", "%s is too short: use 10ms or more (default %s)", cfg.PollInterval, DefaultPollInterval)
-	case cfg.FeedOverlap < 0:
-		return invalid("feed_overlap", "%s must not be negative (default %s)", cfg.FeedOverlap, DefaultFeedOverlap)
-	case cfg.CheckpointInterval <= 0:
-		return invalid("checkpoint_interval", "%s must be positive (default %s)", cfg.CheckpointInterval, DefaultCheckpointInterval)
-	case cfg.CatchUpConcurrency < 1:
-		return invalid("catch_up_concurrency", "%d must be at least 1", cfg.CatchUpConcurrency)
-	case cfg.ReadyTimeout <= 0:
-		return invalid("ready_timeout", "%s must be positive (default %s)", cfg.ReadyTimeout, DefaultReadyTimeout)
+	var merr *multierror.Error
+	add := func(field, format string, args ...any) {
+		merr = multierror.Append(merr, invalid(field, format, args...))
+	}
+	if cfg.ClusterName == "" {
+		add("cluster_name", "must not be empty")
+	}
+	if cfg.PollInterval < 10*time.Millisecond {
+		add("poll_interval", "%s is too short: use 10ms or more (default %s)", cfg.PollInterval, DefaultPollInterval)
+	}
+	if cfg.FeedOverlap < time.Second {
+		add("feed_overlap", "%s is too short: use 1s or more (default %s)", cfg.FeedOverlap, DefaultFeedOverlap)
+	}
+	if cfg.CheckpointInterval <= 0 {
+		add("checkpoint_interval", "%s must be positive (default %s)", cfg.CheckpointInterval, DefaultCheckpointInterval)
+	}
+	if cfg.CatchUpConcurrency < 1 {
+		add("catch_up_concurrency", "%d must be at least 1", cfg.CatchUpConcurrency)
+	}
+	if cfg.ReadyTimeout <= 0 {
+		add("ready_timeout", "%s must be positive (default %s)", cfg.ReadyTimeout, DefaultReadyTimeout)
+	}
+	if cfg.PinQueueLimit < 0 {
+		add("pin_queue_limit", "%d must be 0 (no limit) or more (default %d)", cfg.PinQueueLimit, DefaultPinQueueLimit)
+	}
+	if cfg.RecoverSlices < 1 {
+		add("recover_slices", "%d must be at least 1 (default %d)", cfg.RecoverSlices, DefaultRecoverSlices)
+	}
+	if cfg.StateSyncInterval <= 0 || cfg.PinRecoverInterval <= 0 {
+		add("state_sync_interval", "the cluster's state_sync_interval and pin_recover_interval must be positive")
+	}
+	if merr == nil {
+		return nil
+	}
+	merr.ErrorFormat = listErrors
+	return merr
+}
+
+// listErrors formats several configuration errors one per line.
+func listErrors(errs []error) string {
+	if len(errs) == 1 {
+		return errs[0].Error()
+	}
+	lines := make([]string, len(errs))
+	for i, err := range errs {
+		lines[i] = "  - " + err.Error()
+	}
+	return fmt.Sprintf("%d configuration errors:\n%s", len(errs), strings.Join(lines, "\n"))
+}
+
+// checkAgainst checks the settings that depend on the store's: the feed
+// must be re-read for longer than a write can take.
+func (cfg *Config) checkAgainst(st *scyllastate.Config) error {
+	need := st.WriteDeadline() + clockSkewAllowance
+	if cfg.FeedOverlap < need {
+		return invalid("feed_overlap", "%s is shorter than the longest write of state.scyllastate (timeout times 1 + retry_policy.num_retries, plus backoff: %s) and %s of clock skew: use %s or more, or lower those",
+			cfg.FeedOverlap, st.WriteDeadline().Round(time.Second), clockSkewAllowance, need.Round(time.Second))
 	}
 	return nil
 }
@@ -127,6 +208,12 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	jcfg := base.toJSONConfig()
 	if err := json.Unmarshal(raw, jcfg); err != nil {
 		return fmt.Errorf("%w: parsing the %s section: %w", ErrInvalidConfig, ConfigKey, err)
+	}
+	if cfg.StateSyncInterval == 0 {
+		cfg.StateSyncInterval = DefaultStateSyncInterval
+	}
+	if cfg.PinRecoverInterval == 0 {
+		cfg.PinRecoverInterval = DefaultPinRecoverInterval
 	}
 	return cfg.applyJSONConfig(jcfg)
 }
@@ -157,6 +244,8 @@ func (cfg *Config) toJSONConfig() *jsonConfig {
 		CheckpointInterval: cfg.CheckpointInterval.String(),
 		CatchUpConcurrency: cfg.CatchUpConcurrency,
 		ReadyTimeout:       cfg.ReadyTimeout.String(),
+		PinQueueLimit:      cfg.PinQueueLimit,
+		RecoverSlices:      cfg.RecoverSlices,
 	}
 }
 
@@ -192,5 +281,7 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.CheckpointInterval = ckpt
 	cfg.CatchUpConcurrency = jcfg.CatchUpConcurrency
 	cfg.ReadyTimeout = ready
+	cfg.PinQueueLimit = jcfg.PinQueueLimit
+	cfg.RecoverSlices = jcfg.RecoverSlices
 	return nil
 }

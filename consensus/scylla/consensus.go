@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/ipfs-cluster/ipfs-cluster/observations"
 	"github.com/ipfs-cluster/ipfs-cluster/pstoremgr"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
 	logging "github.com/ipfs/go-log/v2"
@@ -16,6 +17,8 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	host "github.com/libp2p/go-libp2p/core/host"
 	peer "github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
 var logger = logging.Logger("scyllaconsensus")
@@ -52,8 +55,13 @@ type Consensus struct {
 	fatal   chan error    // receives an error that stops the start
 	store   *scyllastate.ScyllaState
 	feed    *feed
+	apply   *applier
 	hints   *hints
-	applied *applied
+	metrics *feedMetrics
+	// firstStart is true when this peer had never read the feed: its
+	// pinset is queued by a full, paced recover pass.
+	firstStart atomic.Bool
+	savedAt    atomic.Int64 // unix nanoseconds of the last checkpoint
 
 	wg           sync.WaitGroup
 	shutdownOnce sync.Once
@@ -63,12 +71,13 @@ type Consensus struct {
 // (retried while the database is unreachable, up to cfg.ReadyTimeout),
 // the schema check and the catch-up with the change feed run in the
 // background, and Ready is closed when they are done. psub may be nil: the
-// peers then learn of changes by polling only.
+// peers then learn of changes by polling only. stateCfg is validated by
+// scyllastate.New.
 func New(h host.Host, psub *pubsub.PubSub, cfg *Config, stateCfg *scyllastate.Config, opts ...scyllastate.Option) (*Consensus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := stateCfg.Validate(); err != nil {
+	if err := cfg.checkAgainst(stateCfg); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -84,11 +93,19 @@ func New(h host.Host, psub *pubsub.PubSub, cfg *Config, stateCfg *scyllastate.Co
 		rpcReady: make(chan struct{}),
 		readyCh:  make(chan struct{}),
 		fatal:    make(chan error, 1),
-		applied:  newApplied(),
 	}
 	for _, p := range cfg.TrustedPeers {
 		_ = c.Trust(ctx, p)
 	}
+	if stateCfg.MetricsEnabled {
+		m, err := newFeedMetrics(observations.PromRegistry, c.lag, c.lastCheckpoint)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("registering the change feed metrics: %w", err)
+		}
+		c.metrics = m
+	}
+	c.metrics.catchingUp()
 	c.wg.Add(1)
 	go c.setup()
 	return c, nil
@@ -107,8 +124,9 @@ func (c *Consensus) Ready(ctx context.Context) <-chan struct{} {
 	return c.readyCh
 }
 
-// Fatal receives the error that made the start give up for good (a schema
-// the build cannot use, for example). Retrying cannot fix it.
+// Fatal receives the error that made the start give up for good: wrong
+// credentials, a TLS failure, a schema the build cannot use. Retrying
+// cannot fix it.
 func (c *Consensus) Fatal() <-chan error {
 	return c.fatal
 }
@@ -120,22 +138,56 @@ func (c *Consensus) setup() {
 		return
 	case <-c.rpcReady:
 	}
-	store, err := c.connect()
-	if err != nil {
+	if err := c.start(); err != nil {
 		if c.ctx.Err() == nil {
 			logger.Errorf("cannot start: %s", err)
 			c.fatal <- err
 		}
 		return
 	}
+	logger.Infof("scylla consensus ready: shared pinset in keyspace %q", c.stateCfg.Keyspace)
+	close(c.readyCh)
+}
+
+// start connects, completes this peer's own unfinished writes, catches up
+// with the feed and starts the loops.
+func (c *Consensus) start() error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.ReadyTimeout)
+	defer cancel()
+	self := c.host.ID()
+	opts := append([]scyllastate.Option{scyllastate.WithRetryUntilDone(), scyllastate.WithWriterID(self.String())}, c.opts...)
+	store, err := scyllastate.New(ctx, c.stateCfg, opts...)
+	if err != nil {
+		return err
+	}
 	c.store = store
-	c.feed = newFeed(c)
-	if err := c.feed.catchUp(c.ctx); err != nil {
-		if c.ctx.Err() == nil {
-			logger.Errorf("catching up with the change feed: %s", err)
-			c.fatal <- err
-		}
-		return
+	tracker := &rpcTracker{client: c.rpcClient}
+	c.apply = newApplier(self, tracker, store, c.metrics, c.cfg.PinQueueLimit)
+	c.feed = newFeed(store, c.apply, feedSettings{
+		reader:             self.String(),
+		overlap:            c.cfg.FeedOverlap,
+		pollInterval:       c.cfg.PollInterval,
+		checkpointInterval: c.cfg.CheckpointInterval,
+		concurrency:        c.cfg.CatchUpConcurrency,
+		readConcurrency:    c.stateCfg.ListConcurrency,
+		retention:          c.stateCfg.EventRetention,
+		timeout:            c.stateCfg.Timeout,
+	}, c.metrics)
+	c.feed.onSave = func(t time.Time) { c.savedAt.Store(t.UnixNano()) }
+
+	rd := newRedo(store, self.String(), c.cfg.FeedOverlap, c.cfg.CheckpointInterval)
+	if err := rd.own(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	returning, err := c.feed.catchUp(ctx)
+	if err != nil {
+		return err
+	}
+	c.firstStart.Store(!returning)
+	if !returning {
+		logger.Infof("first start of this peer on keyspace %q: its pins are queued by a paced recover pass", c.stateCfg.Keyspace)
+		c.metrics.caughtUp(time.Since(start))
 	}
 	if c.pubsub != nil {
 		h, err := newHints(c)
@@ -147,35 +199,10 @@ func (c *Consensus) setup() {
 			go func() { defer c.wg.Done(); h.run(c.ctx, c.feed.wakeUp) }()
 		}
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.feed.run(c.ctx) }()
-	logger.Infof("scylla consensus ready: shared pinset in keyspace %q", c.stateCfg.Keyspace)
-	close(c.readyCh)
-}
-
-// connect opens the store, retrying while the database is unreachable.
-// Schema and configuration errors are final.
-func (c *Consensus) connect() (*scyllastate.ScyllaState, error) {
-	delay := time.Second
-	for {
-		store, err := scyllastate.New(c.ctx, c.stateCfg, c.opts...)
-		if err == nil {
-			return store, nil
-		}
-		if c.ctx.Err() != nil || !errors.Is(err, scyllastate.ErrConnect) {
-			return nil, err
-		}
-		logger.Warnf("database unreachable, retrying in %s (the peer waits up to consensus.scylla.ready_timeout=%s): %s",
-			delay, c.cfg.ReadyTimeout, err)
-		t := time.NewTimer(delay)
-		select {
-		case <-c.ctx.Done():
-			t.Stop()
-			return nil, c.ctx.Err()
-		case <-t.C:
-		}
-		delay = min(delay*2, 30*time.Second)
-	}
+	go func() { defer c.wg.Done(); newUpkeep(c, rd).run(c.ctx) }()
+	return nil
 }
 
 // ready waits until the store is usable.
@@ -205,38 +232,40 @@ func (c *Consensus) Store(ctx context.Context) (*scyllastate.ScyllaState, error)
 	return c.ready(ctx)
 }
 
-// LogPin writes a pin to the shared state (with its change-feed event),
-// tracks it on this peer and hints the other peers, which track it when
-// they read the event.
+// LogPin writes a pin to the shared state (its change event first, then
+// its row), tracks it on this peer and hints the other peers, which track
+// it when they read the event.
 func (c *Consensus) LogPin(ctx context.Context, pin api.Pin) error {
 	store, err := c.ready(ctx)
 	if err != nil {
 		return err
 	}
-	if err := store.Add(ctx, pin); err != nil {
+	ts, err := store.PinChange(ctx, pin)
+	if err != nil {
 		return fmt.Errorf("logging pin %s: %w", pin.Cid, err)
 	}
 	c.hint(ctx)
 	// As crdt's hooks: the change is stored; a tracker error (a full
-	// queue) is logged and the next recover retries the pin.
-	if err := c.track(ctx, pin); err != nil {
+	// queue) is logged and a recover retries the pin.
+	if _, err := c.apply.apply(ctx, pin.Cid, ts, &pin, true); err != nil {
 		logger.Warnf("tracking %s: %s", pin.Cid, err)
 	}
 	return nil
 }
 
-// LogUnpin removes a pin from the shared state (with its change-feed
-// event), untracks it on this peer and hints the other peers.
+// LogUnpin removes a pin from the shared state (event first, then the
+// row), untracks it on this peer and hints the other peers.
 func (c *Consensus) LogUnpin(ctx context.Context, pin api.Pin) error {
 	store, err := c.ready(ctx)
 	if err != nil {
 		return err
 	}
-	if err := store.Rm(ctx, pin.Cid); err != nil {
+	ts, err := store.UnpinChange(ctx, pin.Cid)
+	if err != nil {
 		return fmt.Errorf("logging unpin %s: %w", pin.Cid, err)
 	}
 	c.hint(ctx)
-	if err := c.untrack(ctx, pin); err != nil {
+	if _, err := c.apply.apply(ctx, pin.Cid, ts, nil, true); err != nil {
 		logger.Warnf("untracking %s: %s", pin.Cid, err)
 	}
 	return nil
@@ -246,24 +275,6 @@ func (c *Consensus) hint(ctx context.Context) {
 	if c.hints != nil {
 		c.hints.publish(ctx)
 	}
-}
-
-// track and untrack call this peer's PinTracker, unless the last call for
-// the CID was the same.
-func (c *Consensus) track(ctx context.Context, pin api.Pin) error {
-	if c.applied.same(pin.Cid, true, pin.Timestamp) {
-		return nil
-	}
-	c.applied.record(pin.Cid, true, pin.Timestamp)
-	return c.rpcClient.CallContext(ctx, "", "PinTracker", "Track", pin, &struct{}{})
-}
-
-func (c *Consensus) untrack(ctx context.Context, pin api.Pin) error {
-	if c.applied.same(pin.Cid, false, time.Time{}) {
-		return nil
-	}
-	c.applied.record(pin.Cid, false, time.Time{})
-	return c.rpcClient.CallContext(ctx, "", "PinTracker", "Untrack", pin, &struct{}{})
 }
 
 // WaitForSync reads the change feed once, so that every change made
@@ -294,8 +305,9 @@ func (c *Consensus) Clean(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops the feed reader and the hints, saves the feed position
-// and closes the database session. It is safe to call more than once.
+// Shutdown stops the feed reader, the loops and the hints, saves the feed
+// position, finishes the writes in flight and closes the database
+// session. It is safe to call more than once.
 func (c *Consensus) Shutdown(ctx context.Context) error {
 	c.shutdownOnce.Do(func() {
 		logger.Info("stopping scylla consensus")
@@ -305,9 +317,46 @@ func (c *Consensus) Shutdown(ctx context.Context) error {
 			c.hints.close()
 		}
 		if c.store != nil {
-			c.feed.saveCheckpoint(ctx)
+			c.feed.close(ctx)
 			_ = c.store.Close()
 		}
 	})
 	return nil
+}
+
+func (c *Consensus) lag() time.Duration {
+	select {
+	case <-c.readyCh:
+		return c.feed.lag()
+	default:
+		return 0
+	}
+}
+
+func (c *Consensus) lastCheckpoint() time.Time {
+	if n := c.savedAt.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// FirstStart tells whether this peer had never read the change feed
+// before this start (its pinset is queued by a paced recover pass).
+func (c *Consensus) FirstStart() bool { return c.firstStart.Load() }
+
+// rpcTracker calls this peer's PinTracker through the cluster's RPC.
+type rpcTracker struct{ client *rpc.Client }
+
+func (t *rpcTracker) Track(ctx context.Context, pin api.Pin) error {
+	return t.client.CallContext(ctx, "", "PinTracker", "Track", pin, &struct{}{})
+}
+
+func (t *rpcTracker) Untrack(ctx context.Context, c api.Cid) error {
+	return t.client.CallContext(ctx, "", "PinTracker", "Untrack", api.PinCid(c), &struct{}{})
+}
+
+func (t *rpcTracker) PinQueueSize(ctx context.Context) (int64, error) {
+	var n int64
+	err := t.client.CallContext(ctx, "", "PinTracker", "PinQueueSize", struct{}{}, &n)
+	return n, err
 }

@@ -2,7 +2,6 @@ package scylla
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -10,37 +9,77 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
-	"github.com/ipfs-cluster/ipfs-cluster/api"
-	"github.com/ipfs-cluster/ipfs-cluster/state"
 )
 
-// feed reads the change feed of the shared state and applies each change
-// to this peer's tracker by re-reading the pin.
-type feed struct {
-	c     *Consensus
-	store *scyllastate.ScyllaState
-	self  string
-	wake  chan struct{}
-
-	pollMu    sync.Mutex // one read of the feed at a time
-	cursor    time.Time  // every event older than cursor-overlap is applied
-	seen      map[gocql.UUID]time.Time
-	seenMu    sync.Mutex
-	lastSaved time.Time
+// feedStore is what the feed reads and writes of the shared store.
+type feedStore interface {
+	rowReader
+	ReadPartition(ctx context.Context, p scyllastate.Partition, after, upTo gocql.UUID, fn func(scyllastate.Event) error) error
+	Checkpoint(ctx context.Context, reader string) (time.Time, bool, error)
+	SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error
 }
 
-func newFeed(c *Consensus) *feed {
+// feedSettings are the settings the feed needs.
+type feedSettings struct {
+	reader             string        // this peer's ID: the checkpoint's key
+	overlap            time.Duration // W: the most an event can be late
+	pollInterval       time.Duration // fresh reads when no hint comes
+	checkpointInterval time.Duration
+	concurrency        int           // events applied in parallel
+	readConcurrency    int           // partitions read in parallel
+	retention          time.Duration // how long events are kept
+	timeout            time.Duration // of one database call
+}
+
+// feed reads the change feed and applies every change to this peer's
+// tracker, through the applier. See the package documentation for the
+// design; in short:
+//
+//   - a fresh read, every pollInterval or at once on a hint, reads each
+//     partition of the current minute after the last event it read
+//     there: new events only;
+//   - a sweep, every W (feed_overlap), re-reads the last 2W: an event is
+//     visible at most W after its ID time (the write deadline and clock
+//     skew), so every event is read by at least one sweep; then every
+//     event with an ID older than now-W is applied: that is the position
+//     saved as checkpoint;
+//   - at start, a catch-up reads everything since the checkpoint, a
+//     minute at a time.
+type feed struct {
+	store   feedStore
+	apply   *applier
+	cfg     feedSettings
+	metrics *feedMetrics
+	now     func() time.Time
+
+	wake chan struct{}
+	// onSave is told the time of each saved checkpoint (metrics).
+	onSave func(time.Time)
+
+	mu        sync.Mutex // one read of the feed at a time
+	cursors   map[scyllastate.Partition]gocql.UUID
+	position  time.Time // every event with an ID time before it is applied
+	lastFresh time.Time
+	lastSweep time.Time
+	lastSaved time.Time
+	readUpTo  atomic.Int64 // unix nanoseconds: the feed is read up to here
+}
+
+func newFeed(store feedStore, a *applier, cfg feedSettings, m *feedMetrics) *feed {
 	return &feed{
-		c:     c,
-		store: c.store,
-		self:  c.host.ID().String(),
-		wake:  make(chan struct{}, 1),
-		seen:  map[gocql.UUID]time.Time{},
+		store:   store,
+		apply:   a,
+		cfg:     cfg,
+		metrics: m,
+		now:     time.Now,
+		wake:    make(chan struct{}, 1),
+		cursors: map[scyllastate.Partition]gocql.UUID{},
 	}
 }
 
-// wakeUp asks for a read of the feed now.
+// wakeUp asks for a fresh read now.
 func (f *feed) wakeUp() {
 	select {
 	case f.wake <- struct{}{}:
@@ -48,41 +87,252 @@ func (f *feed) wakeUp() {
 	}
 }
 
-// catchUp applies the changes made since this peer's checkpoint.
-func (f *feed) catchUp(ctx context.Context) error {
-	pos, ok, err := f.store.Checkpoint(ctx, f.self)
-	if err != nil {
+// trusted tells whether an event can be applied on its own word: its
+// change was issued when its event was (a re-announced or repaired change
+// carries an older write timestamp and is settled against the row).
+func (f *feed) trusted(e scyllastate.Event) bool {
+	return e.WriteTime >= e.Time().Add(-2*f.cfg.overlap).UnixMicro()
+}
+
+// handle applies one event.
+func (f *feed) handle(ctx context.Context, e scyllastate.Event) error {
+	if e.Legacy {
+		return f.apply.settle(ctx, e)
+	}
+	var pin = e.Pin
+	if e.Op == scyllastate.OpUnpin {
+		pin = nil
+	}
+	out, err := f.apply.apply(ctx, e.Cid, e.WriteTime, pin, f.trusted(e))
+	if err != nil || out != unsure {
 		return err
 	}
-	now := time.Now()
-	if !ok {
-		logger.Infof("first start of this peer on keyspace %q: the pins allocated to it are pinned by the recover run at start",
-			f.c.stateCfg.Keyspace)
-		f.cursor = now
+	return f.apply.settle(ctx, e)
+}
+
+// read reads partitions and applies their events: partitions in
+// parallel, the events of one CID by one worker in feed order, different
+// CIDs in parallel. It returns the number of events read.
+func (f *feed) read(ctx context.Context, parts []scyllastate.Partition, after func(scyllastate.Partition) gocql.UUID, upTo gocql.UUID, seen func(scyllastate.Partition, gocql.UUID)) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		firstErr error
+		errOnce  sync.Once
+		wg       sync.WaitGroup
+		count    atomic.Int64
+	)
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
+
+	workers := max(f.cfg.concurrency, 1)
+	queues := make([]chan scyllastate.Event, workers)
+	for i := range queues {
+		queues[i] = make(chan scyllastate.Event, 256)
+		wg.Add(1)
+		go func(q <-chan scyllastate.Event) {
+			defer wg.Done()
+			for e := range q {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := f.handle(ctx, e); err != nil {
+					fail(fmt.Errorf("applying the change of %s (event %s): %w", e.Cid, e.ID, err))
+				}
+			}
+		}(queues[i])
+	}
+	seed := maphash.MakeSeed()
+	var seenMu sync.Mutex
+	work := make(chan scyllastate.Partition)
+	var readers sync.WaitGroup
+	for range max(f.cfg.readConcurrency, 1) {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for p := range work {
+				var last gocql.UUID
+				err := f.store.ReadPartition(ctx, p, after(p), upTo, func(e scyllastate.Event) error {
+					count.Add(1)
+					last = e.ID
+					select {
+					case queues[maphash.String(seed, e.Cid.KeyString())%uint64(workers)] <- e:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				if err != nil {
+					fail(err)
+					continue
+				}
+				if seen != nil && last != (gocql.UUID{}) {
+					seenMu.Lock()
+					seen(p, last)
+					seenMu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for _, p := range parts {
+		select {
+		case work <- p:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	readers.Wait()
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return count.Load(), firstErr
+	}
+	return count.Load(), ctx.Err()
+}
+
+// poll does a fresh read and, when due, a sweep. On error nothing moves
+// forward, so the next poll reads the same events again.
+func (f *feed) poll(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	if err := f.fresh(ctx, now); err != nil {
+		f.metrics.pollError()
+		return err
+	}
+	if now.Sub(f.lastSweep) >= f.cfg.overlap {
+		if err := f.sweep(ctx, now); err != nil {
+			f.metrics.pollError()
+			return err
+		}
+	}
+	if now.Sub(f.lastSaved) >= f.cfg.checkpointInterval {
 		f.saveCheckpoint(ctx)
-		return nil
 	}
-	from := pos.Add(-f.c.cfg.FeedOverlap)
-	if oldest := now.Add(-f.c.stateCfg.EventRetention); from.Before(oldest) {
-		logger.Warnf("this peer last read the change feed at %s, longer ago than state.scyllastate.event_retention (%s): "+
-			"pins removed before %s may stay pinned in its IPFS daemon; pins added meanwhile are pinned by the recover run at start",
-			pos.Format(time.RFC3339), f.c.stateCfg.EventRetention, oldest.Format(time.RFC3339))
-		from = oldest
-	}
-	logger.Infof("catching up with the pin changes made since %s", from.Format(time.RFC3339))
-	n, err := f.process(ctx, from, now, true)
-	if err != nil {
-		return err
-	}
-	logger.Infof("caught up: %d changes applied", n)
-	f.cursor = now
-	f.saveCheckpoint(ctx)
 	return nil
 }
 
-// run reads the feed every PollInterval, or at once when woken up.
+// fresh reads the events written since the last fresh read, partition by
+// partition.
+func (f *feed) fresh(ctx context.Context, now time.Time) error {
+	from := f.lastFresh.Add(-2 * time.Second)
+	if f.lastFresh.IsZero() {
+		from = now
+	}
+	parts := scyllastate.Partitions(from, now)
+	start := gocql.MinTimeUUID(f.position.Add(-f.cfg.overlap))
+	after := func(p scyllastate.Partition) gocql.UUID {
+		if c, ok := f.cursors[p]; ok {
+			return c
+		}
+		return start
+	}
+	fresh := map[scyllastate.Partition]gocql.UUID{}
+	_, err := f.read(ctx, parts, after, gocql.MaxTimeUUID(now), func(p scyllastate.Partition, last gocql.UUID) { fresh[p] = last })
+	if err != nil {
+		return err
+	}
+	for p, id := range fresh {
+		f.cursors[p] = id
+	}
+	oldest := parts[0].Bucket
+	for p := range f.cursors {
+		if p.Bucket < oldest {
+			delete(f.cursors, p)
+		}
+	}
+	f.lastFresh = now
+	f.readUpTo.Store(now.UnixNano())
+	return nil
+}
+
+// sweep re-reads the last 2W of the feed, then moves the position to
+// now-W and forgets the claims no event still to come can need.
+func (f *feed) sweep(ctx context.Context, now time.Time) error {
+	from := now.Add(-2 * f.cfg.overlap)
+	lo := gocql.MinTimeUUID(from)
+	if _, err := f.read(ctx, scyllastate.Partitions(from, now), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(now), nil); err != nil {
+		return err
+	}
+	f.lastSweep = now
+	if pos := now.Add(-f.cfg.overlap); pos.After(f.position) {
+		f.position = pos
+	}
+	f.apply.forget(now.Add(-4 * f.cfg.overlap))
+	return nil
+}
+
+// catchUp applies the changes made since the saved position, a minute
+// at a time, then sweeps. It returns false when this peer has no
+// position: it never read this feed (first start).
+func (f *feed) catchUp(ctx context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pos, ok, err := f.store.Checkpoint(ctx, f.cfg.reader)
+	if err != nil {
+		return false, err
+	}
+	now := f.now()
+	if !ok {
+		f.position, f.lastSweep, f.lastFresh = now, now, now
+		f.readUpTo.Store(now.UnixNano())
+		f.saveCheckpoint(ctx)
+		return false, nil
+	}
+	start := time.Now()
+	from := pos.Add(-f.cfg.overlap)
+	if oldest := now.Add(-f.cfg.retention); from.Before(oldest) {
+		logger.Warnf("this peer last read the change feed at %s, longer ago than state.scyllastate.event_retention (%s): "+
+			"pins removed before %s may stay pinned in its IPFS daemon; pins added meanwhile are pinned by the recover runs",
+			pos.Format(time.RFC3339), f.cfg.retention, oldest.Format(time.RFC3339))
+		from = oldest
+	}
+	logger.Infof("catching up with the pin changes made since %s", from.Format(time.RFC3339))
+	var total int64
+	lastLog := time.Now()
+	for b := scyllastate.BucketStart(bucketOf(from)); !b.After(now); b = b.Add(scyllastate.BucketWidth) {
+		end := b.Add(scyllastate.BucketWidth - time.Nanosecond)
+		lo := gocql.MinTimeUUID(maxTime(b, from))
+		n, err := f.read(ctx, scyllastate.Partitions(b, b), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(end), nil)
+		if err != nil {
+			return true, fmt.Errorf("catching up with the change feed at %s: %w", b.Format(time.RFC3339), err)
+		}
+		total += n
+		f.readUpTo.Store(end.UnixNano())
+		f.apply.forget(b.Add(-2 * f.cfg.overlap))
+		if time.Since(lastLog) > 10*time.Second {
+			logger.Infof("catching up: %d changes read, up to %s", total, end.Format(time.RFC3339))
+			lastLog = time.Now()
+		}
+	}
+	now = f.now()
+	if err := f.sweep(ctx, now); err != nil {
+		return true, fmt.Errorf("catching up with the change feed: %w", err)
+	}
+	f.lastFresh = now
+	f.readUpTo.Store(now.UnixNano())
+	f.saveCheckpoint(ctx)
+	f.metrics.caughtUp(time.Since(start))
+	logger.Infof("caught up in %s: %d changes read", time.Since(start).Round(time.Millisecond), total)
+	return true, nil
+}
+
+func bucketOf(t time.Time) int64 { return t.UnixNano() / int64(scyllastate.BucketWidth) }
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// run reads the feed every pollInterval, or at once when woken up, until
+// ctx ends.
 func (f *feed) run(ctx context.Context) {
-	t := time.NewTicker(f.c.cfg.PollInterval)
+	t := time.NewTicker(f.cfg.pollInterval)
 	defer t.Stop()
 	failures := 0
 	for {
@@ -109,150 +359,31 @@ func (f *feed) run(ctx context.Context) {
 	}
 }
 
-// poll applies the events since the cursor, re-reading FeedOverlap before
-// it. On error the cursor stays, so the next poll retries.
-func (f *feed) poll(ctx context.Context) error {
-	f.pollMu.Lock()
-	defer f.pollMu.Unlock()
-	now := time.Now()
-	if _, err := f.process(ctx, f.cursor.Add(-f.c.cfg.FeedOverlap), now, false); err != nil {
-		return err
-	}
-	f.cursor = now
-	f.forget(now.Add(-f.c.cfg.FeedOverlap - time.Second))
-	f.c.applied.forget(now.Add(-2*f.c.cfg.FeedOverlap - time.Minute))
-	if now.Sub(f.lastSaved) >= f.c.cfg.CheckpointInterval {
-		f.saveCheckpoint(ctx)
-	}
-	return nil
-}
-
-// forget drops the seen events that no read can return again.
-func (f *feed) forget(before time.Time) {
-	f.seenMu.Lock()
-	defer f.seenMu.Unlock()
-	for id, t := range f.seen {
-		if t.Before(before) {
-			delete(f.seen, id)
-		}
-	}
-}
-
+// saveCheckpoint records the position; the caller holds f.mu.
 func (f *feed) saveCheckpoint(ctx context.Context) {
-	if f.cursor.IsZero() {
+	if f.position.IsZero() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.c.stateCfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.timeout)
 	defer cancel()
-	if err := f.store.SaveCheckpoint(ctx, f.self, f.cursor); err != nil {
+	if err := f.store.SaveCheckpoint(ctx, f.cfg.reader, f.position); err != nil {
 		logger.Warnf("%s", err)
 		return
 	}
-	f.lastSaved = time.Now()
+	f.lastSaved = f.now()
+	if f.onSave != nil {
+		f.onSave(f.lastSaved)
+	}
 }
 
-// process applies the events written between from and to. Events of one
-// CID go to the same worker, in feed order, so the last one applied
-// re-reads the pin after the last change. A CID already waiting in its
-// worker's queue is not queued again: its pending re-read will see the
-// newer change. With logProgress it logs every 10000 events.
-func (f *feed) process(ctx context.Context, from, to time.Time, logProgress bool) (int64, error) {
-	workers := f.c.cfg.CatchUpConcurrency
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		firstErr error
-		errOnce  sync.Once
-	)
-	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
-
-	queues := make([]chan scyllastate.Event, workers)
-	var (
-		wg      sync.WaitGroup
-		pending sync.Map // CID key -> struct{}: queued, not started
-		applied atomic.Int64
-	)
-	for i := range queues {
-		queues[i] = make(chan scyllastate.Event, 256)
-		wg.Add(1)
-		go func(q <-chan scyllastate.Event) {
-			defer wg.Done()
-			for e := range q {
-				pending.Delete(e.Cid.KeyString())
-				if err := f.apply(ctx, e.Cid); err != nil {
-					fail(err)
-					continue
-				}
-				f.markSeen(e)
-				applied.Add(1)
-			}
-		}(queues[i])
-	}
-
-	seed := maphash.MakeSeed()
-	var read int64
-	err := f.store.Events(ctx, from, to, func(e scyllastate.Event) error {
-		read++
-		if logProgress && read%10000 == 0 {
-			logger.Infof("change feed: %d events read, up to %s", read, e.Time().Format(time.RFC3339))
-		}
-		if f.isSeen(e) {
-			return nil
-		}
-		if _, queued := pending.LoadOrStore(e.Cid.KeyString(), struct{}{}); queued {
-			f.markSeen(e)
-			return nil
-		}
-		select {
-		case queues[maphash.String(seed, e.Cid.KeyString())%uint64(workers)] <- e:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
-	for _, q := range queues {
-		close(q)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		err = firstErr
-	}
-	if err != nil {
-		return applied.Load(), fmt.Errorf("applying the change feed: %w", err)
-	}
-	return applied.Load(), nil
+// close saves the position a last time.
+func (f *feed) close(ctx context.Context) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saveCheckpoint(ctx)
 }
 
-func (f *feed) isSeen(e scyllastate.Event) bool {
-	f.seenMu.Lock()
-	defer f.seenMu.Unlock()
-	_, ok := f.seen[e.ID]
-	return ok
-}
-
-func (f *feed) markSeen(e scyllastate.Event) {
-	f.seenMu.Lock()
-	f.seen[e.ID] = e.Time()
-	f.seenMu.Unlock()
-}
-
-// apply makes the tracker follow the current value of a pin: Track when
-// it is in the shared state, Untrack when it is not. Only database errors
-// are returned; tracker errors are logged (the tracker marks the pin in
-// error and the next recover retries it).
-func (f *feed) apply(ctx context.Context, c api.Cid) error {
-	pin, err := f.store.Get(ctx, c)
-	switch {
-	case errors.Is(err, state.ErrNotFound):
-		if err := f.c.untrack(ctx, api.PinCid(c)); err != nil && ctx.Err() == nil {
-			logger.Warnf("untracking %s: %s", c, err)
-		}
-		return nil
-	case err != nil:
-		return err
-	}
-	if err := f.c.track(ctx, pin); err != nil && ctx.Err() == nil {
-		logger.Warnf("tracking %s: %s", c, err)
-	}
-	return nil
+// lag is how far behind now the feed has been read.
+func (f *feed) lag() time.Duration {
+	return f.now().Sub(time.Unix(0, f.readUpTo.Load()))
 }

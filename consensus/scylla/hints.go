@@ -2,11 +2,17 @@ package scylla
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	peer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multihash"
 )
+
+// hintGap is the shortest time between two hints of a peer: a busy peer
+// sends one hint for many changes, and its readers do one read for them.
+const hintGap = 50 * time.Millisecond
 
 // hints are empty pubsub messages that tell the other peers to read the
 // change feed now instead of at their next poll. They carry no data: a
@@ -16,6 +22,12 @@ type hints struct {
 	topic *pubsub.Topic
 	sub   *pubsub.Subscription
 	self  peer.ID
+
+	mu      sync.Mutex
+	last    time.Time
+	pending *time.Timer
+	closed  bool
+	sends   sync.WaitGroup // sends in flight, waited for by close
 }
 
 func newHints(c *Consensus) (*hints, error) {
@@ -56,13 +68,50 @@ func (h *hints) run(ctx context.Context, wake func()) {
 	}
 }
 
-func (h *hints) publish(ctx context.Context) {
+// publish sends a hint now, or, when one was sent less than hintGap ago,
+// once at the end of the gap for all the changes made meanwhile.
+func (h *hints) publish(context.Context) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.pending != nil {
+		return
+	}
+	h.sends.Add(1)
+	wait := hintGap - time.Since(h.last)
+	if wait <= 0 {
+		h.last = time.Now()
+		go func() { defer h.sends.Done(); h.send() }()
+		return
+	}
+	h.pending = time.AfterFunc(wait, func() {
+		defer h.sends.Done()
+		h.mu.Lock()
+		h.pending = nil
+		h.last = time.Now()
+		closed := h.closed
+		h.mu.Unlock()
+		if !closed {
+			h.send()
+		}
+	})
+}
+
+func (h *hints) send() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
 	if err := h.topic.Publish(ctx, []byte{1}); err != nil {
 		logger.Debugf("publishing a hint: %s", err)
 	}
 }
 
 func (h *hints) close() {
+	h.mu.Lock()
+	h.closed = true
+	if h.pending != nil && h.pending.Stop() {
+		h.sends.Done() // the timer will not run
+	}
+	h.mu.Unlock()
+	h.sends.Wait()
 	h.sub.Cancel()
 	_ = h.topic.Close()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -14,121 +13,152 @@ import (
 // BatchingState buffers Add and Rm and writes them on Commit. Reads go to
 // the database and do not see buffered writes, as with upstream's
 // dsstate.BatchingState. When Config.BatchSize writes are buffered it
-// flushes on its own, which bounds its memory on large imports.
+// starts writing them in the background and keeps buffering (one group in
+// flight at a time, so that reading the input and writing overlap and
+// memory stays bounded); Commit waits for it and writes the rest.
 type BatchingState struct {
 	*ScyllaState
 
 	mu      sync.Mutex
-	pending map[string]*pinRow // nil row: removal
-	order   []string           // CIDs in first-buffered order
+	pending map[string]*pendingWrite
+	order   []string // CIDs in first-buffered order
+
+	flight   chan struct{} // holds a token while a background commit runs
+	asyncErr error         // the error of the last background commit
 }
 
 // Batch returns a batching view of the store sharing its session. Closing
 // either closes the session.
 func (s *ScyllaState) Batch() *BatchingState {
-	return &BatchingState{ScyllaState: s, pending: map[string]*pinRow{}}
+	return &BatchingState{ScyllaState: s, pending: map[string]*pendingWrite{}, flight: make(chan struct{}, 1)}
 }
 
-// Add buffers a pin. It may flush when the buffer is full.
+// Add buffers a pin. It may start a background write when the buffer is
+// full, and it returns the error of a background write that failed.
 func (b *BatchingState) Add(ctx context.Context, p api.Pin) error {
 	row, err := encodePin(p)
 	if err != nil {
 		return err
 	}
-	return b.queue(ctx, row.cid, &row)
+	return b.queue(ctx, pinWrite(row))
 }
 
-// Rm buffers the removal of a pin. It may flush when the buffer is full.
+// Rm buffers the removal of a pin.
 func (b *BatchingState) Rm(ctx context.Context, c api.Cid) error {
-	return b.queue(ctx, c.Bytes(), nil)
+	if !c.Defined() {
+		return ErrUndefinedCid
+	}
+	return b.queue(ctx, unpinWrite(c.Bytes()))
 }
 
 // queue buffers an operation; the last one for a CID wins.
-func (b *BatchingState) queue(ctx context.Context, cid []byte, row *pinRow) error {
+func (b *BatchingState) queue(ctx context.Context, w *pendingWrite) error {
 	b.mu.Lock()
-	k := string(cid)
+	if err := b.asyncErr; err != nil {
+		b.mu.Unlock()
+		return err
+	}
+	k := string(w.cid)
 	if _, ok := b.pending[k]; !ok {
 		b.order = append(b.order, k)
 	}
-	b.pending[k] = row
+	b.pending[k] = w
 	full := len(b.pending) >= b.cfg.BatchSize
 	b.mu.Unlock()
-	if full {
-		return b.Commit(ctx)
+	if !full {
+		return nil
 	}
+	select {
+	case b.flight <- struct{}{}: // the previous background commit is done
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	ws := b.take()
+	go func() {
+		defer func() { <-b.flight }()
+		if err := b.write(ctx, ws); err != nil {
+			b.mu.Lock()
+			b.asyncErr = err
+			b.mu.Unlock()
+		}
+	}()
 	return nil
 }
 
-// Commit writes the buffered operations, Config.WriteConcurrency at a
-// time. Operations that fail stay buffered (unless replaced meanwhile) so
-// that a later Commit retries them; the error lists every failure.
-func (b *BatchingState) Commit(ctx context.Context) (err error) {
+// take empties the buffer.
+func (b *BatchingState) take() []*pendingWrite {
 	b.mu.Lock()
-	pending, order := b.pending, b.order
-	b.pending, b.order = map[string]*pinRow{}, nil
+	defer b.mu.Unlock()
+	ws := make([]*pendingWrite, len(b.order))
+	for i, k := range b.order {
+		ws[i] = b.pending[k]
+	}
+	b.pending, b.order = map[string]*pendingWrite{}, nil
+	return ws
+}
+
+// Commit waits for the background write, then writes the buffered
+// operations. Operations that fail stay buffered (unless replaced
+// meanwhile) so that a later Commit retries them; the error lists every
+// failure.
+func (b *BatchingState) Commit(ctx context.Context) error {
+	select {
+	case b.flight <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.flight }()
+	b.mu.Lock()
+	asyncErr := b.asyncErr
+	b.asyncErr = nil
 	b.mu.Unlock()
-	if len(order) == 0 {
+	err := b.write(ctx, b.take())
+	if asyncErr != nil {
+		return multierror.Append(asyncErr, err).ErrorOrNil()
+	}
+	return err
+}
+
+// write commits operations and puts the failed ones back in the buffer.
+func (b *BatchingState) write(ctx context.Context, ws []*pendingWrite) (err error) {
+	if len(ws) == 0 {
 		return nil
 	}
 	defer func(start time.Time) { b.metrics.observe("commit", start, err) }(time.Now())
-	b.metrics.observeBatch(len(order))
-
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		merr    *multierror.Error
-		failed  []string
-		written atomic.Int64
-	)
-	sem := make(chan struct{}, b.cfg.WriteConcurrency)
-	for _, k := range order {
-		if ctx.Err() != nil {
-			mu.Lock()
-			failed = append(failed, k)
-			mu.Unlock()
-			continue
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(k string, row *pinRow) {
-			defer func() { <-sem; wg.Done() }()
-			var err error
-			if row == nil {
-				err = b.remove(ctx, []byte(k))
-			} else {
-				err = b.write(ctx, *row)
-			}
-			if err != nil {
-				mu.Lock()
-				merr = multierror.Append(merr, err)
-				failed = append(failed, k)
-				mu.Unlock()
-				return
-			}
-			written.Add(1)
-		}(k, pending[k])
+	b.metrics.observeBatch(len(ws))
+	for start := 0; start < len(ws); start += b.cfg.BatchSize {
+		b.commit(ctx, ws[start:min(start+b.cfg.BatchSize, len(ws))])
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		merr = multierror.Append(merr, ctx.Err())
+	var (
+		merr   *multierror.Error
+		failed []*pendingWrite
+	)
+	for _, w := range ws {
+		if w.err != nil {
+			failed = append(failed, w)
+			if merr.Len() < 10 {
+				merr = multierror.Append(merr, fmt.Errorf("%s of %s: %w", w.op, cidString(w.cid), w.err))
+			}
+		}
 	}
 	if len(failed) == 0 {
 		return nil
 	}
-	b.requeue(pending, failed)
-	return fmt.Errorf("batch commit: %d of %d operations written, %d kept for the next commit: %w",
-		written.Load(), len(order), len(failed), merr.ErrorOrNil())
+	b.requeue(failed)
+	return fmt.Errorf("batch commit: %d of %d operations written, %d kept for the next commit (first errors: %w)",
+		len(ws)-len(failed), len(ws), len(failed), merr.ErrorOrNil())
 }
 
 // requeue puts failed operations back unless newer ones replaced them.
-func (b *BatchingState) requeue(pending map[string]*pinRow, failed []string) {
+func (b *BatchingState) requeue(failed []*pendingWrite) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, k := range failed {
+	for _, w := range failed {
+		k := string(w.cid)
 		if _, newer := b.pending[k]; newer {
 			continue
 		}
-		b.pending[k] = pending[k]
+		b.pending[k] = w
 		b.order = append(b.order, k)
 	}
 }
@@ -138,4 +168,12 @@ func (b *BatchingState) Pending() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.pending)
+}
+
+func cidString(b []byte) string {
+	c, err := api.CastCid(b)
+	if err != nil {
+		return fmt.Sprintf("%x", b)
+	}
+	return c.String()
 }

@@ -38,7 +38,7 @@ const (
 	DefaultReplicationFactor          = 1
 	DefaultBatchSize                  = 10000
 	DefaultWriteConcurrency           = 16
-	DefaultListConcurrency            = 4
+	DefaultListConcurrency            = 8
 	DefaultEventRetention             = 7 * 24 * time.Hour
 )
 
@@ -80,6 +80,11 @@ type Config struct {
 	Password string
 	// Consistency for reads and writes (ONE, QUORUM, LOCAL_QUORUM, ...).
 	Consistency string
+	// EventConsistency is the consistency of change-feed events. Empty
+	// means Consistency. With several data centers and LOCAL_*
+	// consistencies, EACH_QUORUM makes a change visible to the peers of
+	// every data center once it is acknowledged (see the README).
+	EventConsistency string
 	// SerialConsistency for lightweight transactions (SERIAL or
 	// LOCAL_SERIAL).
 	SerialConsistency string
@@ -183,6 +188,7 @@ type jsonConfig struct {
 	Username                   string           `json:"username,omitempty"`
 	Password                   string           `json:"password,omitempty" hidden:"true"`
 	Consistency                string           `json:"consistency"`
+	EventConsistency           string           `json:"event_consistency,omitempty"`
 	SerialConsistency          string           `json:"serial_consistency"`
 	Timeout                    string           `json:"timeout"`
 	ConnectTimeout             string           `json:"connect_timeout"`
@@ -211,8 +217,11 @@ func (cfg *Config) ConfigKey() string {
 }
 
 // Default fills every unset (zero) field with its default value and keeps
-// the fields already set. Booleans default to false.
+// the fields already set. Booleans default to false, except
+// TokenAwareRouting, which Default turns on: set it to false after
+// Default to route queries round-robin.
 func (cfg *Config) Default() error {
+	cfg.TokenAwareRouting = true
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{DefaultHost}
 	}
@@ -312,6 +321,7 @@ func (cfg *Config) toJSONConfig() *jsonConfig {
 		Username:                   cfg.Username,
 		Password:                   cfg.Password,
 		Consistency:                cfg.Consistency,
+		EventConsistency:           cfg.EventConsistency,
 		SerialConsistency:          cfg.SerialConsistency,
 		Timeout:                    cfg.Timeout.String(),
 		ConnectTimeout:             cfg.ConnectTimeout.String(),
@@ -373,6 +383,7 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.Username = jcfg.Username
 	cfg.Password = jcfg.Password
 	cfg.Consistency = jcfg.Consistency
+	cfg.EventConsistency = jcfg.EventConsistency
 	cfg.SerialConsistency = jcfg.SerialConsistency
 	cfg.Timeout = timeout
 	cfg.ConnectTimeout = connectTimeout

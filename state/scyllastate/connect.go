@@ -2,117 +2,51 @@ package scyllastate
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/gocql/gocql"
-	"github.com/ipfs-cluster/ipfs-cluster/observations"
-	logging "github.com/ipfs/go-log/v2"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
-var logger = logging.Logger("scyllastate")
-
-// Option modifies how New builds a store.
-type Option func(*options)
-
-type options struct {
-	registry    prometheus.Registerer
-	clusterHook func(*gocql.ClusterConfig)
-}
-
-// WithRegistry registers the metrics (when Config.MetricsEnabled) on reg
-// instead of upstream's observations.PromRegistry.
-func WithRegistry(reg prometheus.Registerer) Option {
-	return func(o *options) { o.registry = reg }
-}
-
-// ScyllaState is the shared pinset stored in a CQL database. It is safe
-// for concurrent use. Close it when done.
-type ScyllaState struct {
-	cfg     *Config
-	session *gocql.Session
-	metrics *metrics
-	stmts   statements
-
-	closeOnce sync.Once
-}
-
-// New connects to the database described by cfg, retrying with
-// exponential backoff (Config.RetryPolicy) while ctx allows, then creates
-// or checks the schema (Config.SchemaMode). cfg must be valid; call
-// cfg.Default() first to fill unset fields.
-func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error) {
-	if cfg == nil {
-		return nil, fmt.Errorf("%w: nil config", ErrInvalidConfig)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	o := options{registry: observations.PromRegistry}
-	for _, opt := range opts {
-		opt(&o)
-	}
-
-	var m *metrics
-	if cfg.MetricsEnabled {
-		var err error
-		if m, err = newMetrics(o.registry); err != nil {
-			return nil, fmt.Errorf("registering scyllastate metrics: %w", err)
+// connect creates the driver session. It retries while the database is
+// unreachable, with exponential backoff (retry_policy delays), either
+// retry_policy.num_retries times or, with untilDone, until ctx ends.
+// Errors that no retry can fix (credentials refused, a TLS failure) end it
+// at once, wrapping ErrAuth or ErrTLS; the others wrap ErrConnect.
+//
+// newCluster builds the driver configuration for each attempt: a session
+// owns its host selection policy, which cannot be reused.
+func connect(ctx context.Context, cfg *Config, newCluster func() (*gocql.ClusterConfig, error), untilDone bool) (*gocql.Session, error) {
+	rp := cfg.RetryPolicy
+	delay := rp.MinRetryDelay
+	for attempt := 1; ; attempt++ {
+		cluster, err := newCluster()
+		if err != nil {
+			return nil, err
 		}
-	}
-	cluster, err := cfg.clusterConfig(m)
-	if err != nil {
-		return nil, err
-	}
-	if o.clusterHook != nil {
-		o.clusterHook(cluster)
-	}
-
-	session, err := connect(ctx, cfg, cluster)
-	if err != nil {
-		return nil, err
-	}
-	s := &ScyllaState{cfg: cfg, session: session, metrics: m, stmts: newStatements(cfg.Keyspace)}
-	if err := s.setupSchema(ctx); err != nil {
-		session.Close()
-		return nil, err
-	}
-	logger.Infof("connected to %s", cfg.endpoint())
-	return s, nil
-}
-
-// connect creates the driver session, retrying with backoff.
-func connect(ctx context.Context, cfg *Config, cluster *gocql.ClusterConfig) (*gocql.Session, error) {
-	attempts := cfg.RetryPolicy.NumRetries + 1
-	delay := cfg.RetryPolicy.MinRetryDelay
-	var lastErr error
-	for attempt := 1; attempt <= attempts; attempt++ {
 		session, err := createSession(ctx, cluster)
 		if err == nil {
 			return session, nil
 		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
+		err = classifyConnectError(cfg, err)
+		if !errors.Is(err, ErrConnect) || ctx.Err() != nil {
+			return nil, err
 		}
-		if attempt == attempts {
-			break
+		if !untilDone && attempt > rp.NumRetries {
+			return nil, err
 		}
-		logger.Warnf("cannot connect to %s (attempt %d/%d): %s; retrying in %s",
-			cfg.endpoint(), attempt, attempts, err, delay)
+		logger.Warnf("cannot connect to %s (attempt %d), retrying in %s: %s", cfg.endpoint(), attempt, delay, err)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			lastErr = fmt.Errorf("%w (last error: %w)", ctx.Err(), lastErr)
-			attempt = attempts
+			return nil, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		case <-t.C:
 		}
-		delay = min(delay*2, cfg.RetryPolicy.MaxRetryDelay)
+		delay = min(delay*2, rp.MaxRetryDelay)
 	}
-	return nil, fmt.Errorf("%w: %s: %w", ErrConnect, cfg.endpoint(), lastErr)
 }
 
 // createSession runs the driver's blocking CreateSession so that ctx can
@@ -123,7 +57,7 @@ func createSession(ctx context.Context, cluster *gocql.ClusterConfig) (*gocql.Se
 		s   *gocql.Session
 		err error
 	}
-	ch := make(chan result) // unbuffered: a send succeeds only while New waits
+	ch := make(chan result) // unbuffered: a send succeeds only while connect waits
 	go func() {
 		s, err := cluster.CreateSession()
 		select {
@@ -142,13 +76,44 @@ func createSession(ctx context.Context, cluster *gocql.ClusterConfig) (*gocql.Se
 	}
 }
 
-// Close closes the database session. It never touches the stored pins.
-func (s *ScyllaState) Close() error {
-	s.closeOnce.Do(func() { s.session.Close() })
-	return nil
+// Messages by which the driver reports failures that retrying cannot fix.
+// The driver formats its errors with %v, so they can only be told apart
+// by their text.
+var (
+	authMessages = []string{
+		"authentication required", "username and/or password are incorrect",
+		"provided username", "bad credentials", "authenticationexception",
+	}
+	noTLSMessages  = []string{"first record does not look like a tls handshake"}
+	tlsMessages    = []string{"x509:", "tls:", "certificate"}
+	contextRelated = []string{context.Canceled.Error(), context.DeadlineExceeded.Error()}
+)
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
-// Config returns the configuration the store was built with.
-func (s *ScyllaState) Config() *Config {
-	return s.cfg
+// classifyConnectError wraps a session error with ErrAuth, ErrTLS or
+// ErrConnect, with a hint naming the settings involved.
+func classifyConnectError(cfg *Config, err error) error {
+	msg := strings.ToLower(err.Error())
+	switch {
+	case containsAny(msg, contextRelated):
+		return fmt.Errorf("%w: %s: %w", ErrConnect, cfg.endpoint(), err)
+	case containsAny(msg, authMessages):
+		return fmt.Errorf("%w: %s refused the credentials of scyllastate.username %q (check username and password): %w",
+			ErrAuth, cfg.endpoint(), cfg.Username, err)
+	case containsAny(msg, noTLSMessages):
+		return fmt.Errorf("%w: %s does not speak TLS (scyllastate.tls.enabled is true: check the port or disable TLS): %w",
+			ErrTLS, cfg.endpoint(), err)
+	case containsAny(msg, tlsMessages):
+		return fmt.Errorf("%w: TLS with %s failed (check scyllastate.tls: ca_file, cert_file, key_file): %w",
+			ErrTLS, cfg.endpoint(), err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrConnect, cfg.endpoint(), err)
 }

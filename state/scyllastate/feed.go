@@ -2,9 +2,7 @@ package scyllastate
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"time"
 
@@ -12,114 +10,140 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 )
 
-// The change feed. Every Add and Rm writes, in the same logged batch as
-// the pin row, one row of the pin_events table: which CID changed, when,
-// and whether it was added or removed. Rows expire after
-// Config.EventRetention. Readers (the scylla consensus of every peer) tail
-// the feed from a checkpoint and re-read the pin row of each CID they see,
-// so that delivery is idempotent and the order of events does not matter.
-//
-// Events are partitioned by (bucket, shard): bucket is the minute of the
-// event, shard a hash of the CID, which spreads the writes of one minute
-// over eventShards partitions.
-
-const (
-	eventsTable      = "pin_events"
-	checkpointsTable = "peer_checkpoints"
-
-	// eventBucket is the width of one event partition in time.
-	eventBucket = time.Minute
-	// eventShards is the number of partitions per bucket. Writers and
-	// readers must agree on it: it is part of the schema version.
-	eventShards = 4
-	// maxTTL is the largest TTL CQL accepts (20 years).
-	maxTTL = 630720000 * time.Second
-)
-
-// Op is the kind of a pin change.
-type Op int8
-
-// Pin changes.
-const (
-	OpPin   Op = 1
-	OpUnpin Op = 2
-)
-
-func (o Op) String() string {
-	switch o {
-	case OpPin:
-		return "pin"
-	case OpUnpin:
-		return "unpin"
-	}
-	return fmt.Sprintf("op(%d)", int8(o))
-}
+// The change feed, read side. Every change has one row in pin_events,
+// partitioned by (bucket, shard): bucket is the minute of the event ID,
+// shard a hash of the CID (so the changes of one CID are in one partition
+// per minute, in event ID order). Rows expire after EventRetention.
 
 // Event is one entry of the change feed.
 type Event struct {
-	// ID is a time UUID, unique per change.
+	// ID is a time UUID, unique per event; its time is when the writer
+	// issued the write.
 	ID gocql.UUID
 	// Cid is the CID that changed.
 	Cid api.Cid
-	// Op tells whether the CID was added (or updated) or removed.
+	// Op tells whether the CID was pinned (or updated) or unpinned.
 	Op Op
+	// WriteTime is the write timestamp of the change in microseconds:
+	// the pin row holds the change with the highest one (last writer
+	// wins). Zero for Legacy events.
+	WriteTime int64
+	// Writer names the store that wrote the change.
+	Writer string
+	// Pin is the pin of an OpPin event; nil for unpins and Legacy events.
+	Pin *api.Pin
+	// Legacy events carry no change (schema version 1, or a payload this
+	// build cannot read): a reader must read the pin row instead.
+	Legacy bool
 }
 
-// Time is when the writer made the change, by its own clock.
+// Time is when the writer issued the change, by its own clock.
 func (e Event) Time() time.Time { return e.ID.Time() }
 
-func bucketOf(t time.Time) int64 { return t.UnixNano() / int64(eventBucket) }
-
-func shardOf(cid []byte) int8 {
-	h := fnv.New32a()
-	_, _ = h.Write(cid)
-	return int8(h.Sum32() % eventShards)
+// Partition is one partition of the change feed.
+type Partition struct {
+	Bucket int64
+	Shard  int8
 }
 
-// change writes a pin row (row.pin != nil) or deletes it, together with
-// its feed event, in one logged batch. The write timestamp and the event
-// ID are fixed before the first attempt, so a retried batch cannot
-// overwrite a newer change made meanwhile by another peer.
-func (s *ScyllaState) change(ctx context.Context, row pinRow, op Op) error {
-	now := time.Now()
-	id := gocql.UUIDFromTime(now)
-	b := s.session.Batch(gocql.LoggedBatch).WithContext(ctx).WithTimestamp(now.UnixMicro())
-	if op == OpPin {
-		b.Entries = append(b.Entries, gocql.BatchEntry{
-			Stmt:       s.stmts.insert,
-			Args:       []any{row.cid, row.pin, row.mode, row.userAllocs, row.tsNs, row.expireAtNs},
-			Idempotent: true,
-		})
-	} else {
-		b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: s.stmts.del, Args: []any{row.cid}, Idempotent: true})
+// Partitions returns the partitions holding events with IDs between from
+// and to, in time order.
+func Partitions(from, to time.Time) []Partition {
+	var ps []Partition
+	for b := bucketOf(from); b <= bucketOf(to); b++ {
+		for shard := int8(0); shard < eventShards; shard++ {
+			ps = append(ps, Partition{b, shard})
+		}
 	}
-	b.Entries = append(b.Entries, gocql.BatchEntry{
-		Stmt:       s.stmts.insertEvent,
-		Args:       []any{bucketOf(now), shardOf(row.cid), id, row.cid, int8(op), int64(s.cfg.EventRetention / time.Second)},
-		Idempotent: true,
-	})
-	if err := b.Exec(); err != nil {
-		return fmt.Errorf("writing %s of %s: %w", op, cidString(row.cid), err)
+	return ps
+}
+
+// BucketStart is the time at which a bucket begins.
+func BucketStart(bucket int64) time.Time { return time.Unix(0, bucket*int64(eventBucket)) }
+
+// BucketWidth is the time span of one bucket of the feed.
+const BucketWidth = eventBucket
+
+// ReadPartition calls fn for the events of one partition whose ID is
+// after `after` and not after `upTo`, in ID order. A zero UUID for after
+// means from the start of the partition.
+func (s *ScyllaState) ReadPartition(ctx context.Context, p Partition, after, upTo gocql.UUID, fn func(Event) error) (err error) {
+	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
+	iter := s.session.Query(s.stmts.events, p.Bucket, p.Shard, after, upTo).
+		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
+	scanner := iter.Scanner()
+	for scanner.Next() {
+		var (
+			id          gocql.UUID
+			cid, pin    []byte
+			op          *int8
+			changeBytes []byte
+		)
+		if err := scanner.Scan(&id, &cid, &op, &pin, &changeBytes); err != nil {
+			_ = iter.Close()
+			return fmt.Errorf("reading pin events: %w", err)
+		}
+		e, ok := decodeEvent(id, cid, op, pin, changeBytes)
+		if !ok {
+			continue
+		}
+		if err := fn(e); err != nil {
+			_ = iter.Close()
+			return err
+		}
+	}
+	err = scanner.Err()
+	s.health.record(err)
+	if err != nil {
+		return fmt.Errorf("reading pin events of partition %d/%d: %w", p.Bucket, p.Shard, err)
 	}
 	return nil
 }
 
-func cidString(b []byte) string {
-	c, err := api.CastCid(b)
+// decodeEvent builds an event from its row. Rows that cannot be read
+// at all are skipped with a warning; a change that cannot be decoded
+// makes a Legacy event, so that the reader falls back to the pin row.
+func decodeEvent(id gocql.UUID, cid []byte, op *int8, pin, changeBytes []byte) (Event, bool) {
+	c, err := api.CastCid(cid)
 	if err != nil {
-		return fmt.Sprintf("%x", b)
+		logger.Warnf("skipping feed event %s: bad CID %x: %s", id, cid, err)
+		return Event{}, false
 	}
-	return c.String()
+	e := Event{ID: id, Cid: c}
+	if changeBytes == nil {
+		if op == nil || (Op(*op) != OpPin && Op(*op) != OpUnpin) {
+			logger.Warnf("skipping feed event %s of %s: no operation", id, c)
+			return Event{}, false
+		}
+		e.Op, e.Legacy = Op(*op), true
+		return e, true
+	}
+	ch, err := decodeChange(changeBytes)
+	if err == nil && ch.op == OpPin {
+		row := pinRow{cid: cid, pin: pin, meta: ch.meta}
+		var p api.Pin
+		if p, err = row.decode(); err == nil {
+			e.Pin = &p
+		}
+	}
+	if err != nil {
+		logger.Warnf("feed event %s of %s cannot be read (%s): the pin row is read instead", id, c, err)
+		e.Op, e.Legacy = OpPin, true
+		if op != nil {
+			e.Op = Op(*op)
+		}
+		return e, true
+	}
+	e.Op, e.WriteTime, e.Writer = ch.op, ch.ts, ch.writer
+	return e, true
 }
 
-// Events calls fn for every event of the feed written between from and to
-// (both included), by the writers' clocks. Config.ListConcurrency
-// partitions (one minute and shard each) are read in parallel; the calls
-// to fn are serialized, in time order within a partition, in no order
-// across partitions. It stops at the first error fn returns and returns
-// it.
-func (s *ScyllaState) Events(ctx context.Context, from, to time.Time, fn func(Event) error) (err error) {
-	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
+// Events calls fn for every event of the feed with an ID time between
+// from and to (both included). Config.ListConcurrency partitions are read
+// in parallel; the calls to fn are serialized, in ID order within a
+// partition, in no order across partitions. It stops at the first error
+// fn returns and returns it.
+func (s *ScyllaState) Events(ctx context.Context, from, to time.Time, fn func(Event) error) error {
 	if to.Before(from) {
 		return nil
 	}
@@ -137,31 +161,25 @@ func (s *ScyllaState) Events(ctx context.Context, from, to time.Time, fn func(Ev
 		defer fnMu.Unlock()
 		return fn(e)
 	}
-	type partition struct {
-		bucket int64
-		shard  int8
-	}
-	parts := make(chan partition)
+	parts := make(chan Partition)
 	lo, hi := gocql.MinTimeUUID(from), gocql.MaxTimeUUID(to)
 	for range s.cfg.ListConcurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range parts {
-				if err := s.readEvents(ctx, p.bucket, p.shard, lo, hi, serialFn); err != nil {
+				if err := s.ReadPartition(ctx, p, lo, hi, serialFn); err != nil {
 					fail(err)
 				}
 			}
 		}()
 	}
 feed:
-	for b := bucketOf(from); b <= bucketOf(to); b++ {
-		for shard := int8(0); shard < eventShards; shard++ {
-			select {
-			case parts <- partition{b, shard}:
-			case <-ctx.Done():
-				break feed
-			}
+	for _, p := range Partitions(from, to) {
+		select {
+		case parts <- p:
+		case <-ctx.Done():
+			break feed
 		}
 	}
 	close(parts)
@@ -172,50 +190,26 @@ feed:
 	return ctx.Err()
 }
 
-func (s *ScyllaState) readEvents(ctx context.Context, bucket int64, shard int8, lo, hi gocql.UUID, fn func(Event) error) error {
-	iter := s.session.Query(s.stmts.events, bucket, shard, lo, hi).
-		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
-	var (
-		id  gocql.UUID
-		cid []byte
-		op  int8
-	)
-	for iter.Scan(&id, &cid, &op) {
-		c, err := api.CastCid(cid)
-		if err != nil {
-			logger.Warnf("skipping feed event %s: bad CID %x: %s", id, cid, err)
-			continue
+// RollForward writes the pin row of an event with the event's write
+// timestamp: the pin for OpPin, a deletion for OpUnpin. Because rows are
+// last-writer-wins, this never overwrites a newer change; it completes a
+// change whose writer wrote the event but not the row.
+func (s *ScyllaState) RollForward(ctx context.Context, e Event) (err error) {
+	defer func(start time.Time) { s.metrics.observe("roll_forward", start, err) }(time.Now())
+	if e.Legacy || e.WriteTime == 0 {
+		return fmt.Errorf("event %s of %s carries no change to roll forward", e.ID, e.Cid)
+	}
+	w := &pendingWrite{cid: e.Cid.Bytes(), op: e.Op, ts: e.WriteTime}
+	if e.Op == OpPin {
+		if e.Pin == nil {
+			return fmt.Errorf("pin event %s of %s carries no pin", e.ID, e.Cid)
 		}
-		if err := fn(Event{ID: id, Cid: c, Op: Op(op)}); err != nil {
-			_ = iter.Close()
+		row, err := encodePin(*e.Pin)
+		if err != nil {
 			return err
 		}
+		w.row = row
 	}
-	if err := iter.Close(); err != nil {
-		return fmt.Errorf("reading pin events: %w", err)
-	}
-	return nil
-}
-
-// Checkpoint returns the feed position saved for a reader (a peer ID), and
-// false when there is none.
-func (s *ScyllaState) Checkpoint(ctx context.Context, reader string) (time.Time, bool, error) {
-	var pos time.Time
-	err := s.session.Query(s.stmts.getCheckpoint, reader).WithContext(ctx).Scan(&pos)
-	if errors.Is(err, gocql.ErrNotFound) {
-		return time.Time{}, false, nil
-	}
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("reading the feed checkpoint of %s: %w", reader, err)
-	}
-	return pos, true, nil
-}
-
-// SaveCheckpoint records how far a reader has processed the feed. It is
-// the only per-peer row of the keyspace; pins are never touched.
-func (s *ScyllaState) SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error {
-	if err := s.session.Query(s.stmts.saveCheckpoint, reader, pos).WithContext(ctx).Exec(); err != nil {
-		return fmt.Errorf("saving the feed checkpoint of %s: %w", reader, err)
-	}
-	return nil
+	s.runBatches(ctx, chunk(s.rowStmts(w)), "rolling a change forward", s.cons, nil)
+	return w.err
 }

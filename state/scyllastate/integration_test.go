@@ -167,17 +167,30 @@ func TestSchemaModeCheckRefusesMissingSchema(t *testing.T) {
 	}
 }
 
-func TestSchemaVersionMismatch(t *testing.T) {
+func TestNewerSchemaIsUsedOnlyWhenItSaysSo(t *testing.T) {
 	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
 	cqltest.New(t, cfg)
 	s := cqltest.Session(t, cfg)
 	defer s.Close()
-	if err := s.Query("UPDATE " + cfg.Keyspace + ".schema_version SET version = 99 WHERE component = 'scyllastate'").Exec(); err != nil {
-		t.Fatal(err)
+	setVersion := func(v, minCompatible int) {
+		t.Helper()
+		if err := s.Query("UPDATE "+cfg.Keyspace+".schema_version SET version = ?, min_compatible = ? WHERE component = 'scyllastate'",
+			v, minCompatible).Exec(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	_, err := scyllastate.New(testCtx(t), cfg)
-	if !errors.Is(err, scyllastate.ErrSchema) || !strings.Contains(err.Error(), "version 99") {
-		t.Fatalf("want ErrSchema about version 99, got %v", err)
+	// A newer schema that declares this build compatible is used.
+	setVersion(scyllastate.SchemaVersion+1, scyllastate.SchemaVersion)
+	st, err := scyllastate.New(testCtx(t), cfg)
+	if err != nil {
+		t.Fatalf("a newer schema compatible with this build was refused: %v", err)
+	}
+	st.Close()
+	// One that needs newer builds is refused, naming both versions.
+	setVersion(99, 99)
+	_, err = scyllastate.New(testCtx(t), cfg)
+	if !errors.Is(err, scyllastate.ErrSchema) || !strings.Contains(err.Error(), "version 99") || !strings.Contains(err.Error(), "upgrade ipfs-cluster-service") {
+		t.Fatalf("want ErrSchema about version 99 asking for a newer build, got %v", err)
 	}
 }
 

@@ -43,10 +43,14 @@ func splitTokenRing(n int) []tokenRange {
 // goroutines; an error from emit or a query stops the scan. All goroutines
 // have returned when scan returns.
 func (s *ScyllaState) scan(ctx context.Context, emit func(*pinRow) error) error {
+	return s.scanRanges(ctx, splitTokenRing(s.cfg.ListConcurrency*8), emit)
+}
+
+// scanRanges reads the rows of the given token ranges, as scan does.
+func (s *ScyllaState) scanRanges(ctx context.Context, ranges []tokenRange, emit func(*pinRow) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	ranges := splitTokenRing(s.cfg.ListConcurrency * 8)
 	work := make(chan tokenRange)
 	var (
 		wg       sync.WaitGroup
@@ -89,8 +93,8 @@ func (s *ScyllaState) scanRange(ctx context.Context, r tokenRange, emit func(*pi
 		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
 	scanner := iter.Scanner()
 	for scanner.Next() {
-		var row pinRow
-		if err := scanner.Scan(&row.cid, &row.pin, &row.mode, &row.userAllocs, &row.tsNs, &row.expireAtNs); err != nil {
+		row, err := scanRow(scanner.Scan)
+		if err != nil {
 			_ = iter.Close()
 			return fmt.Errorf("reading pins: %w", err)
 		}
@@ -99,7 +103,9 @@ func (s *ScyllaState) scanRange(ctx context.Context, r tokenRange, emit func(*pi
 			return err
 		}
 	}
-	if err := scanner.Err(); err != nil {
+	err := scanner.Err()
+	s.health.record(err)
+	if err != nil {
 		return fmt.Errorf("scanning token range [%d, %d]: %w", r.lo, r.hi, err)
 	}
 	return nil
@@ -141,4 +147,46 @@ func (s *ScyllaState) List(ctx context.Context, out chan<- api.Pin) (err error) 
 	}
 	stats.Record(ctx, observations.Pins.M(n))
 	return nil
+}
+
+// ListSlice calls fn for every pin of slice i (0-based) of n equal slices
+// of the token ring: n calls with i from 0 to n-1 visit every pin once,
+// each reading about 1/n of the table. fn is called from several
+// goroutines; an error from fn stops the listing and is returned.
+func (s *ScyllaState) ListSlice(ctx context.Context, i, n int, fn func(api.Pin) error) (err error) {
+	defer func(start time.Time) { s.metrics.observe("list_slice", start, err) }(time.Now())
+	if n < 1 || i < 0 || i >= n {
+		return fmt.Errorf("slice %d of %d: out of range", i, n)
+	}
+	slice := splitTokenRing(n)[i]
+	sub := splitRange(slice, s.cfg.ListConcurrency)
+	return s.scanRanges(ctx, sub, func(row *pinRow) error {
+		p, err := row.decode()
+		if err != nil {
+			logger.Errorf("skipping undecodable pin row: %s", err)
+			return nil
+		}
+		return fn(p)
+	})
+}
+
+// splitRange cuts an inclusive token range into at most n contiguous
+// inclusive ranges.
+func splitRange(r tokenRange, n int) []tokenRange {
+	width := uint64(r.hi) - uint64(r.lo) // fits: ranges never wrap
+	if n < 1 || width < uint64(n) {
+		return []tokenRange{r}
+	}
+	step := width / uint64(n)
+	out := make([]tokenRange, n)
+	lo := r.lo
+	for i := range out {
+		hi := int64(uint64(lo) + step - 1)
+		if i == n-1 {
+			hi = r.hi
+		}
+		out[i] = tokenRange{lo, hi}
+		lo = hi + 1
+	}
+	return out
 }

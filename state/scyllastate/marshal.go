@@ -76,7 +76,7 @@ func (s *ScyllaState) Unmarshal(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("unmarshaling state: %w", err)
 		}
-		if err := b.queue(context.Background(), c.Bytes(), &row); err != nil {
+		if err := b.queue(context.Background(), pinWrite(row)); err != nil {
 			return fmt.Errorf("unmarshaling state: %w", err)
 		}
 		if n++; n%listProgressEvery == 0 {

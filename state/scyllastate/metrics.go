@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,6 +20,7 @@ type metrics struct {
 	errors     *prometheus.CounterVec
 	retries    prometheus.Counter
 	batchSize  prometheus.Histogram
+	healthy    prometheus.Gauge
 }
 
 // newMetrics registers the collectors on reg, reusing the ones already
@@ -53,6 +53,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:      "Number of operations written per batch commit.",
 			Buckets:   prometheus.ExponentialBuckets(1, 4, 10),
 		}),
+		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: metricNamespace,
+			Subsystem: metricSubsystem,
+			Name:      "database_healthy",
+			Help:      "1 while database calls succeed, 0 after several consecutive failures.",
+		}),
 	}
 	var err error
 	m.opDuration, err = register(reg, m.opDuration)
@@ -68,6 +74,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.batchSize, err = register(reg, m.batchSize); err != nil {
 		return nil, err
 	}
+	if m.healthy, err = register(reg, m.healthy); err != nil {
+		return nil, err
+	}
+	m.healthy.Set(1)
 	return m, nil
 }
 
@@ -101,50 +111,4 @@ func (m *metrics) observeBatch(n int) {
 		return
 	}
 	m.batchSize.Observe(float64(n))
-}
-
-// retryPolicy is the driver's exponential backoff with two changes: it
-// counts the retries it grants, and it retries replica-level failures
-// (unavailable, read or write timeout) on the same coordinator, since any
-// other coordinator would ask the same replicas; other failures move to the
-// next host. So num_retries holds on a one-node cluster too.
-type retryPolicy struct {
-	*gocql.ExponentialBackoffRetryPolicy
-	m *metrics
-}
-
-// Attempt decides whether to retry and counts the retry.
-func (p *retryPolicy) Attempt(q gocql.RetryableQuery) bool {
-	ok := p.ExponentialBackoffRetryPolicy.Attempt(q)
-	if ok && p.m != nil {
-		p.m.retries.Inc()
-	}
-	return ok
-}
-
-// AttemptLWT is Attempt for lightweight transactions.
-func (p *retryPolicy) AttemptLWT(q gocql.RetryableQuery) bool {
-	return p.Attempt(q)
-}
-
-// GetRetryType chooses where to retry.
-func (p *retryPolicy) GetRetryType(err error) gocql.RetryType {
-	rt := p.ExponentialBackoffRetryPolicy.GetRetryType(err)
-	if rt != gocql.RetryNextHost {
-		return rt
-	}
-	var (
-		unavailable  *gocql.RequestErrUnavailable
-		readTimeout  *gocql.RequestErrReadTimeout
-		writeTimeout *gocql.RequestErrWriteTimeout
-	)
-	if errors.As(err, &unavailable) || errors.As(err, &readTimeout) || errors.As(err, &writeTimeout) {
-		return gocql.Retry
-	}
-	return rt
-}
-
-// GetRetryTypeLWT is GetRetryType for lightweight transactions.
-func (p *retryPolicy) GetRetryTypeLWT(err error) gocql.RetryType {
-	return p.GetRetryType(err)
 }

@@ -2,51 +2,142 @@ package scyllastate
 
 import (
 	"context"
+	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/gocql/gocql"
 )
 
-// SchemaVersion is the version of the table layout this package writes.
-// New refuses a keyspace recording another version.
-const SchemaVersion = 1
+// The schema lives in .cql files embedded in the binary, as Temporal's
+// Cassandra schema does: schema/cassandra/schema.cql is the whole current
+// schema for a new keyspace, and schema/cassandra/versioned/vN holds a
+// manifest.json and the .cql files that take a keyspace from version N-1
+// to N. A database administrator can apply the same files with cqlsh
+// (`cqlsh -k <keyspace> -f <file>`) and run the peers with
+// schema_mode "check".
+
+//go:embed schema
+var schemaFiles embed.FS
+
+// SchemaFiles returns the embedded schema files (schema/cassandra/...).
+func SchemaFiles() fs.FS { return schemaFiles }
 
 const (
 	pinsTable          = "pins"
 	schemaVersionTable = "schema_version"
+	eventsTable        = "pin_events"
+	checkpointsTable   = "peer_checkpoints"
+	expiryTable        = "pin_expiry"
 	schemaComponent    = "scyllastate"
+	schemaDir          = "schema/cassandra"
 )
 
-// tables are the tables of the keyspace, all created and checked by New.
-var tables = []string{pinsTable, schemaVersionTable, eventsTable, checkpointsTable}
+// tables are the tables of the current schema, all checked by New.
+var tables = []string{schemaVersionTable, pinsTable, eventsTable, checkpointsTable, expiryTable}
 
-// statements are the CQL statements of one keyspace. Identifiers are
-// validated before they are spliced in.
-type statements struct {
-	insert, get, has, del, scan string
-
-	insertEvent, events, getCheckpoint, saveCheckpoint string
+// manifest describes one schema version, as in Temporal's versioned
+// folders.
+type manifest struct {
+	CurrVersion          int
+	MinCompatibleVersion int
+	Description          string
+	SchemaUpdateCqlFiles []string
 }
 
-func newStatements(ks string) statements {
-	t := ks + "." + pinsTable
-	cols := "pin, mode, user_allocations, ts_ns, expire_at_ns"
-	return statements{
-		insert: "INSERT INTO " + t + " (cid, " + cols + ") VALUES (?, ?, ?, ?, ?, ?)",
-		get:    "SELECT " + cols + " FROM " + t + " WHERE cid = ?",
-		has:    "SELECT cid FROM " + t + " WHERE cid = ?",
-		del:    "DELETE FROM " + t + " WHERE cid = ?",
-		scan:   "SELECT cid, " + cols + " FROM " + t + " WHERE token(cid) >= ? AND token(cid) <= ?",
-
-		insertEvent: "INSERT INTO " + ks + "." + eventsTable + " (bucket, shard, event_id, cid, op) VALUES (?, ?, ?, ?, ?) USING TTL ?",
-		events: "SELECT event_id, cid, op FROM " + ks + "." + eventsTable +
-			" WHERE bucket = ? AND shard = ? AND event_id >= ? AND event_id <= ?",
-		getCheckpoint:  "SELECT position FROM " + ks + "." + checkpointsTable + " WHERE reader = ?",
-		saveCheckpoint: "INSERT INTO " + ks + "." + checkpointsTable + " (reader, position, updated_at) VALUES (?, ?, toTimestamp(now()))",
+// schemaVersions reads the manifests of every version, in order.
+func schemaVersions() ([]manifest, error) {
+	dirs, err := fs.ReadDir(schemaFiles, schemaDir+"/versioned")
+	if err != nil {
+		return nil, err
 	}
+	var ms []manifest
+	for _, d := range dirs {
+		raw, err := fs.ReadFile(schemaFiles, path.Join(schemaDir, "versioned", d.Name(), "manifest.json"))
+		if err != nil {
+			return nil, err
+		}
+		var m manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("schema manifest %s: %w", d.Name(), err)
+		}
+		if d.Name() != fmt.Sprintf("v%d", m.CurrVersion) {
+			return nil, fmt.Errorf("schema manifest %s declares version %d", d.Name(), m.CurrVersion)
+		}
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].CurrVersion < ms[j].CurrVersion })
+	return ms, nil
+}
+
+// currentSchema is the newest manifest: the version this build writes.
+var currentSchema = func() manifest {
+	ms, err := schemaVersions()
+	if err != nil || len(ms) == 0 {
+		panic(fmt.Sprintf("embedded schema: %v", err))
+	}
+	return ms[len(ms)-1]
+}()
+
+// SchemaVersion is the schema version this build creates and writes.
+var SchemaVersion = currentSchema.CurrVersion
+
+// MinCompatibleSchemaVersion is the oldest schema version of a keyspace
+// this build can use without upgrading it.
+var MinCompatibleSchemaVersion = currentSchema.MinCompatibleVersion
+
+// statementsOf reads the statements of an embedded .cql file: split at
+// semicolons ending a line, comments removed.
+func statementsOf(file string) ([]string, error) {
+	raw, err := fs.ReadFile(schemaFiles, file)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(string(raw), "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(line)
+		if strings.HasSuffix(line, ";") {
+			out = append(out, strings.TrimSuffix(cur.String(), ";"))
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		return nil, fmt.Errorf("%s: statement without a closing semicolon: %q", file, cur.String())
+	}
+	return out, nil
+}
+
+var (
+	tableStmtRe = regexp.MustCompile(`^(?i)(CREATE TABLE IF NOT EXISTS|ALTER TABLE|INSERT INTO|UPDATE)\s+([A-Za-z_][A-Za-z0-9_]*)\b`)
+	addColumnRe = regexp.MustCompile(`^(?i)ALTER TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+ADD\s+([A-Za-z_][A-Za-z0-9_]*)\s`)
+)
+
+// qualify prefixes the table of a schema statement with the keyspace, as
+// cqlsh -k does. Every statement of the embedded files has one of the
+// forms of tableStmtRe (a test checks it).
+func qualify(stmt, ks string) (string, error) {
+	m := tableStmtRe.FindStringSubmatchIndex(stmt)
+	if m == nil {
+		return "", fmt.Errorf("schema statement of an unknown form: %q", stmt)
+	}
+	return stmt[:m[4]] + ks + "." + stmt[m[4]:], nil
 }
 
 // replicationMap renders the keyspace replication options.
@@ -66,112 +157,205 @@ func (cfg *Config) replicationMap() string {
 	return fmt.Sprintf("{'class': 'SimpleStrategy', 'replication_factor': %d}", cfg.ReplicationFactor)
 }
 
-func (s *ScyllaState) ddl() []string {
-	ks := s.cfg.Keyspace
-	return []string{
-		"CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + s.cfg.replicationMap() + " AND durable_writes = true",
-		"CREATE TABLE IF NOT EXISTS " + ks + "." + pinsTable + ` (
-			cid blob PRIMARY KEY,
-			pin blob,
-			mode tinyint,
-			user_allocations list<blob>,
-			ts_ns bigint,
-			expire_at_ns bigint
-		)`,
-		"CREATE TABLE IF NOT EXISTS " + ks + "." + schemaVersionTable + ` (
-			component text PRIMARY KEY,
-			version int,
-			created_at timestamp
-		)`,
-		"CREATE TABLE IF NOT EXISTS " + ks + "." + eventsTable + ` (
-			bucket bigint,
-			shard tinyint,
-			event_id timeuuid,
-			cid blob,
-			op tinyint,
-			PRIMARY KEY ((bucket, shard), event_id, cid)
-		) WITH CLUSTERING ORDER BY (event_id ASC, cid ASC)`,
-		"CREATE TABLE IF NOT EXISTS " + ks + "." + checkpointsTable + ` (
-			reader text PRIMARY KEY,
-			position timestamp,
-			updated_at timestamp
-		)`,
-	}
+// storedVersion is what a keyspace records about its schema.
+type storedVersion struct {
+	version, minCompatible int
 }
 
-// setupSchema creates the schema (SchemaModeCreate) and checks it.
+// setupSchema creates or upgrades the schema (SchemaModeCreate) or checks
+// it (SchemaModeCheck), then checks that this build can use it.
 func (s *ScyllaState) setupSchema(ctx context.Context) error {
-	for _, id := range append([]string{s.cfg.Keyspace}, tables...) {
-		if err := ValidateIdentifier("keyspace", id); err != nil {
+	ks := s.cfg.Keyspace
+	if err := ValidateIdentifier("keyspace", ks); err != nil {
+		return err
+	}
+	create := s.cfg.SchemaMode == SchemaModeCreate
+	if create {
+		stmt := "CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + s.cfg.replicationMap() + " AND durable_writes = true"
+		if err := s.session.Query(stmt).WithContext(ctx).Exec(); err != nil {
+			return fmt.Errorf("%w: creating keyspace %q: %w", ErrSchema, ks, err)
+		}
+	}
+	existing, err := s.tableNames(ctx)
+	if err != nil {
+		return err
+	}
+	var v storedVersion
+	if existing[schemaVersionTable] {
+		if v, err = s.readVersion(ctx); err != nil {
 			return err
 		}
 	}
-	if s.cfg.SchemaMode == SchemaModeCreate {
-		for _, stmt := range s.ddl() {
-			if err := s.session.Query(stmt).WithContext(ctx).Exec(); err != nil {
-				return fmt.Errorf("%w: creating schema in keyspace %q: %w", ErrSchema, s.cfg.Keyspace, err)
+	switch {
+	case v.version == 0 && !create:
+		return fmt.Errorf("%w: keyspace %q has no scyllastate schema and schema_mode is %q: apply %s/schema.cql with cqlsh (see the README) or set schema_mode to %q",
+			ErrSchema, ks, SchemaModeCheck, schemaDir, SchemaModeCreate)
+	case v.version == 0:
+		logger.Infof("creating the schema (version %d) in keyspace %q", SchemaVersion, ks)
+		if err := s.applyFile(ctx, schemaDir+"/schema.cql"); err != nil {
+			return err
+		}
+	case v.version < SchemaVersion && !create:
+		return fmt.Errorf("%w: keyspace %q has schema version %d and this build needs version %d: apply %s with cqlsh (see the README) or set schema_mode to %q",
+			ErrSchema, ks, v.version, SchemaVersion, strings.Join(updateFiles(v.version), ", "), SchemaModeCreate)
+	case v.version < SchemaVersion:
+		if err := s.upgrade(ctx, v.version); err != nil {
+			return err
+		}
+	}
+	if v, err = s.readVersion(ctx); err != nil {
+		return err
+	}
+	if err := checkCompatible(ks, v); err != nil {
+		return err
+	}
+	return s.checkTables(ctx)
+}
+
+// checkCompatible tells whether this build can use a keyspace at v.
+func checkCompatible(ks string, v storedVersion) error {
+	switch {
+	case v.version == 0:
+		return fmt.Errorf("%w: keyspace %q records no schema version", ErrSchema, ks)
+	case v.version < MinCompatibleSchemaVersion:
+		return fmt.Errorf("%w: keyspace %q has schema version %d, this build needs at least %d", ErrSchema, ks, v.version, MinCompatibleSchemaVersion)
+	case v.version > SchemaVersion && v.minCompatible > SchemaVersion:
+		return fmt.Errorf("%w: keyspace %q has schema version %d, which needs builds of schema version %d or newer; this build has %d: upgrade ipfs-cluster-service",
+			ErrSchema, ks, v.version, v.minCompatible, SchemaVersion)
+	}
+	return nil
+}
+
+// updateFiles lists the files that take a keyspace from version from to
+// the current one.
+func updateFiles(from int) []string {
+	ms, _ := schemaVersions()
+	var files []string
+	for _, m := range ms {
+		if m.CurrVersion <= from {
+			continue
+		}
+		for _, f := range m.SchemaUpdateCqlFiles {
+			files = append(files, path.Join(schemaDir, "versioned", fmt.Sprintf("v%d", m.CurrVersion), f))
+		}
+	}
+	return files
+}
+
+// upgrade applies the versioned updates after version from, in order.
+func (s *ScyllaState) upgrade(ctx context.Context, from int) error {
+	for _, f := range updateFiles(from) {
+		logger.Infof("upgrading the schema of keyspace %q: applying %s", s.cfg.Keyspace, f)
+		if err := s.applyFile(ctx, f); err != nil {
+			return err
+		}
+	}
+	logger.Infof("schema of keyspace %q upgraded from version %d to %d", s.cfg.Keyspace, from, SchemaVersion)
+	return nil
+}
+
+// applyFile runs the statements of an embedded .cql file in the keyspace.
+// Adding a column that exists already is skipped, so that a file can be
+// applied again after an interruption or by two peers at once.
+func (s *ScyllaState) applyFile(ctx context.Context, file string) error {
+	stmts, err := statementsOf(file)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSchema, err)
+	}
+	for _, stmt := range stmts {
+		if m := addColumnRe.FindStringSubmatch(stmt); m != nil {
+			exists, err := s.columnExists(ctx, m[1], m[2])
+			if err != nil {
+				return err
 			}
+			if exists {
+				continue
+			}
+		}
+		q, err := qualify(stmt, s.cfg.Keyspace)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrSchema, file, err)
+		}
+		if err := s.session.Query(q).WithContext(ctx).Exec(); err != nil {
+			if m := addColumnRe.FindStringSubmatch(stmt); m != nil {
+				if exists, cerr := s.columnExists(ctx, m[1], m[2]); cerr == nil && exists {
+					continue // added meanwhile by another peer
+				}
+			}
+			return fmt.Errorf("%w: applying %s to keyspace %q: %q: %w", ErrSchema, file, s.cfg.Keyspace, stmt, err)
 		}
 		if err := s.session.AwaitSchemaAgreement(ctx); err != nil {
 			return fmt.Errorf("%w: waiting for schema agreement: %w", ErrSchema, err)
 		}
-		// The first writer records the version; later ones find it.
-		// A lightweight transaction at the configured serial consistency
-		// keeps concurrent first starts from disagreeing.
-		err := s.session.Query(
-			"INSERT INTO "+s.cfg.Keyspace+"."+schemaVersionTable+
-				" (component, version, created_at) VALUES (?, ?, toTimestamp(now())) IF NOT EXISTS",
-			schemaComponent, SchemaVersion,
-		).WithContext(ctx).Exec()
-		if err != nil {
-			return fmt.Errorf("%w: recording schema version: %w", ErrSchema, err)
-		}
-	} else if err := s.checkTables(ctx); err != nil {
-		return err
 	}
-	return s.checkVersion(ctx)
+	return nil
 }
 
-func (s *ScyllaState) checkTables(ctx context.Context) error {
+func (s *ScyllaState) tableNames(ctx context.Context) (map[string]bool, error) {
 	iter := s.session.Query(
 		"SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?", s.cfg.Keyspace,
-	).WithContext(ctx).Iter()
+	).WithContext(ctx).Consistency(gocql.LocalOne).Iter()
 	found := map[string]bool{}
 	var name string
 	for iter.Scan(&name) {
 		found[name] = true
 	}
 	if err := iter.Close(); err != nil {
-		return fmt.Errorf("%w: reading the tables of keyspace %q: %w", ErrSchema, s.cfg.Keyspace, err)
+		return nil, fmt.Errorf("%w: reading the tables of keyspace %q: %w", ErrSchema, s.cfg.Keyspace, err)
+	}
+	return found, nil
+}
+
+func (s *ScyllaState) columnExists(ctx context.Context, table, column string) (bool, error) {
+	var name string
+	err := s.session.Query(
+		"SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+		s.cfg.Keyspace, table, column,
+	).WithContext(ctx).Consistency(gocql.LocalOne).Scan(&name)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: reading the columns of %s.%s: %w", ErrSchema, s.cfg.Keyspace, table, err)
+	}
+	return true, nil
+}
+
+func (s *ScyllaState) checkTables(ctx context.Context) error {
+	found, err := s.tableNames(ctx)
+	if err != nil {
+		return err
 	}
 	for _, t := range tables {
 		if !found[t] {
-			return fmt.Errorf("%w: table %s.%s does not exist and schema_mode is %q: create it (see the README) or set schema_mode to %q",
-				ErrSchema, s.cfg.Keyspace, t, SchemaModeCheck, SchemaModeCreate)
+			return fmt.Errorf("%w: table %s.%s does not exist: apply %s/schema.cql with cqlsh (see the README) or set schema_mode to %q",
+				ErrSchema, s.cfg.Keyspace, t, schemaDir, SchemaModeCreate)
 		}
 	}
 	return nil
 }
 
-func (s *ScyllaState) checkVersion(ctx context.Context) error {
-	serial, err := parseSerialConsistency("serial_consistency", s.cfg.SerialConsistency)
-	if err != nil {
-		return err
-	}
-	// A serial read sees the row that the lightweight transaction wrote,
-	// whatever the consistency configured for pins.
-	var version int
-	err = s.session.Query(
-		"SELECT version FROM "+s.cfg.Keyspace+"."+schemaVersionTable+" WHERE component = ?", schemaComponent,
-	).WithContext(ctx).Consistency(serial).Scan(&version)
+// readVersion reads the recorded schema version with a serial read, which
+// sees the row that the lightweight transactions wrote whatever the
+// consistency configured for pins.
+func (s *ScyllaState) readVersion(ctx context.Context) (storedVersion, error) {
+	row := map[string]any{}
+	err := s.session.Query(
+		"SELECT * FROM "+s.cfg.Keyspace+"."+schemaVersionTable+" WHERE component = ?", schemaComponent,
+	).WithContext(ctx).Consistency(s.serial).MapScan(row)
 	if errors.Is(err, gocql.ErrNotFound) {
-		return fmt.Errorf("%w: keyspace %q records no schema version", ErrSchema, s.cfg.Keyspace)
+		return storedVersion{}, nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: reading schema version: %w", ErrSchema, err)
+		return storedVersion{}, fmt.Errorf("%w: reading schema version: %w", ErrSchema, err)
 	}
-	if version != SchemaVersion {
-		return fmt.Errorf("%w: keyspace %q has schema version %d, this build uses %d", ErrSchema, s.cfg.Keyspace, version, SchemaVersion)
+	v := storedVersion{}
+	if n, ok := row["version"].(int); ok {
+		v.version = n
 	}
-	return nil
+	v.minCompatible = v.version
+	if n, ok := row["min_compatible"].(int); ok && n > 0 {
+		v.minCompatible = n
+	}
+	return v, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gocql/gocql"
+	"github.com/hashicorp/go-multierror"
 )
 
 // identifierRe matches the unquoted CQL identifiers we accept for keyspace
@@ -56,76 +57,97 @@ func parseSerialConsistency(field, s string) (gocql.Consistency, error) {
 	return 0, invalid(field, "%q is not a serial consistency level: use SERIAL or LOCAL_SERIAL", s)
 }
 
-// Validate checks every field and returns an error naming the first bad
-// one, with how to fix it. Errors wrap ErrInvalidConfig.
+// Validate checks every field and returns an error naming each bad one,
+// with how to fix it: all of them at once (a go-multierror), so that a
+// file with several mistakes is fixed in one go. Every error wraps
+// ErrInvalidConfig.
 func (cfg *Config) Validate() error {
+	var merr *multierror.Error
+	add := func(err error) {
+		if err != nil {
+			merr = multierror.Append(merr, err)
+		}
+	}
 	if len(cfg.Hosts) == 0 {
-		return invalid("hosts", "no hosts given: list at least one contact point, e.g. [\"127.0.0.1\"]")
+		add(invalid("hosts", "no hosts given: list at least one contact point, e.g. [\"127.0.0.1\"]"))
 	}
 	for i, h := range cfg.Hosts {
 		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, " \t\n,") {
-			return invalid("hosts", "entry %d (%q) is not a host name, IP address or host:port", i, h)
+			add(invalid("hosts", "entry %d (%q) is not a host name, IP address or host:port", i, h))
 		}
 	}
 	if cfg.Port < 1 || cfg.Port > 65535 {
-		return invalid("port", "%d is out of range: use 1-65535 (CQL default 9042)", cfg.Port)
+		add(invalid("port", "%d is out of range: use 1-65535 (CQL default 9042)", cfg.Port))
 	}
-	if err := ValidateIdentifier("keyspace", cfg.Keyspace); err != nil {
-		return err
-	}
+	add(ValidateIdentifier("keyspace", cfg.Keyspace))
 	if cfg.Username == "" && cfg.Password != "" {
-		return invalid("username", "a password is set but no username: set both or neither")
+		add(invalid("username", "a password is set but no username: set both or neither"))
 	}
 	if cfg.Username != "" && cfg.Password == "" {
-		return invalid("password", "username %q is set but the password is empty: set both or neither", cfg.Username)
+		add(invalid("password", "username %q is set but the password is empty: set both or neither", cfg.Username))
 	}
-	if _, err := parseConsistency("consistency", cfg.Consistency); err != nil {
-		return err
+	_, err := parseConsistency("consistency", cfg.Consistency)
+	add(err)
+	if cfg.EventConsistency != "" {
+		_, err := parseConsistency("event_consistency", cfg.EventConsistency)
+		add(err)
 	}
-	if _, err := parseSerialConsistency("serial_consistency", cfg.SerialConsistency); err != nil {
-		return err
-	}
+	_, err = parseSerialConsistency("serial_consistency", cfg.SerialConsistency)
+	add(err)
 	if cfg.Timeout <= 0 {
-		return invalid("timeout", "%s must be positive, e.g. \"10s\"", cfg.Timeout)
+		add(invalid("timeout", "%s must be positive, e.g. \"10s\"", cfg.Timeout))
 	}
 	if cfg.ConnectTimeout <= 0 {
-		return invalid("connect_timeout", "%s must be positive, e.g. \"10s\"", cfg.ConnectTimeout)
+		add(invalid("connect_timeout", "%s must be positive, e.g. \"10s\"", cfg.ConnectTimeout))
 	}
 	if cfg.NumConns < 1 {
-		return invalid("num_conns", "%d must be at least 1", cfg.NumConns)
+		add(invalid("num_conns", "%d must be at least 1", cfg.NumConns))
 	}
 	if cfg.DCAwareRouting && cfg.LocalDC == "" {
-		return invalid("local_dc", "dc_aware_routing is on but local_dc is empty: name this peer's data center")
+		add(invalid("local_dc", "dc_aware_routing is on but local_dc is empty: name this peer's data center"))
+	}
+	if cfg.LocalDC != "" && !dcNameRe.MatchString(cfg.LocalDC) {
+		add(invalid("local_dc", "%q is not a valid data center name", cfg.LocalDC))
 	}
 	if cfg.PageSize < 1 {
-		return invalid("page_size", "%d must be at least 1", cfg.PageSize)
+		add(invalid("page_size", "%d must be at least 1", cfg.PageSize))
 	}
 	if cfg.PreparedStatementCacheSize < 1 {
-		return invalid("prepared_statement_cache_size", "%d must be at least 1", cfg.PreparedStatementCacheSize)
+		add(invalid("prepared_statement_cache_size", "%d must be at least 1", cfg.PreparedStatementCacheSize))
 	}
-	if err := cfg.validateTLS(); err != nil {
-		return err
-	}
-	if err := cfg.validateRetryPolicy(); err != nil {
-		return err
-	}
-	if err := cfg.validateSchema(); err != nil {
-		return err
-	}
+	add(cfg.validateTLS())
+	add(cfg.validateRetryPolicy())
+	add(cfg.validateSchema())
 	if cfg.BatchSize < 1 {
-		return invalid("batch_size", "%d must be at least 1", cfg.BatchSize)
+		add(invalid("batch_size", "%d must be at least 1", cfg.BatchSize))
 	}
 	if cfg.WriteConcurrency < 1 {
-		return invalid("write_concurrency", "%d must be at least 1", cfg.WriteConcurrency)
+		add(invalid("write_concurrency", "%d must be at least 1", cfg.WriteConcurrency))
 	}
 	if cfg.ListConcurrency < 1 {
-		return invalid("list_concurrency", "%d must be at least 1", cfg.ListConcurrency)
+		add(invalid("list_concurrency", "%d must be at least 1", cfg.ListConcurrency))
 	}
 	if cfg.EventRetention < eventBucket || cfg.EventRetention > maxTTL {
-		return invalid("event_retention", "%s must be between %s and %s (a CQL TTL); the default is %s",
-			cfg.EventRetention, eventBucket, maxTTL, DefaultEventRetention)
+		add(invalid("event_retention", "%s must be between %s and %s (a CQL TTL); the default is %s",
+			cfg.EventRetention, eventBucket, maxTTL, DefaultEventRetention))
 	}
-	return nil
+	if merr == nil {
+		return nil
+	}
+	merr.ErrorFormat = listErrors
+	return merr
+}
+
+// listErrors formats several configuration errors one per line.
+func listErrors(errs []error) string {
+	if len(errs) == 1 {
+		return errs[0].Error()
+	}
+	lines := make([]string, len(errs))
+	for i, err := range errs {
+		lines[i] = "  - " + err.Error()
+	}
+	return fmt.Sprintf("%d configuration errors:\n%s", len(errs), strings.Join(lines, "\n"))
 }
 
 func (cfg *Config) validateTLS() error {

@@ -1,0 +1,285 @@
+package scyllastate
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+)
+
+// The write path. A change (a pin or an unpin) is written in two steps:
+//
+//  1. its event, in the change feed (pin_events), carrying the whole
+//     change: operation, write timestamp, writer and the pin itself;
+//  2. its pin row (pins), inserted or deleted with that same timestamp,
+//     and for a pin with an expiry, its entry in pin_expiry.
+//
+// Step 2 starts only after step 1 is acknowledged. Changes are written in
+// groups: the events of one feed partition go in one single-partition
+// unlogged batch (atomic and isolated, no batchlog), the rows in unlogged
+// batches bounded in size. See the package documentation for why no crash
+// can leave a row without its event, and how an event without its row is
+// completed.
+
+// Op is the kind of a pin change.
+type Op int8
+
+// Pin changes.
+const (
+	OpPin   Op = 1
+	OpUnpin Op = 2
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpPin:
+		return "pin"
+	case OpUnpin:
+		return "unpin"
+	}
+	return fmt.Sprintf("op(%d)", int8(o))
+}
+
+const (
+	// eventBucket is the width of one feed partition in time.
+	eventBucket = time.Minute
+	// eventShards is the number of feed partitions per bucket. Writers
+	// and readers must agree on it: it is part of the schema.
+	eventShards = 4
+	// maxTTL is the largest TTL CQL accepts (20 years).
+	maxTTL = 630720000 * time.Second
+	// maxBatchBytes keeps batches below Cassandra's default
+	// batch_size_warn_threshold (5 KiB), so that no batch floods the
+	// server log with warnings.
+	maxBatchBytes = 3500
+	// maxBatchStatements bounds the statements of one batch.
+	maxBatchStatements = 64
+	// expiryBucket is the width of one pin_expiry partition.
+	expiryBucket = time.Hour
+)
+
+func bucketOf(t time.Time) int64 { return t.UnixNano() / int64(eventBucket) }
+
+func shardOf(cid []byte) int8 {
+	h := fnv.New32a()
+	_, _ = h.Write(cid)
+	return int8(h.Sum32() % eventShards)
+}
+
+func expiryBucketOf(ns int64) int64 { return ns / int64(expiryBucket) }
+
+// pendingWrite is one change on its way to the database.
+type pendingWrite struct {
+	cid []byte
+	op  Op
+	row pinRow // the pin and its meta, for OpPin
+
+	// Set when the write is issued.
+	ts      int64 // write timestamp, microseconds
+	eventID gocql.UUID
+	// eventDone is set once the event is acknowledged.
+	eventDone bool
+	err       error
+}
+
+func pinWrite(row pinRow) *pendingWrite { return &pendingWrite{cid: row.cid, op: OpPin, row: row} }
+func unpinWrite(cid []byte) *pendingWrite {
+	return &pendingWrite{cid: cid, op: OpUnpin}
+}
+
+// expireAtNs returns the expiry of a pin write, 0 for none.
+func (w *pendingWrite) expireAtNs() int64 {
+	if w.op != OpPin {
+		return 0
+	}
+	m, err := decodeMeta(w.row.meta)
+	if err != nil {
+		return 0
+	}
+	if m.expireAtNs != 0 {
+		return m.expireAtNs
+	}
+	var p api.Pin
+	if err := p.ProtoUnmarshal(w.row.pin); err == nil && !p.ExpireAt.IsZero() {
+		return unixNano(p.ExpireAt)
+	}
+	return 0
+}
+
+// stmt is one statement of a batch, with its estimated size.
+type stmt struct {
+	cql  string
+	args []any
+	size int
+	w    *pendingWrite
+}
+
+func (s *ScyllaState) eventStmt(w *pendingWrite) stmt {
+	ch := change{op: w.op, ts: w.ts, writer: s.writer.id}
+	var pin any = gocql.UnsetValue
+	if w.op == OpPin {
+		ch.meta = w.row.meta
+		pin = w.row.pin
+	}
+	enc := ch.encode()
+	ttl := int64(s.cfg.EventRetention / time.Second)
+	return stmt{
+		cql:  s.stmts.insertEvent,
+		args: []any{bucketOf(w.eventID.Time()), shardOf(w.cid), w.eventID, w.cid, pin, enc, ttl},
+		size: 48 + len(w.cid) + len(w.row.pin) + len(enc),
+		w:    w,
+	}
+}
+
+func (s *ScyllaState) rowStmts(w *pendingWrite) []stmt {
+	if w.op == OpUnpin {
+		return []stmt{{cql: s.stmts.deletePin, args: []any{w.ts, w.cid}, size: 24 + len(w.cid), w: w}}
+	}
+	out := []stmt{{
+		cql:  s.stmts.insertPin,
+		args: []any{w.cid, w.row.pin, w.row.meta, w.ts},
+		size: 32 + len(w.cid) + len(w.row.pin) + len(w.row.meta),
+		w:    w,
+	}}
+	if exp := w.expireAtNs(); exp > 0 {
+		ttl := time.Until(time.Unix(0, exp)) + s.cfg.EventRetention
+		if ttl < s.cfg.EventRetention {
+			ttl = s.cfg.EventRetention
+		}
+		if ttl > maxTTL {
+			ttl = maxTTL
+		}
+		out = append(out, stmt{
+			cql:  s.stmts.insertExpiry,
+			args: []any{expiryBucketOf(exp), exp, w.cid, int64(ttl / time.Second), w.ts},
+			size: 40 + len(w.cid),
+			w:    w,
+		})
+	}
+	return out
+}
+
+// chunk cuts statements into batches within the size limits.
+func chunk(stmts []stmt) [][]stmt {
+	var out [][]stmt
+	var cur []stmt
+	size := 0
+	for _, st := range stmts {
+		if len(cur) > 0 && (size+st.size > maxBatchBytes || len(cur) >= maxBatchStatements) {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, st)
+		size += st.size
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// commit writes a group of changes: every event, then the rows of the
+// changes whose event was acknowledged. It sets w.err on the changes
+// that failed and returns how many did.
+func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
+	if len(ws) == 0 {
+		return 0
+	}
+	s.writer.begin(ws)
+	defer s.writer.end(ws)
+
+	// Events, grouped by partition.
+	type part struct {
+		bucket int64
+		shard  int8
+	}
+	byPart := map[part][]stmt{}
+	var parts []part
+	for _, w := range ws {
+		st := s.eventStmt(w)
+		p := part{st.args[0].(int64), st.args[1].(int8)}
+		if _, ok := byPart[p]; !ok {
+			parts = append(parts, p)
+		}
+		byPart[p] = append(byPart[p], st)
+	}
+	var eventBatches [][]stmt
+	for _, p := range parts {
+		eventBatches = append(eventBatches, chunk(byPart[p])...)
+	}
+	s.runBatches(ctx, eventBatches, "writing change events", s.eventCons, func(w *pendingWrite) { w.eventDone = true })
+
+	// Rows of the changes whose event is in the feed. Rows are sorted by
+	// CID hash so that the batches of one group are stable.
+	var rows []stmt
+	for _, w := range ws {
+		if w.err == nil {
+			rows = append(rows, s.rowStmts(w)...)
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return cidHash(rows[i].w.cid) < cidHash(rows[j].w.cid) })
+	s.runBatches(ctx, chunk(rows), "writing pin rows", s.cons, nil)
+
+	failed := 0
+	for _, w := range ws {
+		if w.err != nil {
+			failed++
+		}
+	}
+	return failed
+}
+
+func cidHash(c []byte) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write(c)
+	return h.Sum32()
+}
+
+// runBatches executes unlogged batches, write_concurrency at a time, at
+// the configured consistency. A failed batch sets the error of its
+// changes; ok is called for the changes of every batch that succeeded.
+func (s *ScyllaState) runBatches(ctx context.Context, batches [][]stmt, what string, cons gocql.Consistency, ok func(*pendingWrite)) {
+	sem := make(chan struct{}, s.cfg.WriteConcurrency)
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex // guards the changes' err: a change may span batches
+	)
+	for _, b := range batches {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(b []stmt) {
+			defer func() { <-sem; wg.Done() }()
+			err := s.execBatch(ctx, b, cons)
+			s.health.record(err)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, st := range b {
+				if err != nil {
+					if st.w.err == nil {
+						st.w.err = fmt.Errorf("%s: %w", what, err)
+					}
+				} else if ok != nil {
+					ok(st.w)
+				}
+			}
+		}(b)
+	}
+	wg.Wait()
+}
+
+func (s *ScyllaState) execBatch(ctx context.Context, b []stmt, cons gocql.Consistency) error {
+	if len(b) == 1 {
+		return s.session.Query(b[0].cql, b[0].args...).WithContext(ctx).Consistency(cons).Idempotent(true).Exec()
+	}
+	batch := s.session.Batch(gocql.UnloggedBatch).WithContext(ctx)
+	batch.SetConsistency(cons)
+	for _, st := range b {
+		batch.Entries = append(batch.Entries, gocql.BatchEntry{Stmt: st.cql, Args: st.args, Idempotent: true})
+	}
+	return batch.Exec()
+}
