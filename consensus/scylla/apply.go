@@ -87,9 +87,9 @@ func (a *applier) lock(key string) func() {
 type outcome int
 
 const (
-	applied  outcome = iota // the tracker was told
-	older                   // a newer or the same change was applied already
-	unsure                  // no claim and too old to trust: settle it
+	applied outcome = iota // the tracker was told
+	older                  // a newer or the same change was applied already
+	unsure                 // no claim and too old to trust: settle it
 )
 
 // apply tells the tracker about a change unless a newer one (or the same)
