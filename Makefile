@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install quickstart kubo test-go test-sharness test-sharness-run test-notag vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install quickstart kubo test-integration test-sharness test-sharness-run vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -32,20 +32,28 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test: vet, build, the tests of the build without the tag, then - with
-## a real Cassandra started here - unit and integration tests (-race) and
-## the sharness end-to-end suite (real kubo, daemon and ipfs-cluster-ctl)
-test: vet build kubo test-notag
-	$(WITH_DB) $(MAKE) --no-print-directory test-go test-sharness-run
+## test: every tier: vet and build with and without the scylla tag, the
+## tests that need no database, then - with a real Cassandra started
+## here - the integration tests (-race) and the sharness end-to-end suite
+test: vet build kubo test-unit
+	$(WITH_DB) $(MAKE) --no-print-directory test-integration test-sharness-run
 
-## test-go: Go unit and integration tests (needs the database: use `make test`).
+## test-unit: the tests that need no database (as plain `go test ./...`),
+## with and without the scylla tag
+test-unit:
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags $(TAGS) ./...
+
+## test-integration: the tests that need the database (build tag
+## integration; a missing database fails them). Use `make test`, or start
+## the database and `eval "$$(scripts/cassandra.sh env)"` first.
 ## ./service runs whole in-process clusters without -race: upstream's
 ## NewClusterHost writes the global network.DialPeerTimeout for every host,
 ## which races with the dials of the other hosts of the same process (a
-## daemon has one). Our concurrent code runs with -race in consensus/scylla.
-test-go:
-	$(GO) test -race -count=1 -timeout 30m -tags $(TAGS) $$($(GO) list -tags $(TAGS) ./... | grep -v '/service$$')
-	$(GO) test -count=1 -timeout 30m -tags $(TAGS) ./service/
+## daemon has one). Our concurrent code runs with -race elsewhere.
+test-integration:
+	$(GO) test -race -count=1 -timeout 30m -tags $(TAGS),integration $$($(GO) list -tags $(TAGS),integration ./... | grep -v '/service$$')
+	$(GO) test -count=1 -timeout 30m -tags $(TAGS),integration ./service/
 
 ## test-sharness: the end-to-end suite alone (starts Cassandra when needed)
 test-sharness: build kubo test-sharness-run
@@ -58,15 +66,6 @@ kubo: bin/ipfs
 bin/ipfs: tools/kubo/go.mod tools/kubo/go.sum
 	scripts/kubo.sh build
 
-## test-notag: the binary without the scylla tag refuses Scylla clearly
-test-notag:
-	$(GO) test -count=1 ./config/ ./cmd/...
-
-## test-unit: only the tests that need no database
-test-unit: test-notag
-	$(GO) test -count=1 -run 'Test(Default|JSON|LoadJSON|Display|Apply|Validate|Errors|ClusterConfig|Split|Replication)' ./state/...
-	$(GO) test -count=1 -tags $(TAGS) -run 'Test(Resolve|Init|Bad|Env|Displayed|CrdtConfig|TwoConsensus|Usage)' ./config/ ./cmd/...
-
 ## demo: the main job: local Cassandra, three kubo daemons and three cluster
 ## peers on one keyspace; a file added and pinned through ipfs-cluster-ctl
 demo: build kubo
@@ -78,7 +77,7 @@ quickstart:
 
 ## bench: scyllastate vs upstream dsstate/pebble, side by side
 bench:
-	WITH_SECURE=0 $(WITH_DB) $(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-1s} ./bench/
+	WITH_SECURE=0 $(WITH_DB) $(GO) test -tags integration -run '^$$' -bench . -benchtime $${BENCHTIME:-1s} ./bench/
 
 cassandra-start:
 	scripts/cassandra.sh start

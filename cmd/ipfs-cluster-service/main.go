@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	semver "github.com/blang/semver"
+	uconfig "github.com/ipfs-cluster/ipfs-cluster/config"
 	"github.com/ipfs-cluster/ipfs-cluster/version"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/gologshim"
@@ -33,6 +35,15 @@ const (
 var commit string
 
 var logger = logging.Logger("service")
+
+func init() {
+	// Upstream's config manager waits for one tick of its save interval
+	// (1s) when it shuts down, which every command does. Nothing saves
+	// the configuration in the background (no component calls
+	// NotifySave in v1.1.5), so a short interval only makes commands
+	// return sooner.
+	uconfig.ConfigSaveInterval = 50 * time.Millisecond
+}
 
 // paths are the files the commands work on, set by the global flags.
 type paths struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,6 +177,7 @@ func (c *Consensus) start() error {
 	c.feed.onSave = func(t time.Time) { c.savedAt.Store(t.UnixNano()) }
 
 	rd := newRedo(store, self.String(), c.cfg.FeedOverlap, c.cfg.CheckpointInterval)
+	rd.reannounce = strings.EqualFold(c.stateCfg.EventConsistency, "EACH_QUORUM")
 	if err := rd.own(ctx); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-//go:build scylla
+//go:build integration
 
 package scylla_test
 

@@ -14,6 +14,7 @@ type redoStore interface {
 	Writers(ctx context.Context) ([]scyllastate.WriterInfo, error)
 	Events(ctx context.Context, from, to time.Time, fn func(scyllastate.Event) error) error
 	RollForward(ctx context.Context, e scyllastate.Event) error
+	Reannounce(ctx context.Context, e scyllastate.Event) error
 	MarkWriterDone(ctx context.Context, id string, safeBefore time.Time) error
 }
 
@@ -28,10 +29,15 @@ type redo struct {
 	// aliveWithin: a peer whose feed position is more recent than this
 	// is taken for alive when choosing who completes a dead writer.
 	aliveWithin time.Duration
+	now         func() time.Time
+	// reannounce: events are written in every data center
+	// (event_consistency EACH_QUORUM): a dead writer's changes may have
+	// reached its own data center only, so they are announced again.
+	reannounce bool
 }
 
 func newRedo(store redoStore, self string, overlap, checkpointInterval time.Duration) *redo {
-	return &redo{store: store, self: self, overlap: overlap, aliveWithin: overlap + 3*checkpointInterval + time.Minute}
+	return &redo{store: store, self: self, overlap: overlap, aliveWithin: overlap + 3*checkpointInterval + time.Minute, now: time.Now}
 }
 
 // own completes this peer's writes left unfinished by its previous run
@@ -58,7 +64,7 @@ func (r *redo) others(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := r.now()
 	var alive []string
 	for _, w := range ws {
 		if !w.Position.IsZero() && now.Sub(w.Position) < r.aliveWithin {
@@ -100,7 +106,11 @@ func (r *redo) complete(ctx context.Context, w scyllastate.WriterInfo) error {
 		return fmt.Errorf("reading the changes of writer %s: %w", w.ID, err)
 	}
 	for _, e := range todo {
-		if err := r.store.RollForward(ctx, e); err != nil {
+		complete := r.store.RollForward
+		if r.reannounce {
+			complete = r.store.Reannounce
+		}
+		if err := complete(ctx, e); err != nil {
 			return fmt.Errorf("completing the changes of writer %s: %w", w.ID, err)
 		}
 	}

@@ -26,6 +26,7 @@ type options struct {
 	clusterHook func(*gocql.ClusterConfig)
 	writerID    string
 	untilDone   bool
+	afterEvents func()
 }
 
 // WithRegistry registers the metrics (when Config.MetricsEnabled) on reg
@@ -49,6 +50,14 @@ func WithRetryUntilDone() Option {
 	return func(o *options) { o.untilDone = true }
 }
 
+// WithAfterEventsHook calls f after the events of each group of changes
+// are written and before their rows are. It exists for fault-injection
+// tests (a process killed between the two writes); do not use it
+// otherwise.
+func WithAfterEventsHook(f func()) Option {
+	return func(o *options) { o.afterEvents = f }
+}
+
 // ScyllaState is the shared pinset stored in a CQL database. It is safe
 // for concurrent use. Close it when done.
 type ScyllaState struct {
@@ -63,6 +72,8 @@ type ScyllaState struct {
 
 	writer *writer
 	getter *getter
+
+	afterEvents func() // fault injection, see WithAfterEventsHook
 
 	closeOnce sync.Once
 }
@@ -119,6 +130,8 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 		eventCons: cluster.Consistency,
 		serial:    cluster.SerialConsistency,
 		health:    newHealth(m),
+
+		afterEvents: o.afterEvents,
 	}
 	if cfg.EventConsistency != "" {
 		s.eventCons, _ = parseConsistency("event_consistency", cfg.EventConsistency) // validated

@@ -79,6 +79,9 @@ type pendingWrite struct {
 	op  Op
 	row pinRow // the pin and its meta, for OpPin
 
+	// writer names who made the change; empty means this store.
+	writer string
+
 	// Set when the write is issued.
 	ts      int64 // write timestamp, microseconds
 	eventID gocql.UUID
@@ -120,7 +123,11 @@ type stmt struct {
 }
 
 func (s *ScyllaState) eventStmt(w *pendingWrite) stmt {
-	ch := change{op: w.op, ts: w.ts, writer: s.writer.id}
+	writer := w.writer
+	if writer == "" {
+		writer = s.writer.id
+	}
+	ch := change{op: w.op, ts: w.ts, writer: writer}
 	var pin any = gocql.UnsetValue
 	if w.op == OpPin {
 		ch.meta = w.row.meta
@@ -192,6 +199,12 @@ func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
 	}
 	s.writer.begin(ws)
 	defer s.writer.end(ws)
+	if err := s.writer.register(); err != nil {
+		for _, w := range ws {
+			w.err = err
+		}
+		return len(ws)
+	}
 
 	// Events, grouped by partition.
 	type part struct {
@@ -213,6 +226,12 @@ func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
 		eventBatches = append(eventBatches, chunk(byPart[p])...)
 	}
 	s.runBatches(ctx, eventBatches, "writing change events", s.eventCons, func(w *pendingWrite) { w.eventDone = true })
+	if s.eventCons == gocql.EachQuorum {
+		s.fallBackToLocal(ctx, ws)
+	}
+	if s.afterEvents != nil {
+		s.afterEvents()
+	}
 
 	// Rows of the changes whose event is in the feed. Rows are sorted by
 	// CID hash so that the batches of one group are stable.
@@ -232,6 +251,56 @@ func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
 		}
 	}
 	return failed
+}
+
+// fallBackToLocal writes at LOCAL_QUORUM the events that EACH_QUORUM
+// could not write (a data center unreachable), so that the peers of this
+// data center see the changes and writes stay available. The writer
+// re-announces them in every data center later (reannounce).
+func (s *ScyllaState) fallBackToLocal(ctx context.Context, ws []*pendingWrite) {
+	var failed []stmt
+	for _, w := range ws {
+		if w.err != nil && !w.eventDone {
+			w.err = nil
+			failed = append(failed, s.eventStmt(w))
+		}
+	}
+	if len(failed) == 0 {
+		return
+	}
+	s.runBatches(ctx, chunk(failed), "writing change events (LOCAL_QUORUM)", gocql.LocalQuorum, func(w *pendingWrite) {
+		w.eventDone = true
+		s.writer.unconfirmed(w.ts)
+	})
+	logger.Warnf("%d change events could not be written at EACH_QUORUM (a data center is unreachable?): written at LOCAL_QUORUM, to be announced again in every data center", len(failed))
+}
+
+// Reannounce writes a change again in every data center (at
+// event_consistency): its pin row, with its write timestamp, then a new
+// event with the same change. Peers of a data center that missed the
+// first event see the new one; its row is there before it.
+func (s *ScyllaState) Reannounce(ctx context.Context, e Event) error {
+	if e.Legacy || e.WriteTime == 0 {
+		return fmt.Errorf("event %s of %s carries no change to announce", e.ID, e.Cid)
+	}
+	w := &pendingWrite{cid: e.Cid.Bytes(), op: e.Op, ts: e.WriteTime, writer: e.Writer}
+	if e.Op == OpPin {
+		if e.Pin == nil {
+			return fmt.Errorf("pin event %s of %s carries no pin", e.ID, e.Cid)
+		}
+		row, err := encodePin(*e.Pin)
+		if err != nil {
+			return err
+		}
+		w.row = row
+	}
+	s.runBatches(ctx, chunk(s.rowStmts(w)), "announcing a change again (row)", s.eventCons, nil)
+	if w.err != nil {
+		return w.err
+	}
+	w.eventID = gocql.UUIDFromTime(time.Now())
+	s.runBatches(ctx, [][]stmt{{s.eventStmt(w)}}, "announcing a change again (event)", s.eventCons, nil)
+	return w.err
 }
 
 func cidHash(c []byte) uint32 {

@@ -2,6 +2,7 @@ package scyllastate
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -46,6 +47,15 @@ type writer struct {
 	repairs  []*pendingWrite         // event written, row not yet
 	started  bool                    // heartbeat running
 
+	regMu      sync.Mutex
+	registered bool // the first heartbeat is recorded
+
+	// unconfirmedSince is the write timestamp of the oldest change whose
+	// event is written in this data center only (see fallBackToLocal);
+	// 0 when none. lastFallback is the newest such change.
+	unconfirmedSince int64
+	lastFallback     int64
+
 	groupMu  sync.Mutex
 	queue    []groupItem
 	flushing int
@@ -74,6 +84,22 @@ func (wr *writer) stamp(w *pendingWrite, now time.Time) {
 	w.eventID = gocql.UUIDFromTime(time.UnixMicro(ts))
 	w.eventDone = false
 	w.err = nil
+}
+
+// register records the writer's first heartbeat, with a safe point
+// before its first write, before any event of it is written: a writer
+// that dies right after its first events is known to the other peers.
+func (wr *writer) register() error {
+	wr.regMu.Lock()
+	defer wr.regMu.Unlock()
+	if wr.registered {
+		return nil
+	}
+	if err := wr.beat(false); err != nil {
+		return fmt.Errorf("registering writer %s in the change feed: %w", wr.id, err)
+	}
+	wr.registered = true
+	return nil
 }
 
 // begin stamps writes and records them as in flight. The first write
@@ -119,13 +145,63 @@ func (wr *writer) safeBefore() time.Time {
 	for _, w := range wr.repairs {
 		oldest = min(oldest, w.ts)
 	}
+	if wr.unconfirmedSince != 0 {
+		oldest = min(oldest, wr.unconfirmedSince)
+	}
 	return time.UnixMicro(oldest)
+}
+
+// unconfirmed records a change written in this data center only.
+func (wr *writer) unconfirmed(ts int64) {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	if wr.unconfirmedSince == 0 || ts < wr.unconfirmedSince {
+		wr.unconfirmedSince = ts
+	}
+	wr.lastFallback = max(wr.lastFallback, ts)
+}
+
+// reannounce announces again, in every data center, the changes written
+// in this data center only, once every data center can be reached.
+func (wr *writer) reannounce(ctx context.Context) {
+	wr.mu.Lock()
+	since := wr.unconfirmedSince
+	wr.mu.Unlock()
+	if since == 0 {
+		return
+	}
+	passStart := time.Now()
+	var todo []Event
+	err := wr.s.Events(ctx, time.UnixMicro(since), passStart, func(e Event) error {
+		if e.Writer == wr.id && !e.Legacy && e.WriteTime >= since {
+			todo = append(todo, e)
+		}
+		return nil
+	})
+	if err == nil {
+		for _, e := range todo {
+			if err = wr.s.Reannounce(ctx, e); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		logger.Debugf("changes since %s still not announced in every data center: %s", time.UnixMicro(since).Format(time.RFC3339), err)
+		return
+	}
+	wr.mu.Lock()
+	if wr.lastFallback < passStart.UnixMicro() {
+		wr.unconfirmedSince, wr.lastFallback = 0, 0
+	} else {
+		wr.unconfirmedSince = passStart.UnixMicro()
+	}
+	wr.mu.Unlock()
+	logger.Infof("%d changes written in this data center only are now announced in every data center", len(todo))
 }
 
 // run beats and repairs until the store closes.
 func (wr *writer) run() {
 	defer wr.wg.Done()
-	wr.beat(false)
 	beat := time.NewTicker(HeartbeatInterval)
 	defer beat.Stop()
 	repair := time.NewTicker(repairInterval)
@@ -135,25 +211,26 @@ func (wr *writer) run() {
 		case <-wr.ctx.Done():
 			return
 		case <-beat.C:
-			wr.beat(false)
+			if err := wr.beat(false); err != nil {
+				logger.Warnf("recording the heartbeat of writer %s: %s", wr.id, err)
+			}
 		case <-repair.C:
 			wr.repair(wr.ctx)
+			wr.reannounce(wr.ctx)
 		}
 	}
 }
 
 // beat records the heartbeat and safe point. closed marks a clean stop:
 // nothing of this writer is left to complete.
-func (wr *writer) beat(closed bool) {
+func (wr *writer) beat(closed bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), wr.s.cfg.Timeout)
 	defer cancel()
 	ttl := int64(wr.s.cfg.EventRetention / time.Second)
 	err := wr.s.session.Query(wr.s.stmts.heartbeat, ttl, time.Now(), wr.safeBefore(), closed, wr.dc, wr.id).
 		WithContext(ctx).Exec()
 	wr.s.health.record(err)
-	if err != nil {
-		logger.Warnf("recording the heartbeat of writer %s: %s", wr.id, err)
-	}
+	return err
 }
 
 // repair retries the rows of changes whose event is written.
@@ -261,11 +338,14 @@ func (wr *writer) close() {
 		return
 	}
 	wr.repair(context.Background())
+	wr.reannounce(context.Background())
 	wr.mu.Lock()
-	clean := len(wr.repairs) == 0
+	clean := len(wr.repairs) == 0 && wr.unconfirmedSince == 0
 	wr.mu.Unlock()
 	if !clean {
-		logger.Errorf("closing with pin rows not written although their change is in the feed: another peer will complete them")
+		logger.Errorf("closing with changes not completed (pin rows not written, or events written in this data center only): another peer will complete them")
 	}
-	wr.beat(clean)
+	if err := wr.beat(clean); err != nil {
+		logger.Warnf("recording the last heartbeat of writer %s: %s", wr.id, err)
+	}
 }

@@ -1,0 +1,314 @@
+package scylla
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+	peer "github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+)
+
+const testOverlap = 10 * time.Second
+
+type feedRig struct {
+	store   *fakeStore
+	tracker *fakeTracker
+	clock   *clock
+	feed    *feed
+}
+
+func newFeedRig(t *testing.T) *feedRig {
+	t.Helper()
+	r := &feedRig{store: newFakeStore(), tracker: newFakeTracker(), clock: &clock{t: time.Now()}}
+	a := newApplier(peer.ID("self"), r.tracker, r.store, nil, 100)
+	r.feed = newFeed(r.store, a, feedSettings{
+		reader:             "self",
+		overlap:            testOverlap,
+		pollInterval:       time.Second,
+		checkpointInterval: time.Second,
+		concurrency:        4,
+		readConcurrency:    2,
+		retention:          24 * time.Hour,
+		timeout:            time.Second,
+	}, nil)
+	r.feed.now = r.clock.now
+	// A returning reader, positioned a moment ago.
+	r.store.ckpts["self"] = r.clock.now().Add(-time.Second)
+	if _, err := r.feed.catchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// event makes a change event issued at time at, with write timestamp ts.
+func event(n int, op scyllastate.Op, at time.Time, ts time.Time) scyllastate.Event {
+	e := scyllastate.Event{
+		ID:        gocql.UUIDFromTime(at),
+		Cid:       statetest.Cid(n),
+		Op:        op,
+		WriteTime: ts.UnixMicro(),
+		Writer:    "other",
+	}
+	if op == scyllastate.OpPin {
+		p := statetest.Pin(n)
+		p.Timestamp = ts
+		e.Pin = &p
+	}
+	return e
+}
+
+func (r *feedRig) poll(t *testing.T) {
+	t.Helper()
+	if err := r.feed.poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *feedRig) mustTrack(t *testing.T, n int, ts time.Time) {
+	t.Helper()
+	p, seen := r.tracker.state(statetest.Cid(n))
+	if !seen || p == nil {
+		t.Fatalf("pin %d is not tracked", n)
+	}
+	if !p.Timestamp.Equal(ts) {
+		t.Fatalf("pin %d tracked with the value of %s, want the value of %s", n, p.Timestamp, ts)
+	}
+}
+
+func (r *feedRig) mustUntrack(t *testing.T, n int) {
+	t.Helper()
+	if p, seen := r.tracker.state(statetest.Cid(n)); !seen || p != nil {
+		t.Fatalf("pin %d: tracked=%v seen=%v, want untracked", n, p != nil, seen)
+	}
+}
+
+// The hazard of re-reading the row: the event is visible before its row
+// (another data center, a replica behind). The reader must apply the
+// change the event carries, not the older row.
+func TestEventVisibleBeforeItsRowAppliesTheEvent(t *testing.T) {
+	r := newFeedRig(t)
+	old := r.clock.now().Add(-time.Hour)
+	oldPin := statetest.Pin(1)
+	oldPin.Timestamp = old
+	r.store.writeRow(oldPin.Cid, &oldPin, old.UnixMicro()) // the row still holds the old pin
+	r.clock.advance(time.Second)
+	now := r.clock.now()
+	r.store.addEvent(event(1, scyllastate.OpPin, now, now)) // the new pin's event, row not written yet
+	r.store.addEvent(event(2, scyllastate.OpUnpin, now, now))
+	two := statetest.Pin(2)
+	r.store.writeRow(two.Cid, &two, old.UnixMicro()) // the unpinned row is still there
+	r.clock.advance(time.Second)
+	r.poll(t)
+	r.mustTrack(t, 1, now)
+	r.mustUntrack(t, 2)
+}
+
+func TestOlderChangeArrivingLateIsIgnored(t *testing.T) {
+	r := newFeedRig(t)
+	t0 := r.clock.now()
+	r.store.addEvent(event(1, scyllastate.OpUnpin, t0.Add(time.Second), t0.Add(time.Second)))
+	r.clock.advance(2 * time.Second)
+	r.poll(t)
+	r.mustUntrack(t, 1)
+	// The pin that the unpin replaced shows up now, late, behind the
+	// read position: the sweep finds it, and it must lose.
+	r.store.addEvent(event(1, scyllastate.OpPin, t0.Add(500*time.Millisecond), t0.Add(500*time.Millisecond)))
+	r.clock.advance(testOverlap)
+	r.poll(t)
+	r.mustUntrack(t, 1)
+	if n := r.tracker.trackCount(statetest.Cid(1)); n != 0 {
+		t.Fatalf("the older pin was tracked %d times", n)
+	}
+}
+
+// An event that lands behind the fresh read position (a writer whose
+// clock lags, a write that took long) is applied by the sweep within
+// feed_overlap.
+func TestLateEventWithinOverlapIsApplied(t *testing.T) {
+	r := newFeedRig(t)
+	t0 := r.clock.now()
+	r.store.addEvent(event(1, scyllastate.OpPin, t0.Add(time.Second), t0.Add(time.Second)))
+	r.clock.advance(2 * time.Second)
+	r.poll(t)
+	r.mustTrack(t, 1, t0.Add(time.Second))
+	late := t0.Add(500 * time.Millisecond)
+	r.store.addEvent(event(2, scyllastate.OpPin, late, late))
+	r.clock.advance(time.Second)
+	r.poll(t) // fresh read: behind its cursor
+	r.clock.advance(testOverlap)
+	r.poll(t) // the sweep
+	r.mustTrack(t, 2, late)
+}
+
+// A change re-announced long after it was written (its write timestamp
+// is far older than its event) cannot be compared with claims long
+// forgotten: it is settled against the row.
+func TestOldChangeIsSettledAgainstTheRow(t *testing.T) {
+	r := newFeedRig(t)
+	now := r.clock.now()
+	old := now.Add(-time.Hour)
+	newer := now.Add(-30 * time.Minute)
+
+	// Pin 1: deleted after the re-announced pin: stays untracked.
+	r.store.writeRow(statetest.Cid(1), nil, newer.UnixMicro())
+	r.store.addEvent(event(1, scyllastate.OpPin, now, old))
+	// Pin 2: pinned again later: the row's newer pin is tracked.
+	p2 := statetest.Pin(2)
+	p2.Timestamp = newer
+	r.store.writeRow(p2.Cid, &p2, newer.UnixMicro())
+	r.store.addEvent(event(2, scyllastate.OpUnpin, now, old))
+	// Pin 3: the row is older than the change (its writer died between
+	// event and row): the row is rolled forward, the change tracked.
+	p3 := statetest.Pin(3)
+	p3.Timestamp = old.Add(-time.Hour)
+	r.store.writeRow(p3.Cid, &p3, old.Add(-time.Hour).UnixMicro())
+	r.store.addEvent(event(3, scyllastate.OpPin, now, old))
+
+	r.clock.advance(time.Second)
+	r.poll(t)
+	r.mustUntrack(t, 1)
+	r.mustTrack(t, 2, newer)
+	r.mustTrack(t, 3, old)
+	if rv, _ := r.store.ReadVersion(context.Background(), statetest.Cid(3)); !rv.Found || rv.WriteTime != old.UnixMicro() {
+		t.Fatalf("row of pin 3 not rolled forward to the change: %+v", rv)
+	}
+}
+
+// A schema v1 event carries no change: the row is read.
+func TestLegacyEventReadsTheRow(t *testing.T) {
+	r := newFeedRig(t)
+	now := r.clock.now()
+	p := statetest.Pin(1)
+	p.Timestamp = now
+	r.store.writeRow(p.Cid, &p, now.UnixMicro())
+	r.store.addEvent(scyllastate.Event{ID: gocql.UUIDFromTime(now), Cid: p.Cid, Op: scyllastate.OpPin, Legacy: true})
+	r.store.addEvent(scyllastate.Event{ID: gocql.UUIDFromTime(now), Cid: statetest.Cid(2), Op: scyllastate.OpPin, Legacy: true})
+	r.clock.advance(time.Second)
+	r.poll(t)
+	r.mustTrack(t, 1, now)
+	r.mustUntrack(t, 2)
+}
+
+// The writer tells its tracker at once and then reads its own event in
+// the feed; both race. Each change must reach the tracker once.
+func TestConcurrentDeliveriesTrackOnce(t *testing.T) {
+	tr := newFakeTracker()
+	a := newApplier(peer.ID("self"), tr, newFakeStore(), nil, 0)
+	ctx := context.Background()
+	for n := 1; n <= 200; n++ {
+		p := statetest.Pin(n)
+		ts := time.Now().UnixMicro()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := a.apply(ctx, p.Cid, ts, &p, true); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if c := tr.trackCount(p.Cid); c != 1 {
+			t.Fatalf("pin %d tracked %d times", n, c)
+		}
+	}
+}
+
+// Changes of one CID applied concurrently end with the newest one told to
+// the tracker, whatever the interleaving.
+func TestConcurrentChangesEndWithTheNewest(t *testing.T) {
+	tr := newFakeTracker()
+	a := newApplier(peer.ID("self"), tr, newFakeStore(), nil, 0)
+	ctx := context.Background()
+	c := statetest.Cid(1)
+	base := time.Now().UnixMicro()
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var pin *api.Pin
+			if i%2 == 0 {
+				p := statetest.Pin(1)
+				p.Timestamp = time.UnixMicro(base + int64(i))
+				pin = &p
+			}
+			if _, err := a.apply(ctx, c, base+int64(i), pin, true); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// The newest change (i=99) is an unpin.
+	if p, seen := tr.state(c); !seen || p != nil {
+		t.Fatalf("after concurrent changes the tracker holds %v, want the newest change (unpin)", p)
+	}
+}
+
+// When the tracker queue is full, pins are left to a recover pass
+// instead of being queued without bound.
+func TestFullQueueDefersPins(t *testing.T) {
+	tr := newFakeTracker()
+	tr.queue = 500
+	a := newApplier(peer.ID("self"), tr, newFakeStore(), nil, 100)
+	p := statetest.Pin(1)
+	p.Allocations = nil // pinned everywhere: this peer holds it
+	p.ReplicationFactorMin, p.ReplicationFactorMax = -1, -1
+	if _, err := a.apply(context.Background(), p.Cid, time.Now().UnixMicro(), &p, true); err != nil {
+		t.Fatal(err)
+	}
+	if tr.trackCount(p.Cid) != 0 {
+		t.Fatal("a pin was queued beyond pin_queue_limit")
+	}
+	if n := a.takeDeferred(); n != 1 {
+		t.Fatalf("%d deferred pins, want 1", n)
+	}
+}
+
+func TestFailedReadIsRetriedAndNothingIsLost(t *testing.T) {
+	r := newFeedRig(t)
+	now := r.clock.now()
+	r.store.addEvent(event(1, scyllastate.OpPin, now, now))
+	r.store.readErrs = 1
+	r.clock.advance(time.Second)
+	if err := r.feed.poll(context.Background()); err == nil {
+		t.Fatal("a failed read reported no error")
+	}
+	r.poll(t)
+	r.mustTrack(t, 1, now)
+}
+
+func TestCatchUpAppliesChangesMadeWhileAway(t *testing.T) {
+	r := newFeedRig(t)
+	if err := r.feed.poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.feed.close(context.Background())
+	saved := r.store.ckpts["self"]
+
+	// While the peer is away for an hour: a pin, an unpin, and a pin
+	// pinned then unpinned.
+	away := saved.Add(time.Minute)
+	r.store.addEvent(event(1, scyllastate.OpPin, away, away))
+	r.store.addEvent(event(2, scyllastate.OpUnpin, away.Add(10*time.Minute), away.Add(10*time.Minute)))
+	r.store.addEvent(event(3, scyllastate.OpPin, away.Add(20*time.Minute), away.Add(20*time.Minute)))
+	r.store.addEvent(event(3, scyllastate.OpUnpin, away.Add(40*time.Minute), away.Add(40*time.Minute)))
+	r.clock.advance(time.Hour)
+
+	back := newFeed(r.store, newApplier(peer.ID("self"), r.tracker, r.store, nil, 0), r.feed.cfg, nil)
+	back.now = r.clock.now
+	returning, err := back.catchUp(context.Background())
+	if err != nil || !returning {
+		t.Fatalf("catch-up: returning=%v err=%v", returning, err)
+	}
+	r.mustTrack(t, 1, away)
+	r.mustUntrack(t, 2)
+	r.mustUntrack(t, 3)
+}
