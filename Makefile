@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install quickstart kubo test-integration test-sharness test-sharness-run vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install quickstart kubo test-integration test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -23,10 +23,17 @@ install:
 	$(GO) install -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" ./cmd/ipfs-cluster-service
 	$(GO) install -trimpath github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl
 
-## vet: go vet and gofmt, with and without the scylla build tag
-vet: fmt-check
+## vet: go vet and gofmt, with and without the scylla build tag, and shellcheck
+vet: fmt-check shellcheck
 	$(GO) vet ./...
 	$(GO) vet -tags $(TAGS) ./...
+	$(GO) vet -tags $(TAGS),integration ./...
+
+## shellcheck: every shell script of the repo (tests as bash, following what they source)
+SHELL_SCRIPTS = $(shell git ls-files --cached --others --exclude-standard -- '*.sh' .ci/run 2>/dev/null || find . -name '*.sh' -not -path './sharness/trash directory.*')
+shellcheck:
+	@command -v shellcheck >/dev/null || { echo "shellcheck is not installed (apt-get install shellcheck)"; exit 1; }
+	shellcheck -x $(SHELL_SCRIPTS)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -51,6 +51,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 TOOLS_DIR=$REPO_ROOT/tools/kubo
 KUBO_PKG=github.com/ipfs/kubo/cmd/ipfs
 
+TOOL=kubo.sh
 NAME=${KUBO_NAME:-kubo0}
 KUBO_DIR=${KUBO_DIR:-/tmp/ipfs-cluster-scylla-kubo}
 BIN_DIR=${KUBO_BIN_DIR:-$REPO_ROOT/bin}
@@ -64,42 +65,29 @@ REPO=$DIR/repo
 PID_FILE=$DIR/daemon.pid
 LOG_FILE=$DIR/daemon.log
 MARKER=$DIR/.kubo-sh-instance
+# The daemon's argv word that tells it from any other process.
+PID_WORD=--repo-dir=$REPO
 
 API_PORT='' SWARM_PORT='' GATEWAY_PORT=''
 
-log() { printf 'kubo.sh[%s]: %s\n' "$NAME" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=lib/instance.sh
+. "$SCRIPT_DIR/lib/instance.sh"
 
 check_common() {
-	[[ $NAME =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "KUBO_NAME must match [A-Za-z0-9][A-Za-z0-9._-]*"
+	check_name KUBO_NAME "$NAME"
 	[[ $KUBO_DIR == /* ]] || die "KUBO_DIR must be an absolute path"
 	[[ ${KUBO_DIR%/} != '' ]] || die "KUBO_DIR must not be /"
-	[[ $START_TIMEOUT =~ ^[0-9]+$ ]] || die "KUBO_START_TIMEOUT must be a number of seconds"
-	[[ $STOP_TIMEOUT =~ ^[0-9]+$ ]] || die "KUBO_STOP_TIMEOUT must be a number of seconds"
-}
-
-check_port() {
-	if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 65535)); then die "$1 must be a port number (got '$2')"; fi
+	check_seconds KUBO_START_TIMEOUT "$START_TIMEOUT"
+	check_seconds KUBO_STOP_TIMEOUT "$STOP_TIMEOUT"
 }
 
 # load_config MODE: MODE=start ignores the recorded instance.conf.
 load_config() {
-	local mode=$1 k v s_api='' s_swarm='' s_gw=''
-	if [[ $mode != start && -f $DIR/instance.conf ]]; then
-		while IFS='=' read -r k v; do
-			case $k in
-			API_PORT) s_api=$v ;;
-			SWARM_PORT) s_swarm=$v ;;
-			GATEWAY_PORT) s_gw=$v ;;
-			esac
-		done <"$DIR/instance.conf"
-	fi
-	API_PORT=${KUBO_API_PORT:-${s_api:-5001}}
-	SWARM_PORT=${KUBO_SWARM_PORT:-${s_swarm:-4001}}
-	GATEWAY_PORT=${KUBO_GATEWAY_PORT:-${s_gw:-off}}
+	RECORDED=()
+	[[ $1 == start ]] || conf_load "$DIR/instance.conf"
+	API_PORT=$(setting KUBO_API_PORT API_PORT 5001)
+	SWARM_PORT=$(setting KUBO_SWARM_PORT SWARM_PORT 4001)
+	GATEWAY_PORT=$(setting KUBO_GATEWAY_PORT GATEWAY_PORT off)
 	check_port KUBO_API_PORT "$API_PORT"
 	check_port KUBO_SWARM_PORT "$SWARM_PORT"
 	[[ $GATEWAY_PORT == off ]] || check_port KUBO_GATEWAY_PORT "$GATEWAY_PORT"
@@ -107,60 +95,16 @@ load_config() {
 		die "KUBO_API_PORT, KUBO_SWARM_PORT and KUBO_GATEWAY_PORT must differ"
 }
 
-write_instance_conf() {
-	printf '%s\n' "API_PORT=$API_PORT" "SWARM_PORT=$SWARM_PORT" "GATEWAY_PORT=$GATEWAY_PORT" "BIN=$BIN" \
-		>"$DIR/instance.conf"
-}
-
 api_url() { printf 'http://127.0.0.1:%s' "$API_PORT"; }
 
-# ---------------------------------------------------------------------------
-# Processes
-# ---------------------------------------------------------------------------
-
-# pid_alive PID: the pid runs (not a zombie) and is the ipfs daemon of this instance's repo.
-pid_alive() { proc_is "$1" "--repo-dir=$REPO"; }
-
 # daemon_pid: print the pid if the daemon runs (else nothing, removing a stale pid file).
-daemon_pid() {
-	local pid
-	[[ -f $PID_FILE ]] || return 0
-	pid=$(cat "$PID_FILE" 2>/dev/null || true)
-	if pid_alive "$pid"; then
-		printf '%s\n' "$pid"
-	else
-		rm -f "$PID_FILE"
-	fi
-}
-
-# shellcheck source-path=SCRIPTDIR source=lib/common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-
-show_tail() {
-	if [[ -s $LOG_FILE ]]; then
-		printf '\n===== %s: last 60 lines of %s =====\n' "$NAME" "$LOG_FILE" >&2
-		tail -n 60 "$LOG_FILE" >&2
-		printf '\n' >&2
-	fi
-}
+daemon_pid() { pid_running "$PID_FILE" "$PID_WORD" || true; }
 
 # api_ready: the API answers POST /api/v0/version with a version.
 api_ready() {
 	local out
 	out=$(curl -s --max-time 2 -X POST "$(api_url)/api/v0/version" 2>/dev/null) || return 1
 	[[ $out == *'"Version"'* ]]
-}
-
-# close_extra_fds: close every fd above 2 (and below 255) so that the daemon does not keep a
-# caller's pipe open (e.g. sharness's fds 3-6, or a `| tee` around a CI script).
-close_extra_fds() {
-	local f fd
-	for f in /proc/self/fd/*; do
-		fd=${f##*/}
-		if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2 && fd < 255)); then
-			eval "exec $fd>&-" 2>/dev/null || true
-		fi
-	done
 }
 
 # ipfs_repo ARGS...: run the ipfs binary on this instance's repo, no telemetry.
@@ -226,6 +170,7 @@ cmd_start() {
 	load_config start
 	command -v curl >/dev/null 2>&1 || die "curl is required"
 	local pid t0=$SECONDS p
+	pid_adopt "$NAME" "$PID_FILE" "$PID_WORD"
 	pid=$(daemon_pid)
 	[[ -z $pid ]] || die "instance '$NAME' is already running (pid $pid; see '$0 status'); run '$0 stop' first"
 	for p in "$API_PORT" "$SWARM_PORT" "$GATEWAY_PORT"; do
@@ -252,19 +197,13 @@ cmd_start() {
 		tail -n 20 "$DIR/init.log" >&2
 		die "ipfs config failed"
 	}
-	write_instance_conf
+	conf_save "$DIR/instance.conf" API_PORT SWARM_PORT GATEWAY_PORT BIN
 
 	[[ -f $LOG_FILE ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
-	(
-		cd "$DIR"
-		close_extra_fds
-		IPFS_PATH=$REPO IPFS_TELEMETRY=off exec nohup "$BIN" --repo-dir="$REPO" daemon --migrate=false \
-			>"$LOG_FILE" 2>&1 </dev/null
-	) &
-	pid=$!
-	printf '%s\n' "$pid" >"$PID_FILE"
-	log "started pid $pid: API $(api_url), swarm /ip4/127.0.0.1/tcp/$SWARM_PORT (repo $REPO)"
 	trap 'log "interrupted: stopping"; stop_daemon; exit 130' INT TERM
+	spawn "$PID_FILE" "$PID_WORD" "$LOG_FILE" "$DIR" \
+		env IPFS_PATH="$REPO" IPFS_TELEMETRY=off "$BIN" "$PID_WORD" daemon --migrate=false || true
+	log "started pid $(cat "$PID_FILE"): API $(api_url), swarm /ip4/127.0.0.1/tcp/$SWARM_PORT (repo $REPO)"
 	if ! wait_api $((SECONDS + START_TIMEOUT)); then
 		log "startup FAILED; stopping"
 		stop_daemon
@@ -276,18 +215,17 @@ cmd_start() {
 
 # wait_api DEADLINE: poll the API until it answers; log tail on failure.
 wait_api() {
-	local deadline=$1 pid
+	local deadline=$1
 	while :; do
-		pid=$(daemon_pid)
-		if [[ -z $pid ]]; then
+		if [[ -z $(daemon_pid) ]]; then
 			log "the daemon is not running"
-			show_tail
+			show_tail "$NAME" "$LOG_FILE"
 			return 1
 		fi
 		api_ready && return 0
 		if ((SECONDS >= deadline)); then
 			log "timeout: no answer from $(api_url)/api/v0/version"
-			show_tail
+			show_tail "$NAME" "$LOG_FILE"
 			return 1
 		fi
 		sleep 0.5
@@ -303,26 +241,8 @@ cmd_wait() {
 
 # stop_daemon: SIGTERM, wait up to STOP_TIMEOUT, SIGKILL; remove the pid file.
 stop_daemon() {
-	local pid sig=TERM deadline
-	pid=$(daemon_pid)
-	if [[ -z $pid ]]; then
-		rm -f "$PID_FILE"
-		return 0
-	fi
-	log "SIGTERM pid $pid"
-	kill -TERM "$pid" 2>/dev/null || true
-	deadline=$((SECONDS + STOP_TIMEOUT))
-	while pid_alive "$pid"; do
-		if ((SECONDS >= deadline)); then
-			[[ $sig == KILL ]] && die "pid $pid survives SIGKILL"
-			log "pid $pid still alive after ${STOP_TIMEOUT}s: SIGKILL"
-			kill -KILL "$pid" 2>/dev/null || true
-			sig=KILL
-			deadline=$((SECONDS + 30))
-		fi
-		sleep 0.2
-	done
-	rm -f "$PID_FILE"
+	pid_adopt "$NAME" "$PID_FILE" "$PID_WORD"
+	stop_procs TERM "$STOP_TIMEOUT" "$NAME" "$PID_FILE" "$PID_WORD"
 }
 
 cmd_stop() {
@@ -333,6 +253,7 @@ cmd_stop() {
 cmd_status() {
 	load_config other
 	local pid state rc=0
+	pid_adopt "$NAME" "$PID_FILE" "$PID_WORD"
 	pid=$(daemon_pid)
 	if [[ -z $pid ]]; then
 		state=stopped
@@ -345,15 +266,6 @@ cmd_status() {
 	fi
 	printf '%s api=127.0.0.1:%s swarm=127.0.0.1:%s pid=%s %s\n' "$NAME" "$API_PORT" "$SWARM_PORT" "${pid:--}" "$state"
 	return "$rc"
-}
-
-# export_line NAME VALUE: plain `export NAME=VALUE`, single-quoted only if needed.
-export_line() {
-	local v=$2
-	if [[ ! $v =~ ^[A-Za-z0-9_./,:@+=-]*$ ]]; then
-		v="'${v//\'/\'\\\'\'}'"
-	fi
-	printf 'export %s=%s\n' "$1" "$v"
 }
 
 cmd_env() {
@@ -369,10 +281,7 @@ cmd_env() {
 
 cmd_logs() {
 	[[ -f $LOG_FILE ]] || die "no log at $LOG_FILE"
-	if [[ ${1:-} == -f ]]; then
-		exec tail -n "${KUBO_LOG_LINES:-50}" -F "$LOG_FILE"
-	fi
-	tail -n "${KUBO_LOG_LINES:-50}" "$LOG_FILE"
+	tail_logs "${KUBO_LOG_LINES:-50}" "$([[ ${1:-} == -f ]] && echo 1 || echo 0)" "$LOG_FILE"
 }
 
 cmd_clean() {
@@ -389,30 +298,4 @@ cmd_clean() {
 	log "removed $real"
 }
 
-main() {
-	local cmd=${1:-help}
-	(($# > 0)) && shift
-	case $cmd in
-	help | -h | --help)
-		usage
-		return 0
-		;;
-	esac
-	check_common
-	case $cmd in
-	build) cmd_build ;;
-	start) cmd_start ;;
-	wait) cmd_wait ;;
-	stop) cmd_stop ;;
-	status) cmd_status ;;
-	env) cmd_env ;;
-	logs) cmd_logs "$@" ;;
-	clean) cmd_clean ;;
-	*)
-		usage >&2
-		die "unknown command '$cmd'"
-		;;
-	esac
-}
-
-main "$@"
+instance_main "$@"

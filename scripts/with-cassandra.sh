@@ -27,8 +27,11 @@ instance() {
 	local name=$1 hosts=$2 prefix=$3
 	shift 3
 	if ! env "$@" CASSANDRA_NAME="$name" CASSANDRA_HOSTS="$hosts" "$cass" status >/dev/null 2>&1; then
-		started+=("$name")
+		# Recorded only once started: a start refused because the instance runs
+		# (e.g. on other hosts) must not stop it on exit. A failed or interrupted
+		# start stops its nodes itself.
 		env "$@" CASSANDRA_NAME="$name" CASSANDRA_HOSTS="$hosts" "$cass" start
+		started+=("$name")
 	fi
 	eval "$(env "$@" CASSANDRA_NAME="$name" CASSANDRA_HOSTS="$hosts" CASSANDRA_ENV_PREFIX="$prefix" "$cass" env)"
 }

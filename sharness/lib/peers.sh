@@ -18,7 +18,7 @@ TEST_ORIG_HOME=${TEST_ORIG_HOME:-$HOME}
 : "${TEST_KUBO_DIR:?set TEST_KUBO_DIR before sourcing peers.sh}"
 : "${TEST_LIB_STATE:?set TEST_LIB_STATE before sourcing peers.sh}"
 mkdir -p "$TEST_LIB_STATE"
-# tcp_open, proc_is
+# tcp_open, proc_is, pid_record, proc_alive, pid_forget
 # shellcheck source-path=SCRIPTDIR source=../../scripts/lib/common.sh
 . "$REPO_ROOT/scripts/lib/common.sh"
 PATH=$TEST_BIN_DIR:$PATH
@@ -88,8 +88,6 @@ test_free_port() {
 
 _tl_tcp_open() { tcp_open "$@"; }
 
-# _tl_pid_is PID PATTERN: PID runs (not a zombie) and one of its argv words is PATTERN.
-_tl_pid_is() { proc_is "$@"; }
 
 # test_pid_gone PID [TIMEOUT]: PID has exited (a zombie counts: it is only waiting to be
 # reaped by its parent or init) within TIMEOUT [5] seconds.
@@ -263,6 +261,17 @@ ctlCmd() {
 
 _tl_cluster_pid() { cat "$1/daemon.pid" 2>/dev/null || true; }
 
+# _tl_cluster_alive DIR PID: the peer started in DIR as PID still runs: known by the
+# start time recorded with its pid (so also before it has exec'ed the daemon, and never
+# a recycled pid), else by its argv word DIR (--config DIR).
+_tl_cluster_alive() {
+	local start=''
+	if [ -f "$1/daemon.pid.start" ] && [ "$(_tl_cluster_pid "$1")" = "$2" ]; then
+		start=$(cat "$1/daemon.pid.start" 2>/dev/null || true)
+	fi
+	proc_alive "$2" "$start" "$1"
+}
+
 # cluster_daemon DIR [DAEMON ARGS...]: start `ipfs-cluster-service --config DIR daemon` in
 # the background; pid in DIR/daemon.pid, output in DIR/daemon.log (previous one: .1).
 cluster_daemon() {
@@ -270,7 +279,7 @@ cluster_daemon() {
 	shift
 	dir=$(cd "$dir" && pwd) || return 1
 	pid=$(_tl_cluster_pid "$dir")
-	if _tl_pid_is "$pid" "$dir"; then
+	if _tl_cluster_alive "$dir" "$pid"; then
 		echo "cluster peer in $dir already runs (pid $pid)" >&2
 		return 1
 	fi
@@ -278,7 +287,7 @@ cluster_daemon() {
 	_tl_add _TL_CLUSTERS "$dir"
 	ipfs-cluster-service --config "$dir" daemon "$@" </dev/null >"$dir/daemon.log" 2>&1 3>&- 4>&- 5>&- 6>&- &
 	pid=$!
-	echo "$pid" >"$dir/daemon.pid"
+	pid_record "$dir/daemon.pid" "$pid"
 	echo "cluster peer $dir: pid $pid" >&4
 }
 
@@ -299,7 +308,7 @@ cluster_wait() {
 	pid=$(_tl_cluster_pid "$dir")
 	deadline=$((SECONDS + timeout))
 	while :; do
-		if ! _tl_pid_is "$pid" "$dir"; then
+		if ! _tl_cluster_alive "$dir" "$pid"; then
 			echo "cluster peer in $dir (pid ${pid:-none}) is not running" >&2
 			_tl_cluster_tail "$dir"
 			return 1
@@ -327,13 +336,13 @@ _tl_cluster_signal() {
 	[ -d "$dir" ] || return 0
 	dir=$(cd "$dir" && pwd) || return 1
 	pid=$(_tl_cluster_pid "$dir")
-	if ! _tl_pid_is "$pid" "$dir"; then
-		rm -f "$dir/daemon.pid"
+	if ! _tl_cluster_alive "$dir" "$pid"; then
+		pid_forget "$dir/daemon.pid"
 		return 0
 	fi
 	kill "-$sig" "$pid" 2>/dev/null || true
 	deadline=$((SECONDS + ${CLUSTER_STOP_TIMEOUT:-30}))
-	while _tl_pid_is "$pid" "$dir"; do
+	while _tl_cluster_alive "$dir" "$pid"; do
 		if ((SECONDS >= deadline)); then
 			if [ "$sig" = KILL ]; then
 				echo "pid $pid survives SIGKILL" >&2
@@ -348,7 +357,7 @@ _tl_cluster_signal() {
 	done
 	# Reap it if it is our child (no zombie left behind).
 	wait "$pid" 2>/dev/null || true
-	rm -f "$dir/daemon.pid"
+	pid_forget "$dir/daemon.pid"
 }
 
 # cluster_stop DIR: SIGTERM, wait up to 30 s, then SIGKILL.
@@ -465,7 +474,7 @@ cluster_wait_for() {
 	pid=$(_tl_cluster_pid "$dir")
 	deadline=$((SECONDS + timeout))
 	until "$@" >/dev/null 2>&1; do
-		if ! _tl_pid_is "$pid" "$dir"; then
+		if ! _tl_cluster_alive "$dir" "$pid"; then
 			echo "cluster peer in $dir (pid ${pid:-none}) is not running" >&2
 			_tl_cluster_tail "$dir"
 			return 1
