@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install quickstart kubo test-integration test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install quickstart kubo test-integration test-faults test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -61,6 +61,13 @@ test-unit:
 test-integration:
 	$(GO) test -race -count=1 -timeout 30m -tags $(TAGS),integration $$($(GO) list -tags $(TAGS),integration ./... | grep -v '/service$$')
 	$(GO) test -count=1 -timeout 30m -tags $(TAGS),integration ./service/
+
+## test-faults: peers over a multi-node Cassandra whose nodes are killed,
+## paused and restarted, and over two data centers (starts its own
+## clusters on 127.0.0.21-23 and 127.0.0.31-34; about 15 minutes)
+test-faults:
+	scripts/cassandra.sh fetch
+	GOLOG_LOG_LEVEL=error $(GO) test -count=1 -v -timeout 60m -tags $(TAGS),integration,faults -run '^TestFault' ./service/
 
 ## test-sharness: the end-to-end suite alone (starts Cassandra when needed)
 test-sharness: build kubo test-sharness-run

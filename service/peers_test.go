@@ -36,6 +36,13 @@ var testSecret = make([]byte, 32)
 // through the config helper, as `init --datastore scylla` does.
 func writeConfig(t *testing.T, dir string, db *scyllastate.Config, ipfs *test.IpfsMock, name string) {
 	t.Helper()
+	writeConfigWith(t, dir, db, ipfs, name, nil)
+}
+
+// writeConfigWith is writeConfig with a last change of the
+// configuration before it is saved.
+func writeConfigWith(t *testing.T, dir string, db *scyllastate.Config, ipfs *test.IpfsMock, name string, mod func(*config.Configs)) {
+	t.Helper()
 	h, err := config.NewHelper(filepath.Join(dir, "service.json"), filepath.Join(dir, "identity.json"), "", config.Scylla)
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +66,9 @@ func writeConfig(t *testing.T, dir string, db *scyllastate.Config, ipfs *test.Ip
 	c.Ipfshttp.NodeAddr = node
 	c.Ipfsproxy.NodeAddr = node
 	*c.ScyllaState = *db
+	if mod != nil {
+		mod(c)
+	}
 	if err := h.Identity().Default(); err != nil {
 		t.Fatal(err)
 	}
