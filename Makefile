@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install quickstart kubo test-go test-sharness test-sharness-run test-notag vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install quickstart kubo test-go test-sharness test-sharness-run test-notag test-monitoring vet fmt-check test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -32,10 +32,11 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test: vet, build, the tests of the build without the tag, then - with
-## a real Cassandra started here - unit and integration tests (-race) and
-## the sharness end-to-end suite (real kubo, daemon and ipfs-cluster-ctl)
-test: vet build kubo test-notag
+## test: vet, build, the tests of the build without the tag, the monitoring
+## files, then - with a real Cassandra started here - unit and integration
+## tests (-race) and the sharness end-to-end suite (real kubo, daemon and
+## ipfs-cluster-ctl)
+test: vet build kubo test-notag test-monitoring
 	$(WITH_DB) $(MAKE) --no-print-directory test-go test-sharness-run
 
 ## test-go: Go unit and integration tests (needs the database: use `make test`).
@@ -61,6 +62,15 @@ bin/ipfs: tools/kubo/go.mod tools/kubo/go.sum
 ## test-notag: the binary without the scylla tag refuses Scylla clearly
 test-notag:
 	$(GO) test -count=1 ./config/ ./cmd/...
+
+## test-monitoring: the Prometheus alert rules (promtool check and unit
+## tests), the example Prometheus configuration and the Grafana dashboard
+## (monitoring/, a Go module of its own); needs promtool (Debian: prometheus)
+test-monitoring:
+	promtool check rules monitoring/prometheus/alerts.yml
+	promtool test rules monitoring/prometheus/alerts_test.yml
+	promtool check config monitoring/prometheus/prometheus.yml
+	cd monitoring && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## test-unit: only the tests that need no database
 test-unit: test-notag
