@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install quickstart kubo test-integration test-faults test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install quickstart kubo test-integration test-faults test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -40,9 +40,10 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## test: every tier: vet and build with and without the scylla tag, the
-## tests that need no database, then - with a real Cassandra started
-## here - the integration tests (-race) and the sharness end-to-end suite
-test: vet build kubo test-unit
+## tests that need no database, the monitoring files, then - with a real
+## Cassandra started here - the integration tests (-race) and the sharness
+## end-to-end suite
+test: vet build kubo test-unit test-monitoring
 	$(WITH_DB) $(MAKE) --no-print-directory test-integration test-sharness-run
 
 ## test-unit: the tests that need no database (as plain `go test ./...`),
@@ -79,6 +80,20 @@ test-sharness-run:
 kubo: bin/ipfs
 bin/ipfs: tools/kubo/go.mod tools/kubo/go.sum
 	scripts/kubo.sh build
+
+## test-monitoring: the Prometheus alert rules (promtool check and unit
+## tests), the example Prometheus configuration and the Grafana dashboard
+## (monitoring/, a Go module of its own); needs promtool (Debian: prometheus)
+test-monitoring:
+	promtool check rules monitoring/prometheus/alerts.yml
+	promtool test rules monitoring/prometheus/alerts_test.yml
+	promtool check config monitoring/prometheus/prometheus.yml
+	cd monitoring && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## test-unit: only the tests that need no database
+test-unit: test-notag
+	$(GO) test -count=1 -run 'Test(Default|JSON|LoadJSON|Display|Apply|Validate|Errors|ClusterConfig|Split|Replication)' ./state/...
+	$(GO) test -count=1 -tags $(TAGS) -run 'Test(Resolve|Init|Bad|Env|Displayed|CrdtConfig|TwoConsensus|Usage)' ./config/ ./cmd/...
 
 ## demo: the main job: local Cassandra, three kubo daemons and three cluster
 ## peers on one keyspace; a file added and pinned through ipfs-cluster-ctl
