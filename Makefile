@@ -90,11 +90,6 @@ test-monitoring:
 	promtool check config monitoring/prometheus/prometheus.yml
 	cd monitoring && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-## test-unit: only the tests that need no database
-test-unit: test-notag
-	$(GO) test -count=1 -run 'Test(Default|JSON|LoadJSON|Display|Apply|Validate|Errors|ClusterConfig|Split|Replication)' ./state/...
-	$(GO) test -count=1 -tags $(TAGS) -run 'Test(Resolve|Init|Bad|Env|Displayed|CrdtConfig|TwoConsensus|Usage)' ./config/ ./cmd/...
-
 ## demo: the main job: local Cassandra, three kubo daemons and three cluster
 ## peers on one keyspace; a file added and pinned through ipfs-cluster-ctl
 demo: build kubo
