@@ -15,7 +15,7 @@ import (
 const (
 	// getFlushers is the number of reads a store runs at once for Get;
 	// calls that arrive meanwhile are read together in the next one.
-	getFlushers = 4
+	getFlushers = 2
 	// maxGetGroup bounds the CIDs of one read.
 	maxGetGroup = 32
 )

@@ -22,7 +22,7 @@ const (
 	// groupFlushers is the number of groups a store writes at once for
 	// single Add and Rm calls; calls that arrive meanwhile form the next
 	// group.
-	groupFlushers = 2
+	groupFlushers = 1
 	// maxGroup bounds the changes of one group.
 	maxGroup = 64
 )
