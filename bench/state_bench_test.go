@@ -13,6 +13,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/pinset"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 )
 
@@ -133,14 +134,8 @@ func BenchmarkList(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				out := make(chan api.Pin, 1024)
-				errc := make(chan error, 1)
-				go func() { errc <- st.List(ctx, out) }()
 				n := 0
-				for range out {
-					n++
-				}
-				if err := <-errc; err != nil {
+				if err := pinset.Each(ctx, st, func(api.Pin) error { n++; return nil }); err != nil {
 					b.Fatal(err)
 				}
 				if n != listPins {
