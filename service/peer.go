@@ -51,6 +51,8 @@ type Peer struct {
 	Store   ds.Datastore
 	// Consensus is the peer's consensus component.
 	Consensus ipfscluster.Consensus
+	// Tracker is the peer's pin tracker.
+	Tracker ipfscluster.PinTracker
 
 	cancel context.CancelFunc
 	fatal  <-chan error
@@ -148,6 +150,7 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 		tracker = cons.wrapTracker(tracker)
 	}
 	built = append(built, tracker)
+	p.Tracker = tracker
 	mon, err := pubsubmon.New(ctx, cfgs.Pubsubmon, psub, cons.peersF)
 	if err != nil {
 		return nil, fmt.Errorf("creating the peer monitor: %w", err)
