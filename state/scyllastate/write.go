@@ -56,7 +56,7 @@ const (
 	// maxBatchBytes keeps batches below Cassandra's default
 	// batch_size_warn_threshold (5 KiB), so that no batch floods the
 	// server log with warnings.
-	maxBatchBytes = 3500
+	maxBatchBytes = 3800
 	// maxBatchStatements bounds the statements of one batch.
 	maxBatchStatements = 64
 	// expiryBucket is the width of one pin_expiry partition.
