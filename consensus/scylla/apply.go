@@ -63,6 +63,34 @@ type applier struct {
 	// deferred counts pins not queued because the tracker queue was
 	// full; a recover pass queues them later.
 	deferred int64
+	// queue caches the tracker's queue size for queueCheckEvery.
+	queue   int64
+	queueAt time.Time
+}
+
+// queueCheckEvery is how long a reading of the tracker's queue size is
+// trusted.
+const queueCheckEvery = 100 * time.Millisecond
+
+// queueFull tells whether the tracker holds queueLimit pins.
+func (a *applier) queueFull(ctx context.Context) bool {
+	if a.queueLimit <= 0 {
+		return false
+	}
+	a.mu.Lock()
+	fresh := time.Since(a.queueAt) < queueCheckEvery
+	n := a.queue
+	a.mu.Unlock()
+	if !fresh {
+		var err error
+		if n, err = a.tracker.PinQueueSize(ctx); err != nil {
+			return false
+		}
+		a.mu.Lock()
+		a.queue, a.queueAt = n, time.Now()
+		a.mu.Unlock()
+	}
+	return n >= a.queueLimit
 }
 
 func newApplier(self peer.ID, t pinTracker, rows rowReader, m *feedMetrics, queueLimit int) *applier {
@@ -120,13 +148,11 @@ func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin
 		return a.tracker.Untrack(ctx, c)
 	}
 	a.metrics.applied(scyllastate.OpPin)
-	if a.queueLimit > 0 && !pin.IsRemotePin(a.self) {
-		if n, err := a.tracker.PinQueueSize(ctx); err == nil && n >= a.queueLimit {
-			a.mu.Lock()
-			a.deferred++
-			a.mu.Unlock()
-			return nil
-		}
+	if !pin.IsRemotePin(a.self) && a.queueFull(ctx) {
+		a.mu.Lock()
+		a.deferred++
+		a.mu.Unlock()
+		return nil
 	}
 	return a.tracker.Track(ctx, *pin)
 }

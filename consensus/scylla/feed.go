@@ -293,10 +293,13 @@ func (f *feed) catchUp(ctx context.Context) (bool, error) {
 	logger.Infof("catching up with the pin changes made since %s", from.Format(time.RFC3339))
 	var total int64
 	lastLog := time.Now()
-	for b := scyllastate.BucketStart(bucketOf(from)); !b.After(now); b = b.Add(scyllastate.BucketWidth) {
-		end := b.Add(scyllastate.BucketWidth - time.Nanosecond)
+	// A few minutes at a time, their partitions read in parallel; claims
+	// older than any event still to come are forgotten after each chunk,
+	// so memory follows the rate of changes, not the time away.
+	for b := scyllastate.BucketStart(bucketOf(from)); !b.After(now); b = b.Add(catchUpChunk * scyllastate.BucketWidth) {
+		end := b.Add(catchUpChunk*scyllastate.BucketWidth - time.Nanosecond)
 		lo := gocql.MinTimeUUID(maxTime(b, from))
-		n, err := f.read(ctx, scyllastate.Partitions(b, b), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(end), nil)
+		n, err := f.read(ctx, scyllastate.Partitions(b, end), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(end), nil)
 		if err != nil {
 			return true, fmt.Errorf("catching up with the change feed at %s: %w", b.Format(time.RFC3339), err)
 		}
@@ -319,6 +322,10 @@ func (f *feed) catchUp(ctx context.Context) (bool, error) {
 	logger.Infof("caught up in %s: %d changes read", time.Since(start).Round(time.Millisecond), total)
 	return true, nil
 }
+
+// catchUpChunk is the number of feed buckets (minutes) a catch-up reads
+// at once.
+const catchUpChunk = 8
 
 func bucketOf(t time.Time) int64 { return t.UnixNano() / int64(scyllastate.BucketWidth) }
 

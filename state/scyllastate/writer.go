@@ -337,8 +337,11 @@ func (wr *writer) close() {
 	if !started {
 		return
 	}
-	wr.repair(context.Background())
-	wr.reannounce(context.Background())
+	// The database may be down: bound the last attempts.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*wr.s.cfg.Timeout)
+	defer cancel()
+	wr.repair(ctx)
+	wr.reannounce(ctx)
 	wr.mu.Lock()
 	clean := len(wr.repairs) == 0 && wr.unconfirmedSince == 0
 	wr.mu.Unlock()
