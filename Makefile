@@ -87,14 +87,15 @@ bench-tools:
 	$(GO) build -o bin/bench-compare ./bench/compare
 
 ## bench-quick: side-by-side upstream crdt, upstream raft and ours through their
-## binaries and REST APIs, 10k pins, a few minutes (BENCH_ARGS: more flags)
+## binaries and REST APIs, 10k pins, a few minutes (BENCH_ARGS: more flags;
+## BENCH_DB=own: a dedicated Cassandra instead of the shared test one)
 bench-quick: build kubo bench-tools
-	WITH_SECURE=0 $(WITH_DB) bin/bench-compare -mode quick $(BENCH_ARGS)
+	scripts/bench-compare.sh -mode quick $(BENCH_ARGS)
 
 ## bench-compare: the same at 10k, 100k and 1M pins; updates README.md
 ## (e.g. BENCH_ARGS='-sizes 10k,100k' for a shorter run)
 bench-compare: build kubo bench-tools
-	WITH_SECURE=0 $(WITH_DB) bin/bench-compare -mode full -readme README.md $(BENCH_ARGS)
+	scripts/bench-compare.sh -mode full -readme README.md $(BENCH_ARGS)
 
 cassandra-start:
 	scripts/cassandra.sh start

@@ -79,6 +79,7 @@ func writeChart(r *Run, path string) error {
 	p.Add(parity)
 	p.Legend.Add("crdt = 1", parity)
 
+	p.X.Min, p.X.Max = -0.6, float64(len(chartMetrics))-0.4
 	p.Y.Max = maxY * 1.15
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())

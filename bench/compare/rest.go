@@ -49,7 +49,7 @@ type addLoad struct {
 }
 
 // runAddLoad adds every cid through POST /pins at `clients` concurrent
-// clients. progress is called about every 10% of the pins.
+// clients. progress is called at every quarter of the pins.
 func runAddLoad(ctx context.Context, port int, cids []string, clients int, progress func(done int)) addLoad {
 	work := make(chan string)
 	var (
@@ -57,7 +57,7 @@ func runAddLoad(ctx context.Context, port int, cids []string, clients int, progr
 		res addLoad
 		wg  sync.WaitGroup
 	)
-	step := max(len(cids)/10, 1)
+	step := max(len(cids)/4, 1)
 	done := 0
 	t0 := time.Now()
 	for range clients {
