@@ -60,6 +60,8 @@ func startKubo(ctx context.Context, ps *procs, ipfsBin, dir string) (*kubo, erro
 	}
 	k := &kubo{dir: dir, apiPort: port, proc: p}
 	err = waitFor(ctx, time.Minute, p, func(ctx context.Context) bool {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/api/v0/version", port), nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -51,6 +51,7 @@ type config struct {
 	dbPort        int
 	pidFile       string
 	timeoutPerPin float64 // nanoseconds of phase timeout per pin
+	fromJSON      string
 }
 
 // threePeers tells whether the 3-peer REST add runs for backend name.
@@ -121,7 +122,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.dbPort, "db-port", atoiOr(os.Getenv("SCYLLASTATE_TEST_PORT"), 9042), "database CQL port")
 	fs.StringVar(&c.pidFile, "cassandra-pid-file", filepath.Join(envOr("CASSANDRA_RUN_DIR", "/tmp/ipfs-cluster-scylla-cassandra"),
 		envOr("CASSANDRA_NAME", "main"), "node1", "pid"), "pid file of the database process (for its CPU time)")
-	perPin := fs.Duration("phase-timeout-per-pin", time.Millisecond, "phase timeout: 2 min plus this per pin")
+	perPin := fs.Duration("phase-timeout-per-pin", 2*time.Millisecond, "phase timeout: 2 min plus this per pin")
+	fs.StringVar(&c.fromJSON, "from-json", "", "run nothing: render the report, chart (and -readme) of a saved run")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -211,6 +213,9 @@ func isTimeout(err error) bool {
 }
 
 func run(ctx context.Context, cfg config) (err error) {
+	if cfg.fromJSON != "" {
+		return rerender(cfg)
+	}
 	bes, err := selectBackends(cfg.binDir, cfg.backends)
 	if err != nil {
 		return err
@@ -219,7 +224,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return fmt.Errorf("kubo binary %s is missing: run `make kubo`", cfg.ipfsBin)
 	}
 	h := &harness{cfg: cfg, ps: &procs{}, run: &Run{
-		Mode: cfg.mode, Started: time.Now().UTC(), Commit: gitCommit(), Machine: machine(),
+		Mode: cfg.mode, Started: time.Now().UTC(), Commit: gitCommit(), Machine: machine(), LoadAvg: []string{loadAvg()},
 		Sizes: cfg.sizes,
 		Settings: Settings{RESTPins: cfg.restPins, Clients: cfg.clients,
 			StartWindowS: cfg.startWindow.Seconds(), IdleWindowS: cfg.idleWindow.Seconds(),
@@ -258,6 +263,7 @@ func run(ctx context.Context, cfg config) (err error) {
 
 	runErr := h.runAll(ctx, bes)
 	h.run.Seconds = time.Since(runStart).Seconds()
+	h.run.LoadAvg = append(h.run.LoadAvg, loadAvg())
 	if runErr != nil {
 		h.run.Interrupted = true
 		h.run.note("run interrupted: " + runErr.Error())
@@ -317,6 +323,18 @@ func (h *harness) runAll(ctx context.Context, bes []*backend) error {
 	return nil
 }
 
+// rerender writes the outputs of a saved run again (after a change of
+// the report or the chart).
+func rerender(cfg config) error {
+	r := &Run{}
+	if err := readJSON(cfg.fromJSON, r); err != nil {
+		return err
+	}
+	cfg.mode = r.Mode
+	h := &harness{cfg: cfg, run: r}
+	return h.writeOutputs()
+}
+
 // writeOutputs writes <mode>.{md,json,png} and latest.* into the output
 // folder and, with -readme, the README section.
 func (h *harness) writeOutputs() error {
@@ -346,6 +364,19 @@ func (h *harness) writeOutputs() error {
 	}
 	fmt.Println(md)
 	return nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages of the machine.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // gitCommit is the commit of the working tree (with -dirty), if any.

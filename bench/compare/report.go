@@ -74,6 +74,10 @@ var reportRows = []metricGroup{
 	}},
 }
 
+// busyDatabase is the database CPU-seconds per second, with no peer
+// running, above which the report warns that others share the database.
+const busyDatabase = 0.02
+
 // formatValue prints a figure with a precision that suits its size.
 func formatValue(v float64) string {
 	a := math.Abs(v)
@@ -123,12 +127,20 @@ func renderMarkdown(r *Run, level int, chart string) string {
 	fmt.Fprintf(&b, "Upstream ipfs-cluster v1.1.5 with crdt and with raft (both on pebble) against ours "+
 		"(pinset in Cassandra), driven through ipfs-cluster-service, its REST API and one offline kubo per peer.\n\n")
 	fmt.Fprintf(&b, "- date: %s; duration %.0f min; commit `%s`\n", r.Started.Format("2006-01-02 15:04 MST"), r.Seconds/60, r.Commit)
-	fmt.Fprintf(&b, "- machine: %s\n", r.Machine)
+	fmt.Fprintf(&b, "- machine: %s", r.Machine)
+	if len(r.LoadAvg) == 2 {
+		fmt.Fprintf(&b, "; load average (1/5/15 min) %s at the start, %s at the end", r.LoadAvg[0], r.LoadAvg[1])
+	}
+	b.WriteString("\n")
 	s := r.Settings
 	fmt.Fprintf(&b, "- REST pin add: %d new pins per phase at %d concurrent clients; start window %.0f s; "+
 		"idle window %.0f s (= cluster.state_sync_interval of every peer)\n", s.RESTPins, s.Clients, s.StartWindowS, s.IdleWindowS)
 	if s.DBInstance != "" {
 		fmt.Fprintf(&b, "- database: Cassandra at %s, baseline %.1f ms CPU per second with no peer running\n", s.DBInstance, s.DBBaselineCPU*1000)
+		if s.DBBaselineCPU > busyDatabase {
+			b.WriteString("- **the database was busy with other clients**: its CPU figures include their load " +
+				"(idle figures are net of the baseline, the others are not); `BENCH_DB=own` runs a dedicated instance\n")
+		}
 	}
 	if r.Interrupted {
 		fmt.Fprintf(&b, "- **incomplete: the run was interrupted**\n")

@@ -158,8 +158,10 @@ func restCount(ctx context.Context, port int, path string, timeout time.Duration
 	return n, nil
 }
 
-// restUp tells whether GET /id answers with an id.
+// restUp tells whether GET /id answers with an id (within 5 s).
 func restUp(ctx context.Context, port int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/id", port), nil)
 	if err != nil {
 		return false

@@ -36,6 +36,7 @@ type Run struct {
 	Seconds     float64   `json:"seconds"`
 	Commit      string    `json:"commit"`
 	Machine     string    `json:"machine"`
+	LoadAvg     []string  `json:"load_avg,omitempty"` // /proc/loadavg at the start and at the end
 	Settings    Settings  `json:"settings"`
 	Backends    []string  `json:"backends"`
 	Sizes       []int     `json:"sizes"`

@@ -9,7 +9,8 @@ import (
 )
 
 // waitFor polls cond every 100 ms until it holds. It fails when timeout
-// passes, when ctx ends, or at once when p (if not nil) exits.
+// passes, when ctx ends, or at once when p (if not nil) exits. cond gets a
+// context that ends with the timeout; it bounds its own calls further.
 func waitFor(ctx context.Context, timeout time.Duration, p *proc, cond func(context.Context) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -19,10 +20,7 @@ func waitFor(ctx context.Context, timeout time.Duration, p *proc, cond func(cont
 		if p != nil && p.exited() {
 			return fmt.Errorf("%s exited (%v); last log lines: %s", p.name, p.err, tail(p.logPath, 8))
 		}
-		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
-		ok := cond(cctx)
-		ccancel()
-		if ok {
+		if cond(ctx) {
 			return nil
 		}
 		select {
