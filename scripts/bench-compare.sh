@@ -3,7 +3,9 @@
 #   BENCH_DB=main (default): the test instance "main" on 127.0.0.1, reused if it runs, else
 #                            started and stopped here (scripts/with-cassandra.sh)
 #   BENCH_DB=own:            a dedicated instance "bench" on 127.0.0.3, started and stopped
-#                            here, so that no other client's load counts in the database figures
+#                            here, so that no other client's load counts in the database figures;
+#                            after its start it is left to settle for BENCH_DB_SETTLE [60] seconds
+#                            (start-up compactions would count in the baseline)
 #
 #   scripts/bench-compare.sh -mode quick
 set -euo pipefail
@@ -26,6 +28,8 @@ own)
 		trap '"$cass" stop || true' EXIT
 		trap 'exit 130' INT TERM
 		"$cass" start
+		echo "bench-compare.sh: letting the new database settle for ${BENCH_DB_SETTLE:-60}s" >&2
+		sleep "${BENCH_DB_SETTLE:-60}"
 	fi
 	"$bench" -db-hosts 127.0.0.3 -db-port 9042 "$@"
 	;;
