@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// waitFor polls cond every 100 ms until it holds. It fails when timeout
+// waitFor polls cond every 50 ms until it holds. It fails when timeout
 // passes, when ctx ends, or at once when p (if not nil) exits. cond gets a
 // context that ends with the timeout; it bounds its own calls further.
 func waitFor(ctx context.Context, timeout time.Duration, p *proc, cond func(context.Context) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
 		if p != nil && p.exited() {
