@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,31 @@ func (s *scenario) set(key string, v float64) { s.h.run.set(s.be.Name, s.size, k
 
 func (s *scenario) progress(format string, args ...any) {
 	logf("%s %s: %s", s.be.Name, sizeLabel(s.size), fmt.Sprintf(format, args...))
+}
+
+// heartbeat prints a progress line every 30 s until the returned stop is
+// called (which waits for its goroutine); detail, if not nil, adds to it.
+func (s *scenario) heartbeat(what string, detail func() string) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	t0 := time.Now()
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				extra := ""
+				if detail != nil {
+					extra = ": " + detail()
+				}
+				s.progress("%s: still running after %s%s", what, time.Since(t0).Round(time.Second), extra)
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // timeout is the budget of a phase that scales with the pinset.
@@ -163,7 +189,9 @@ func (s *scenario) importPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stop := s.heartbeat("state import", nil)
 	res, err := p0.cli(ctx, s.timeout(), "import.log", "state", "import", "--force", s.pinset)
+	stop()
 	if err != nil {
 		return err
 	}
@@ -190,7 +218,9 @@ func (s *scenario) firstStart(ctx context.Context) error {
 		return err
 	}
 	smp := sampleRSS(map[string]int{"p0": p0.proc.pid()}, 200*time.Millisecond)
+	stop := s.heartbeat("first start", nil)
 	ready, err := p0.waitReady(ctx, s.timeout())
+	stop()
 	if err != nil {
 		smp.stop()
 		return err
@@ -402,16 +432,18 @@ func (s *scenario) joinPhase(ctx context.Context) error {
 	}
 	s.set("join.ready", ready.Seconds())
 	s.progress("new peer ready after %.2f s; listing until it shows %d pins", ready.Seconds(), s.expected)
-	last := 0
+	var last atomic.Int64
+	stop := s.heartbeat("new peer listing", func() string { return fmt.Sprintf("%d of %d pins listed", last.Load(), s.expected) })
 	err = waitFor(ctx, budget, p1.proc, func(ctx context.Context) bool {
 		n, err := restCount(ctx, p1.restPort, "/allocations?filter=all", s.timeout())
 		if err == nil {
-			last = n
+			last.Store(int64(n))
 		}
 		return err == nil && n >= s.expected
 	})
+	stop()
 	if err != nil {
-		return fmt.Errorf("new peer listed %d of %d pins: %w", last, s.expected, err)
+		return fmt.Errorf("new peer listed %d of %d pins: %w", last.Load(), s.expected, err)
 	}
 	full := time.Since(p1.proc.started)
 	rss := smp.stop()
@@ -471,7 +503,9 @@ func (s *scenario) exportPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stop := s.heartbeat("state export", nil)
 	res, err := s.peers[0].cli(ctx, s.timeout(), "export.log", "state", "export", "-f", out)
+	stop()
 	if err != nil {
 		return err
 	}
