@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install quickstart kubo test-integration test-faults test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all build install quickstart kubo test-integration test-faults test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench bench-tools bench-quick bench-compare cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -102,6 +102,23 @@ quickstart:
 ## bench: scyllastate vs upstream dsstate/pebble, side by side
 bench:
 	WITH_SECURE=0 $(WITH_DB) $(GO) test -tags integration -run '^$$' -bench . -benchtime $${BENCHTIME:-1s} ./bench/
+
+## bench-tools: what bench-quick/bench-compare run: upstream's ipfs-cluster-service
+## v1.1.5 (crdt, raft) in bin/upstream/ and the harness in bin/bench-compare
+bench-tools:
+	$(GO) build -trimpath -o bin/upstream/ipfs-cluster-service github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-service
+	$(GO) build -o bin/bench-compare ./bench/compare
+
+## bench-quick: side-by-side upstream crdt, upstream raft and ours through their
+## binaries and REST APIs, 10k pins, a few minutes (BENCH_ARGS: more flags;
+## BENCH_DB=own: a dedicated Cassandra instead of the shared test one)
+bench-quick: build kubo bench-tools
+	scripts/bench-compare.sh -mode quick $(BENCH_ARGS)
+
+## bench-compare: the same at 10k, 100k and 1M pins; updates README.md
+## (e.g. BENCH_ARGS='-sizes 10k,100k' for a shorter run)
+bench-compare: build kubo bench-tools
+	scripts/bench-compare.sh -mode full -readme README.md $(BENCH_ARGS)
 
 cassandra-start:
 	scripts/cassandra.sh start

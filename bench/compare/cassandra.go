@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// database is the Cassandra (or Scylla) node the "ours" backend uses: the
+// harness reads its process CPU time from /proc and its per-table request
+// counts from its virtual tables, as an operator would.
+type database struct {
+	hosts   []string
+	port    int
+	pid     int // 0 when the process is not on this machine
+	session *gocql.Session
+}
+
+// openDatabase connects to hosts:port; pidFile is the Cassandra node's pid
+// file (scripts/cassandra.sh writes $CASSANDRA_RUN_DIR/$CASSANDRA_NAME/node1/pid).
+func openDatabase(hosts []string, port int, pidFile string) (*database, error) {
+	db := &database{hosts: hosts, port: port}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the database pid file %s (set -cassandra-pid-file): %w", pidFile, err)
+	}
+	if db.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+		return nil, fmt.Errorf("database pid file %s: %w", pidFile, err)
+	}
+	if _, err := cpuTime(db.pid); err != nil {
+		return nil, fmt.Errorf("database pid %d (from %s) is not readable: %w", db.pid, pidFile, err)
+	}
+	c := gocql.NewCluster(hosts...)
+	c.Port = port
+	c.Timeout = 30 * time.Second
+	c.ConnectTimeout = 10 * time.Second
+	c.Consistency = gocql.One
+	if db.session, err = c.CreateSession(); err != nil {
+		return nil, fmt.Errorf("connecting to the database at %v port %d: %w", hosts, port, err)
+	}
+	return db, nil
+}
+
+func (db *database) close() {
+	if db != nil && db.session != nil {
+		db.session.Close()
+	}
+}
+
+// cpu is the CPU time the database process has used so far.
+func (db *database) cpu() (time.Duration, error) { return cpuTime(db.pid) }
+
+// dbCounts are request counts of one keyspace, summed over its tables.
+type dbCounts struct {
+	Reads  int64 // local partition reads (system_views.local_read_latency)
+	Scans  int64 // local range scans (system_views.local_scan_latency)
+	Writes int64 // local writes (system_views.local_write_latency)
+}
+
+func (a dbCounts) sub(b dbCounts) dbCounts {
+	return dbCounts{Reads: a.Reads - b.Reads, Scans: a.Scans - b.Scans, Writes: a.Writes - b.Writes}
+}
+
+// counts reads the per-table request counters of keyspace ks.
+func (db *database) counts(ctx context.Context, ks string) (dbCounts, error) {
+	var out dbCounts
+	for _, t := range []struct {
+		table string
+		dst   *int64
+	}{{"local_read_latency", &out.Reads}, {"local_scan_latency", &out.Scans}, {"local_write_latency", &out.Writes}} {
+		it := db.session.Query("SELECT count FROM system_views."+t.table+" WHERE keyspace_name = ?", ks).WithContext(ctx).Iter()
+		var n int64
+		for it.Scan(&n) {
+			*t.dst += n
+		}
+		if err := it.Close(); err != nil {
+			return out, fmt.Errorf("reading system_views.%s for keyspace %s: %w", t.table, ks, err)
+		}
+	}
+	return out, nil
+}
+
+// dropKeyspace removes a keyspace the harness created.
+func (db *database) dropKeyspace(ctx context.Context, ks string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := db.session.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(ctx).Exec(); err != nil {
+		return fmt.Errorf("dropping keyspace %s: %w", ks, err)
+	}
+	return nil
+}
+
+// dbProbe measures what a phase cost the database.
+type dbProbe struct {
+	db     *database
+	ks     string
+	cpu0   time.Duration
+	count0 dbCounts
+}
+
+// probe starts a measurement (nil database: a no-op probe).
+func (db *database) probe(ctx context.Context, ks string) (*dbProbe, error) {
+	if db == nil {
+		return nil, nil
+	}
+	p := &dbProbe{db: db, ks: ks}
+	var err error
+	if p.count0, err = db.counts(ctx, ks); err != nil {
+		return nil, err
+	}
+	if p.cpu0, err = db.cpu(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// end returns the CPU used and the requests served since probe.
+func (p *dbProbe) end(ctx context.Context) (time.Duration, dbCounts, error) {
+	cpu, err := p.db.cpu()
+	if err != nil {
+		return 0, dbCounts{}, err
+	}
+	c, err := p.db.counts(ctx, p.ks)
+	if err != nil {
+		return 0, dbCounts{}, err
+	}
+	return cpu - p.cpu0, c.sub(p.count0), nil
+}

@@ -1,0 +1,426 @@
+// Command compare is the side-by-side benchmark of issue 8: upstream
+// ipfs-cluster v1.1.5 with crdt and with raft (both on pebble) and ours
+// (the pinset in Cassandra/Scylla), on generated pinsets, in one run on
+// one machine. It drives each backend as a user would: the
+// ipfs-cluster-service binary (init, daemon, state import/export), the
+// REST API (pin add, pin ls) and an offline kubo per peer; it reads the
+// database's CPU time from /proc and its request counts from its virtual
+// tables.
+//
+//	make bench-quick     # 10k pins, a few minutes
+//	make bench-compare   # 10k, 100k and 1M pins
+//
+// It writes bench/results/<mode>.{md,json,png} and latest.{md,json,png},
+// and with -readme updates the README's Benchmarks section.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config holds the flags.
+type config struct {
+	mode          string
+	sizes         []int
+	backends      string
+	restPins      int
+	clients       int
+	startWindow   time.Duration
+	idleWindow    time.Duration
+	threePeersFor string
+	raftMaxSize   int
+	binDir        string
+	ipfsBin       string
+	work          string
+	keep          bool
+	outDir        string
+	readme        string
+	dbHosts       []string
+	dbPort        int
+	pidFile       string
+	timeoutPerPin float64 // nanoseconds of phase timeout per pin
+	fromJSON      string
+}
+
+// threePeers tells whether the 3-peer REST add runs for backend name.
+func (c *config) threePeers(name string) bool {
+	switch c.threePeersFor {
+	case "all":
+		return true
+	case "none", "":
+		return false
+	}
+	for _, n := range strings.Split(c.threePeersFor, ",") {
+		if strings.TrimSpace(n) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// harness is one run.
+type harness struct {
+	cfg  config
+	run  *Run
+	ps   *procs
+	db   *database
+	work string
+}
+
+var runStart = time.Now()
+
+// logf prints a progress line with the time since the start.
+func logf(format string, args ...any) {
+	d := time.Since(runStart).Round(time.Second)
+	fmt.Fprintf(os.Stderr, "[%02d:%02d:%02d] %s\n", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60, fmt.Sprintf(format, args...))
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-compare:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-compare:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench-compare", flag.ContinueOnError)
+	fs.StringVar(&c.mode, "mode", "quick", "quick (10k pins, a few minutes) or full (10k, 100k, 1M); sets the defaults below")
+	sizes := fs.String("sizes", "", "pinset sizes, comma-separated (10k,100k,1M) [quick: 10k; full: 10k,100k,1M]")
+	fs.StringVar(&c.backends, "backends", "crdt,raft,ours", "backends to compare")
+	fs.IntVar(&c.restPins, "rest-pins", 0, "pins added through REST per add phase [quick: 1000; full: 5000]")
+	fs.IntVar(&c.clients, "clients", 16, "concurrent REST clients")
+	fs.DurationVar(&c.startWindow, "start-window", 0, "RSS sampling after the first start [quick: 20s; full: 90s]")
+	fs.DurationVar(&c.idleWindow, "idle-window", 0, "idle phase, also set as cluster.state_sync_interval [quick: 15s; full: 60s]")
+	fs.StringVar(&c.threePeersFor, "three-peers", "ours", "backends also measured with 3 peers (comma-separated, all, none)")
+	fs.IntVar(&c.raftMaxSize, "raft-max-size", 0, "skip raft above this pinset size (0: no limit)")
+	fs.StringVar(&c.binDir, "bin", "bin", "folder with ipfs-cluster-service, upstream/ipfs-cluster-service and ipfs")
+	fs.StringVar(&c.work, "work", "", "work folder (default: a new temporary folder)")
+	fs.BoolVar(&c.keep, "keep", false, "keep the work folder (peer folders, logs)")
+	fs.StringVar(&c.outDir, "out", "bench/results", "where the report, JSON and chart go")
+	fs.StringVar(&c.readme, "readme", "", "README to update between the bench markers (empty: none)")
+	hosts := fs.String("db-hosts", envOr("SCYLLASTATE_TEST_HOSTS", "127.0.0.1"), "database hosts (comma-separated)")
+	fs.IntVar(&c.dbPort, "db-port", atoiOr(os.Getenv("SCYLLASTATE_TEST_PORT"), 9042), "database CQL port")
+	fs.StringVar(&c.pidFile, "cassandra-pid-file", filepath.Join(envOr("CASSANDRA_RUN_DIR", "/tmp/ipfs-cluster-scylla-cassandra"),
+		envOr("CASSANDRA_NAME", "main"), "node1", "pid"), "pid file of the database process (for its CPU time)")
+	perPin := fs.Duration("phase-timeout-per-pin", 2*time.Millisecond, "phase timeout: 2 min plus this per pin")
+	fs.StringVar(&c.fromJSON, "from-json", "", "run nothing: render the report, chart (and -readme) of a saved run")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	quick := c.mode == "quick"
+	if !quick && c.mode != "full" {
+		return c, fmt.Errorf("-mode %q: use quick or full", c.mode)
+	}
+	pick := func(q, f string) string {
+		if quick {
+			return q
+		}
+		return f
+	}
+	if *sizes == "" {
+		*sizes = pick("10k", "10k,100k,1M")
+	}
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := parseSize(s)
+		if err != nil {
+			return c, fmt.Errorf("-sizes: %w", err)
+		}
+		c.sizes = append(c.sizes, n)
+	}
+	if c.restPins == 0 {
+		c.restPins, _ = strconv.Atoi(pick("1000", "5000"))
+	}
+	if c.startWindow == 0 {
+		c.startWindow, _ = time.ParseDuration(pick("20s", "90s"))
+	}
+	if c.idleWindow == 0 {
+		c.idleWindow, _ = time.ParseDuration(pick("15s", "60s"))
+	}
+	if c.clients < 1 || c.restPins < 1 {
+		return c, fmt.Errorf("-clients and -rest-pins must be positive")
+	}
+	c.dbHosts = strings.Split(*hosts, ",")
+	c.timeoutPerPin = float64(*perPin)
+	c.ipfsBin = filepath.Join(c.binDir, "ipfs")
+	return c, nil
+}
+
+// parseSize reads 10k, 100k, 1M or a plain number.
+func parseSize(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		mult, s = 1000, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+		mult, s = 1000000, s[:len(s)-1]
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q: use a positive number, optionally with k or M", s)
+	}
+	return n * mult, nil
+}
+
+// sizeLabel writes 10000 as 10k and 1000000 as 1M.
+func sizeLabel(n int) string {
+	switch {
+	case n >= 1000000 && n%1000000 == 0:
+		return fmt.Sprintf("%dM", n/1000000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return strconv.Itoa(n)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
+}
+
+// isTimeout tells whether err is a timeout.
+func isTimeout(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "timed out")
+}
+
+func run(ctx context.Context, cfg config) (err error) {
+	if cfg.fromJSON != "" {
+		return rerender(cfg)
+	}
+	bes, err := selectBackends(cfg.binDir, cfg.backends)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.ipfsBin); err != nil {
+		return fmt.Errorf("kubo binary %s is missing: run `make kubo`", cfg.ipfsBin)
+	}
+	h := &harness{cfg: cfg, ps: &procs{}, run: &Run{
+		Mode: cfg.mode, Started: time.Now().UTC(), Commit: gitCommit(), Machine: machine(), LoadAvg: []string{loadAvg()},
+		Sizes: cfg.sizes,
+		Settings: Settings{RESTPins: cfg.restPins, Clients: cfg.clients,
+			StartWindowS: cfg.startWindow.Seconds(), IdleWindowS: cfg.idleWindow.Seconds(),
+			ThreePeersFor: cfg.threePeersFor, PhaseTimeoutMS: cfg.timeoutPerPin / 1e6},
+	}}
+	for _, b := range bes {
+		h.run.Backends = append(h.run.Backends, b.Name)
+	}
+	defer h.ps.stopAll()
+
+	if h.work = cfg.work; h.work == "" {
+		if h.work, err = os.MkdirTemp("", "bench-compare-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(h.work, 0o755); err != nil {
+		return err
+	}
+	if !cfg.keep {
+		defer os.RemoveAll(h.work)
+	}
+	logf("mode %s, sizes %v, backends %s, work folder %s", cfg.mode, cfg.sizes, cfg.backends, h.work)
+
+	for _, b := range bes {
+		if b.UsesDB {
+			if h.db, err = openDatabase(cfg.dbHosts, cfg.dbPort, cfg.pidFile); err != nil {
+				return err
+			}
+			defer h.db.close()
+			h.run.Settings.DBInstance = fmt.Sprintf("%s:%d (pid %d)", strings.Join(cfg.dbHosts, ","), cfg.dbPort, h.db.pid)
+			if err := h.measureBaseline(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
+
+	runErr := h.runAll(ctx, bes)
+	h.run.Seconds = time.Since(runStart).Seconds()
+	h.run.LoadAvg = append(h.run.LoadAvg, loadAvg())
+	if runErr != nil {
+		h.run.Interrupted = true
+		h.run.note("run interrupted: " + runErr.Error())
+	}
+	if err := h.writeOutputs(); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
+}
+
+// measureBaseline measures the database's own CPU use with no peer of
+// ours running, over one idle window: the idle figures are net of it.
+func (h *harness) measureBaseline(ctx context.Context) error {
+	logf("database baseline: CPU over %s with no peer running", h.cfg.idleWindow)
+	c0, err := h.db.cpu()
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(h.cfg.idleWindow):
+	}
+	c1, err := h.db.cpu()
+	if err != nil {
+		return err
+	}
+	h.run.Settings.DBBaselineCPU = (c1 - c0).Seconds() / h.cfg.idleWindow.Seconds()
+	logf("database baseline: %.1f ms CPU per second", h.run.Settings.DBBaselineCPU*1000)
+	return nil
+}
+
+// runAll runs every backend at every size; a pinset file is generated
+// once per size and shared by the backends.
+func (h *harness) runAll(ctx context.Context, bes []*backend) error {
+	for _, size := range h.cfg.sizes {
+		pinset := filepath.Join(h.work, fmt.Sprintf("pinset-%s.ndjson", sizeLabel(size)))
+		logf("generating %d pins into %s", size, pinset)
+		if err := writePinset(pinset, fmt.Sprintf("pinset-%d", size), size); err != nil {
+			return err
+		}
+		for _, be := range bes {
+			if be.Name == "raft" && h.cfg.raftMaxSize > 0 && size > h.cfg.raftMaxSize {
+				h.run.note(fmt.Sprintf("raft %s: not run (-raft-max-size %s)", sizeLabel(size), sizeLabel(h.cfg.raftMaxSize)))
+				continue
+			}
+			t0 := time.Now()
+			if err := h.runScenario(ctx, be, size, pinset); err != nil {
+				return err
+			}
+			logf("%s %s: done in %s", be.Name, sizeLabel(size), time.Since(t0).Round(time.Second))
+			// Save as we go: a long run interrupted later keeps this.
+			_ = h.run.saveJSON(filepath.Join(h.work, "partial.json"))
+		}
+		_ = os.Remove(pinset)
+	}
+	return nil
+}
+
+// rerender writes the outputs of a saved run again (after a change of
+// the report or the chart).
+func rerender(cfg config) error {
+	r := &Run{}
+	if err := readJSON(cfg.fromJSON, r); err != nil {
+		return err
+	}
+	cfg.mode = r.Mode
+	h := &harness{cfg: cfg, run: r}
+	return h.writeOutputs()
+}
+
+// writeOutputs writes <mode>.{md,json,png} and latest.* into the output
+// folder and, with -readme, the README section.
+func (h *harness) writeOutputs() error {
+	if err := os.MkdirAll(h.cfg.outDir, 0o755); err != nil {
+		return err
+	}
+	md := renderMarkdown(h.run, 1, h.cfg.mode+".png")
+	for _, name := range []string{h.cfg.mode, "latest"} {
+		base := filepath.Join(h.cfg.outDir, name)
+		if err := h.run.saveJSON(base + ".json"); err != nil {
+			return err
+		}
+		img := name + ".png"
+		if err := os.WriteFile(base+".md", []byte(renderMarkdown(h.run, 1, img)), 0o644); err != nil {
+			return err
+		}
+		if err := writeChart(h.run, base+".png"); err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+	}
+	logf("wrote %s/{%s,latest}.{md,json,png}", h.cfg.outDir, h.cfg.mode)
+	if h.cfg.readme != "" {
+		if err := updateReadme(h.cfg.readme, h.run, filepath.Join(h.cfg.outDir, h.cfg.mode+".png")); err != nil {
+			return err
+		}
+		logf("updated %s", h.cfg.readme)
+	}
+	fmt.Println(md)
+	return nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages of the machine.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// gitCommit is the commit of the working tree (with -dirty), if any.
+func gitCommit() string {
+	out, err := exec.Command("git", "describe", "--always", "--dirty", "--abbrev=12").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// machine describes the machine: CPUs, memory, kernel.
+func machine() string {
+	mem := "?"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	var u syscall.Utsname
+	kernel := ""
+	if syscall.Uname(&u) == nil {
+		kernel = utsString(u.Release[:])
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s RAM, Linux %s, %s", runtime.NumCPU(), model, mem, kernel, runtime.Version())
+}
+
+func utsString(cs []int8) string {
+	b := make([]byte, 0, len(cs))
+	for _, c := range cs {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// readyLine is what ipfs-cluster-service logs once the peer is ready.
+const readyLine = "IPFS Cluster is READY"
+
+// peer is one ipfs-cluster-service configuration folder (and its daemon
+// when it runs), driven only through its binary and its REST API.
+type peer struct {
+	be       *backend
+	name     string
+	dir      string
+	kubo     *kubo
+	id       string
+	addr     string // /ip4/127.0.0.1/tcp/PORT/p2p/ID, for --bootstrap
+	restPort int
+	proc     *proc
+	ready    *logWatch
+}
+
+// peerSettings are the parts of service.json the harness sets.
+type peerSettings struct {
+	Secret       string
+	Keyspace     string // for backends on the database
+	DBHosts      []string
+	DBPort       int
+	SyncInterval time.Duration // cluster.state_sync_interval
+}
+
+var tcpPort = regexp.MustCompile(`/tcp/([0-9]+)`)
+
+// initPeer runs `init` for the backend in dir and points the
+// configuration at k (its kubo) and, for ours, at the database.
+func initPeer(ctx context.Context, be *backend, name, dir string, k *kubo, s peerSettings) (*peer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	args := append([]string{"-c", dir, "init"}, be.InitArgs...)
+	args = append(args, "--randomports", "--force")
+	if _, err := runCLI(ctx, time.Minute, filepath.Join(dir, "init.log"), nil, be.Bin, args...); err != nil {
+		return nil, fmt.Errorf("%s init: %w", be.Name, err)
+	}
+	p := &peer{be: be, name: name, dir: dir, kubo: k}
+	kuboAddr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", k.apiPort)
+	err := editJSON(filepath.Join(dir, "service.json"), func(c map[string]any) {
+		setPath(c, "cluster.secret", s.Secret)
+		setPath(c, "cluster.peername", name)
+		setPath(c, "cluster.listen_multiaddress", loopback(getPath(c, "cluster.listen_multiaddress")))
+		setPath(c, "cluster.mdns_interval", "0s")
+		setPath(c, "cluster.enable_relay_hop", false)
+		setPath(c, "cluster.state_sync_interval", s.SyncInterval.String())
+		setPath(c, "ipfs_connector.ipfshttp.node_multiaddress", kuboAddr)
+		if getPath(c, "api.ipfsproxy") != nil {
+			setPath(c, "api.ipfsproxy.node_multiaddress", kuboAddr)
+		}
+		if be.UsesDB {
+			setPath(c, "state.scyllastate.hosts", s.DBHosts)
+			setPath(c, "state.scyllastate.port", s.DBPort)
+			setPath(c, "state.scyllastate.keyspace", s.Keyspace)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var cfg map[string]any
+	if err := readJSON(filepath.Join(dir, "service.json"), &cfg); err != nil {
+		return nil, err
+	}
+	if p.restPort, err = portOf(getPath(cfg, "api.restapi.http_listen_multiaddress")); err != nil {
+		return nil, fmt.Errorf("%s: api.restapi.http_listen_multiaddress: %w", dir, err)
+	}
+	swarm, err := portOf(getPath(cfg, "cluster.listen_multiaddress"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: cluster.listen_multiaddress: %w", dir, err)
+	}
+	var ident struct{ ID string }
+	if err := readJSON(filepath.Join(dir, "identity.json"), &ident); err != nil {
+		return nil, err
+	}
+	p.id = ident.ID
+	p.addr = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", swarm, p.id)
+	return p, nil
+}
+
+// loopback rewrites wildcard listen addresses to the loopback ones.
+func loopback(v any) any {
+	lo := func(s string) string {
+		s = strings.Replace(s, "/ip4/0.0.0.0/", "/ip4/127.0.0.1/", 1)
+		return strings.Replace(s, "/ip6/::/", "/ip6/::1/", 1)
+	}
+	switch t := v.(type) {
+	case string:
+		return lo(t)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			if s, ok := e.(string); ok {
+				out[i] = lo(s)
+			} else {
+				out[i] = e
+			}
+		}
+		return out
+	}
+	return v
+}
+
+// portOf is the TCP port of a multiaddress (or of the first one of a list).
+func portOf(v any) (int, error) {
+	var s string
+	switch t := v.(type) {
+	case string:
+		s = t
+	case []any:
+		for _, e := range t {
+			if str, ok := e.(string); ok && tcpPort.MatchString(str) {
+				s = str
+				break
+			}
+		}
+	}
+	m := tcpPort.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("no /tcp/ port in %v", v)
+	}
+	return strconv.Atoi(m[1])
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// start starts the daemon (extra args such as --bootstrap ADDR).
+func (p *peer) start(ps *procs, args ...string) error {
+	if p.proc != nil && !p.proc.exited() {
+		return fmt.Errorf("%s already runs", p.name)
+	}
+	logPath := filepath.Join(p.dir, fmt.Sprintf("daemon-%d.log", time.Now().UnixNano()))
+	pr, err := ps.start(p.be.Name+" "+p.name, logPath, nil, p.be.Bin, append([]string{"-c", p.dir, "daemon"}, args...)...)
+	if err != nil {
+		return err
+	}
+	p.proc = pr
+	p.ready = newLogWatch(logPath, readyLine)
+	return nil
+}
+
+// waitReady waits for the ready log line and returns the time since start.
+func (p *peer) waitReady(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	err := waitFor(ctx, timeout, p.proc, func(context.Context) bool { return p.ready.found() })
+	if err != nil {
+		return 0, fmt.Errorf("%s: waiting for %q: %w", p.name, readyLine, err)
+	}
+	return time.Since(p.proc.started), nil
+}
+
+// stop stops the daemon (SIGTERM, SIGKILL after 60 s).
+func (p *peer) stop() error {
+	if p.proc == nil {
+		return nil
+	}
+	err := p.proc.stop(60 * time.Second)
+	p.proc = nil
+	return err
+}
+
+// cli runs `ipfs-cluster-service -c DIR ARGS...` to completion.
+func (p *peer) cli(ctx context.Context, timeout time.Duration, logName string, args ...string) (cliResult, error) {
+	return runCLI(ctx, timeout, filepath.Join(p.dir, logName), nil, p.be.Bin, append([]string{"-c", p.dir}, args...)...)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+	cid "github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// genCID is the i-th CID of a series: CIDv1, raw codec, sha256 multihash
+// of (series, i). No kubo holds such a block, so an offline kubo fails to
+// pin it at once, for every backend alike.
+func genCID(series string, i int) cid.Cid {
+	h := sha256.New()
+	h.Write([]byte(series))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(i))
+	h.Write(b[:])
+	digest, err := mh.Encode(h.Sum(nil), mh.SHA2_256)
+	if err != nil {
+		panic(err) // a 32-byte sha256 digest always encodes
+	}
+	return cid.NewCidV1(cid.Raw, digest)
+}
+
+// genCIDs returns n CID strings of a series.
+func genCIDs(series string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = genCID(series, i).String()
+	}
+	return out
+}
+
+// writePinset writes n pins of a series to path in the format of
+// upstream's `state export` (one api.Pin JSON object per line): recursive
+// data pins, replication -1 (allocated everywhere), no name.
+func writePinset(path, series string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(w)
+	ts := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		p := api.PinWithOpts(api.NewCid(genCID(series, i)), api.PinOptions{
+			ReplicationFactorMin: -1,
+			ReplicationFactorMax: -1,
+		})
+		p.Timestamp = ts
+		if err := enc.Encode(p); err != nil {
+			f.Close()
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// countLines counts the lines of a file (pins in an export).
+func countLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	n := 0
+	for sc.Scan() {
+		if len(sc.Bytes()) > 0 {
+			n++
+		}
+	}
+	return n, sc.Err()
+}

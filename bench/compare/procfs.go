@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime/stime in /proc/PID/stat (100 on
+// every Linux architecture Go supports).
+const clockTicks = 100
+
+// rssBytes is the current resident set (VmRSS) of pid.
+func rssBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/status VmRSS %q: %w", pid, v, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no VmRSS line", pid)
+}
+
+// cpuTime is the user + system CPU time pid has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: fields restart after ")".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime %q %q", pid, f[11], f[12])
+	}
+	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// rssSeries is what an rssSampler saw.
+type rssSeries struct {
+	Start, Peak, End int64 // bytes; Start is the first sample
+	Samples          int
+}
+
+// rssSampler reads the RSS of a set of processes every interval until
+// stopped. Its goroutine is owned by the sampler: stop ends it.
+type rssSampler struct {
+	mu     sync.Mutex
+	series map[string]*rssSeries
+	stopCh chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// sampleRSS starts sampling the given processes (name -> pid).
+func sampleRSS(pids map[string]int, interval time.Duration) *rssSampler {
+	s := &rssSampler{series: map[string]*rssSeries{}, stopCh: make(chan struct{}), done: make(chan struct{})}
+	for name := range pids {
+		s.series[name] = &rssSeries{}
+	}
+	s.sample(pids)
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stopCh:
+				s.sample(pids)
+				return
+			case <-t.C:
+				s.sample(pids)
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) sample(pids map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, pid := range pids {
+		v, err := rssBytes(pid)
+		if err != nil || v == 0 {
+			continue // exited: keep what was seen
+		}
+		r := s.series[name]
+		if r.Samples == 0 {
+			r.Start = v
+		}
+		r.Samples++
+		r.End = v
+		r.Peak = max(r.Peak, v)
+	}
+}
+
+// stop ends the sampling (after one last sample) and returns the series.
+// It may be called more than once.
+func (s *rssSampler) stop() map[string]rssSeries {
+	s.once.Do(func() { close(s.stopCh) })
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]rssSeries{}
+	for k, v := range s.series {
+		out[k] = *v
+	}
+	return out
+}
+
+// tail returns the last n lines of a file, joined by " | " (for errors).
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// logWatch finds a string in a growing log file, reading only what was
+// appended since the last call (peer logs may grow large).
+type logWatch struct {
+	path   string
+	needle []byte
+	off    int64
+	carry  []byte // the end of the previous read, for matches across reads
+}
+
+func newLogWatch(path, needle string) *logWatch {
+	return &logWatch{path: path, needle: []byte(needle)}
+}
+
+// found reads what was appended and tells whether the needle has appeared.
+func (w *logWatch) found() bool {
+	f, err := os.Open(w.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := f.ReadAt(buf, w.off)
+		if n > 0 {
+			w.off += int64(n)
+			chunk := append(w.carry, buf[:n]...)
+			if bytes.Contains(chunk, w.needle) {
+				return true
+			}
+			k := min(len(chunk), len(w.needle))
+			w.carry = append([]byte(nil), chunk[len(chunk)-k:]...)
+		}
+		if err != nil || n == 0 {
+			return false
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"time"
+)
+
+// Figure is one measured value of one backend at one pinset size, or the
+// reason why there is none (Missing: an error, a timeout, skipped).
+type Figure struct {
+	Backend string  `json:"backend"`
+	Size    int     `json:"size"`
+	Key     string  `json:"key"`
+	Value   float64 `json:"value"`
+	Missing string  `json:"missing,omitempty"`
+}
+
+// Settings are the parameters of a run.
+type Settings struct {
+	RESTPins       int     `json:"rest_pins"`        // pins added through REST per add phase
+	Clients        int     `json:"clients"`          // concurrent REST clients
+	StartWindowS   float64 `json:"start_window_s"`   // RSS sampling after the first start
+	IdleWindowS    float64 `json:"idle_window_s"`    // the idle phase = cluster.state_sync_interval
+	DBBaselineCPU  float64 `json:"db_baseline_cpu"`  // database CPU-seconds per second with no peer running
+	DBInstance     string  `json:"db_instance"`      // host:port of the database
+	ThreePeersFor  string  `json:"three_peers_for"`  // backends measured with 3 peers
+	PhaseTimeoutMS float64 `json:"phase_timeout_ms"` // extra timeout per pin (base 2 min)
+}
+
+// Run is everything a harness run measured; it is saved as JSON and
+// rendered as markdown and a chart.
+type Run struct {
+	Mode        string    `json:"mode"`
+	Started     time.Time `json:"started"`
+	Seconds     float64   `json:"seconds"`
+	Commit      string    `json:"commit"`
+	Machine     string    `json:"machine"`
+	LoadAvg     []string  `json:"load_avg,omitempty"` // /proc/loadavg at the start and at the end
+	Settings    Settings  `json:"settings"`
+	Backends    []string  `json:"backends"`
+	Sizes       []int     `json:"sizes"`
+	Figures     []Figure  `json:"figures"`
+	Notes       []string  `json:"notes,omitempty"`
+	Interrupted bool      `json:"interrupted,omitempty"`
+}
+
+// set records a value (replacing an earlier one of the same key).
+func (r *Run) set(backend string, size int, key string, v float64) {
+	r.put(Figure{Backend: backend, Size: size, Key: key, Value: v})
+}
+
+// miss records why a value is missing (unless a value is there already).
+func (r *Run) miss(backend string, size int, key, why string) {
+	if f, ok := r.get(backend, size, key); ok && f.Missing == "" {
+		return
+	}
+	r.put(Figure{Backend: backend, Size: size, Key: key, Missing: why})
+}
+
+func (r *Run) put(f Figure) {
+	for i := range r.Figures {
+		g := &r.Figures[i]
+		if g.Backend == f.Backend && g.Size == f.Size && g.Key == f.Key {
+			*g = f
+			return
+		}
+	}
+	r.Figures = append(r.Figures, f)
+}
+
+// get returns the figure of backend/size/key.
+func (r *Run) get(backend string, size int, key string) (Figure, bool) {
+	for _, f := range r.Figures {
+		if f.Backend == backend && f.Size == size && f.Key == key {
+			return f, true
+		}
+	}
+	return Figure{}, false
+}
+
+// value returns a measured value (ok false if missing).
+func (r *Run) value(backend string, size int, key string) (float64, bool) {
+	f, ok := r.get(backend, size, key)
+	return f.Value, ok && f.Missing == ""
+}
+
+// note adds a line to the notes of the report.
+func (r *Run) note(s string) { r.Notes = append(r.Notes, s) }
+
+// saveJSON writes the run to path.
+func (r *Run) saveJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
