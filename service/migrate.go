@@ -97,11 +97,12 @@ type migrateTarget interface {
 //
 // The source is never written: its data folder is copied to a temporary
 // folder under opts.WorkDir and read there, and the copy is removed at
-// the end. Pins are written in batches of the store's batch_size as
-// upserts, so running Migrate again after an interruption finishes the
-// job without duplicates. The error wraps ErrMigrationIncomplete when
-// the verification finds missing or different pins; the report is
-// filled as far as Migrate got.
+// the end. Pins are written as upserts in batches of the store's
+// batch_size (1000 at most, so that the progress moves), so running
+// Migrate again after an interruption finishes the job without
+// duplicates. The error wraps ErrMigrationIncomplete when the
+// verification finds missing or different pins; the report is filled as
+// far as Migrate got.
 func Migrate(ctx context.Context, src, dst *config.Helper, opts MigrateOptions) (*MigrateReport, error) {
 	rep := &MigrateReport{TargetPins: -1}
 	drawn := opts.Progress != nil
@@ -197,6 +198,9 @@ func countPins(ctx context.Context, st state.ReadOnly) (int64, error) {
 	return n, err
 }
 
+// progressChunk bounds the pins written per commit, for the progress.
+const progressChunk = 1000
+
 // migration is one run of Migrate.
 type migration struct {
 	source *sourceState
@@ -222,7 +226,9 @@ func (m *migration) count(ctx context.Context) error {
 // writePins writes every source pin, committing every batch_size pins.
 func (m *migration) write(ctx context.Context) error {
 	source, target, rep, p := m.source, m.target, m.rep, m.p
-	size := int64(max(target.BatchSize(), 1))
+	// Commit at most batch_size pins at a time, and at most
+	// progressChunk so that the progress moves.
+	size := int64(min(max(target.BatchSize(), 1), progressChunk))
 	var buffered int64
 	commit := func() error {
 		if err := target.Commit(ctx); err != nil {
@@ -295,7 +301,7 @@ func (m *migration) verify(ctx context.Context) error {
 					example("different", want.Cid)
 				}
 				p.Add(1)
-				if n := checked.Add(1); n%int64(max(target.BatchSize(), 1)) == 0 {
+				if n := checked.Add(1); n%int64(min(max(target.BatchSize(), 1), progressChunk)) == 0 {
 					m.logf("migrate: %d of %d pins verified", n, rep.Pins)
 				}
 			}

@@ -8,12 +8,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ipfs-cluster/ipfs-cluster/cmdutils"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
 )
+
+// copyPrefix names the temporary copies of the source data.
+const copyPrefix = "ipfs-cluster-migrate-"
 
 // ErrSourceRunning is returned when the peer whose pinset would be
 // migrated holds its folder's lock: it must be stopped first.
@@ -82,7 +86,11 @@ func openSource(ctx context.Context, src *config.Helper, workDir string, meter M
 	if err := checkNotLocked(folder); err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(workDir, "ipfs-cluster-migrate-")
+	if stale, _ := filepath.Glob(filepath.Join(workDir, copyPrefix+"*")); len(stale) > 0 {
+		logger.Warnf("%s holds copies left by interrupted migrations (killed before they could remove them): "+
+			"remove them to free the space unless a migration is running: %s", workDir, strings.Join(stale, " "))
+	}
+	tmp, err := os.MkdirTemp(workDir, copyPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating the temporary copy of the source (--work-dir %q): %w", workDir, err)
 	}

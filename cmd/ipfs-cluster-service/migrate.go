@@ -24,9 +24,10 @@ func migrateCommand(p *paths) *cli.Command {
 Reads the pinset of a STOPPED crdt (pebble, badger3, badger, leveldb) or
 raft peer, whose configuration folder is given with --from, and writes it
 into the shared Scylla pinset configured in this folder (--config, made by
-'init --datastore scylla'), in batches of the store's batch_size. Then it
-re-reads the source and checks every pin in Scylla, prints the counts and
-exits 1 if any pin is missing or different.
+'init --datastore scylla'), in batches of the store's batch_size (1000 at
+most). Then it re-reads the source and checks every pin in Scylla, prints
+the counts and exits 1 if any pin is missing or different. Progress is
+drawn on a terminal, logged otherwise.
 
 The source is never modified: its datastore folder (crdt) or raft snapshots
 are copied to a temporary folder under --work-dir, read there and removed;

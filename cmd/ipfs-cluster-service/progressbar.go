@@ -12,11 +12,11 @@ type phaseBar struct {
 }
 
 func (b *phaseBar) Phase(name string, total int64) {
-	format := func(n int64) string { return fmt.Sprintf("%d pins", n) }
+	format, unit := func(n int64) string { return fmt.Sprint(n) }, "pins"
 	if name == "copy" {
-		format = func(n int64) string { return fmt.Sprintf("%.1f MiB", mib(n)) }
+		format, unit = func(n int64) string { return fmt.Sprintf("%.1f", mib(n)) }, "MiB"
 	}
-	b.cur = startProgress(func(n int64) string { return barLine(name, n, total, format) })
+	b.cur = startProgress(func(n int64) string { return barLine(name, n, total, format, unit) })
 }
 
 func (b *phaseBar) Add(n int64) {
@@ -34,11 +34,11 @@ func (b *phaseBar) Done() {
 
 const barWidth = 30
 
-// barLine renders "label [=====>    ] n of total (p%)", or "label n"
-// when the total is unknown.
-func barLine(label string, n, total int64, format func(int64) string) string {
+// barLine renders "label [=====>    ] n of total unit (p%)", or
+// "label n unit" when the total is unknown.
+func barLine(label string, n, total int64, format func(int64) string, unit string) string {
 	if total <= 0 {
-		return fmt.Sprintf("%-7s %s", label, format(n))
+		return fmt.Sprintf("%-7s %s %s", label, format(n), unit)
 	}
 	n = min(max(n, 0), total)
 	filled := int(n * barWidth / total)
@@ -46,5 +46,5 @@ func barLine(label string, n, total int64, format func(int64) string) string {
 	if filled < barWidth {
 		bar += ">" + strings.Repeat(" ", barWidth-filled-1)
 	}
-	return fmt.Sprintf("%-7s [%s] %s of %s (%d%%)", label, bar, format(n), format(total), n*100/total)
+	return fmt.Sprintf("%-7s [%s] %s of %s %s (%d%%)", label, bar, format(n), format(total), unit, n*100/total)
 }
