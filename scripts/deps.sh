@@ -27,7 +27,8 @@ fail() {
 	exit 1
 }
 
-# The Debian packages: what .ci/run installed, plus shellcheck and prometheus (promtool).
+# The Debian packages: what .ci/run installed, plus shellcheck, prometheus (promtool) and
+# docker-compose (validates docker/docker-compose.yml; no container engine is needed).
 # Each line: package, then the command or file that tells it is there.
 packages() {
 	cat <<'EOF'
@@ -42,6 +43,7 @@ sharness file:/usr/share/sharness/sharness.sh
 openjdk-17-jdk-headless java17
 shellcheck command:shellcheck
 prometheus command:promtool
+docker-compose command:docker-compose
 bsdutils command:script
 coreutils command:timeout
 EOF
