@@ -29,6 +29,7 @@ require (
 	go.opencensus.io v0.24.0
 	golang.org/x/sys v0.39.0
 	golang.org/x/term v0.38.0
+	gopkg.in/yaml.v2 v2.4.0
 )
 
 require (
@@ -244,7 +245,6 @@ require (
 	google.golang.org/grpc v1.75.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
-	gopkg.in/yaml.v2 v2.4.0 // indirect
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
 
