@@ -3,12 +3,17 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all build install quickstart kubo test-integration test-faults test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench bench-tools bench-quick bench-compare cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all deps preflight-test build install quickstart kubo test-integration test-faults test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench bench-tools bench-quick bench-compare cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.commit=$(COMMIT)
+
+## deps: install the missing Debian packages (as root; otherwise print the
+## sudo apt-get line and fail), check Go (>= go.mod's) and OpenJDK 17
+deps:
+	scripts/deps.sh install
 
 ## build: compile everything with and without the scylla build tag; put
 ## ipfs-cluster-service (tag scylla) and upstream ipfs-cluster-ctl v1.1.5 in bin/
@@ -39,12 +44,18 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test: every tier: vet and build with and without the scylla tag, the
-## tests that need no database, the monitoring files, then - with a real
-## Cassandra started here - the integration tests (-race) and the sharness
-## end-to-end suite
-test: vet build kubo test-unit test-monitoring
+## test: deps and a check of every prerequisite first (sharness, ports,
+## disk, Cassandra's jars), then every tier: vet and build with and without
+## the scylla tag, the tests that need no database, the monitoring files,
+## then - with a real Cassandra started here - the integration tests
+## (-race) and the sharness end-to-end suite (real kubo, daemon and
+## ipfs-cluster-ctl)
+test: deps preflight-test vet build kubo test-unit test-monitoring
+	scripts/deps.sh built
 	$(WITH_DB) $(MAKE) --no-print-directory test-integration test-sharness-run
+
+preflight-test:
+	scripts/deps.sh preflight test
 
 ## test-unit: the tests that need no database (as plain `go test ./...`),
 ## with and without the scylla tag
@@ -92,7 +103,9 @@ test-monitoring:
 
 ## demo: the main job: local Cassandra, three kubo daemons and three cluster
 ## peers on one keyspace; a file added and pinned through ipfs-cluster-ctl
-demo: build kubo
+demo: deps build kubo
+	scripts/deps.sh preflight demo
+	scripts/deps.sh built
 	scripts/demo.sh
 
 ## quickstart: the usage guide's Quick Start against a local Cassandra

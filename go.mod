@@ -7,10 +7,12 @@ require (
 	github.com/coreos/go-systemd/v22 v22.5.0
 	github.com/gocql/gocql v1.7.0
 	github.com/hashicorp/go-multierror v1.1.1
+	github.com/hsanjuan/ipfs-lite v1.8.6
 	github.com/ipfs-cluster/ipfs-cluster v1.1.5
 	github.com/ipfs/boxo v0.35.2
 	github.com/ipfs/go-cid v0.6.0
 	github.com/ipfs/go-datastore v0.9.0
+	github.com/ipfs/go-ds-crdt v0.6.7
 	github.com/ipfs/go-fs-lock v0.1.1
 	github.com/ipfs/go-log/v2 v2.9.0
 	github.com/kelseyhightower/envconfig v1.4.0
@@ -25,9 +27,11 @@ require (
 	github.com/ugorji/go/codec v1.2.12
 	github.com/urfave/cli/v2 v2.27.7
 	go.opencensus.io v0.24.0
+	golang.org/x/sys v0.39.0
 	golang.org/x/term v0.38.0
 	gonum.org/v1/gonum v0.16.0
 	gonum.org/v1/plot v0.17.0
+	gopkg.in/yaml.v2 v2.4.0
 )
 
 require (
@@ -103,7 +107,6 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/hashicorp/raft v1.7.3 // indirect
 	github.com/hashicorp/raft-boltdb v0.0.0-20190605210249-ef2e128ed477 // indirect
-	github.com/hsanjuan/ipfs-lite v1.8.6 // indirect
 	github.com/huin/goupnp v1.3.0 // indirect
 	github.com/ipfs-cluster/go-dot v0.0.0-20240429211553-7274b631c71d // indirect
 	github.com/ipfs/bbloom v0.0.4 // indirect
@@ -113,7 +116,6 @@ require (
 	github.com/ipfs/go-cidutil v0.1.0 // indirect
 	github.com/ipfs/go-ds-badger v0.3.4 // indirect
 	github.com/ipfs/go-ds-badger3 v0.1.5 // indirect
-	github.com/ipfs/go-ds-crdt v0.6.7 // indirect
 	github.com/ipfs/go-ds-leveldb v0.5.2 // indirect
 	github.com/ipfs/go-ds-pebble v0.5.7 // indirect
 	github.com/ipfs/go-dsqueue v0.1.1 // indirect
@@ -241,7 +243,6 @@ require (
 	golang.org/x/mod v0.30.0 // indirect
 	golang.org/x/net v0.48.0 // indirect
 	golang.org/x/sync v0.19.0 // indirect
-	golang.org/x/sys v0.39.0 // indirect
 	golang.org/x/telemetry v0.0.0-20251111182119-bc8e575c7b54 // indirect
 	golang.org/x/text v0.32.0 // indirect
 	golang.org/x/time v0.12.0 // indirect
@@ -252,7 +253,6 @@ require (
 	google.golang.org/grpc v1.75.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
-	gopkg.in/yaml.v2 v2.4.0 // indirect
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
 

@@ -9,14 +9,20 @@
 # It uses the helpers of the sharness suite (sharness/lib/peers.sh).
 #
 # Environment: DEMO_DIR [/tmp/ipfs-cluster-scylla-demo], DEMO_WAIT=1 waits for
-# Enter before stopping (default: when stdin is a terminal).
+# Enter before stopping (default: when stdin is a terminal), which keeps the
+# cluster and its metrics URL up. NO_COLOR: no bold headings.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO_DIR=${DEMO_DIR:-/tmp/ipfs-cluster-scylla-demo}
 cass=$repo/scripts/cassandra.sh
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only (and not with NO_COLOR): no escape codes in logs.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n== %s\n' "$*"; }
+fi
 
 rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
@@ -113,6 +119,13 @@ ipfsCmd kubo2 pin ls --type=recursive "$CID"
 
 step "metrics"
 echo "Prometheus metrics of peer0: http://127.0.0.1:$METRICS_PORT/metrics"
+wait_for_enter=${DEMO_WAIT:-$([ -t 0 ] && echo 1 || echo 0)}
+if [ "$wait_for_enter" = 1 ]; then
+	echo "(it answers until you press Enter at the end of the demo)"
+else
+	echo "(it answers only while the demo runs, which stops everything at its end:"
+	echo " DEMO_WAIT=1 make demo keeps the cluster and this URL up until you press Enter)"
+fi
 echo "(enabled by observations.metrics.enable_stats, or daemon --stats; store metrics by state.scyllastate.metrics_enabled)"
 scrape() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -q '^ipfscluster_scyllastate_operation_duration_seconds_count'; }
 if test_wait_for 40 scrape; then
@@ -120,7 +133,7 @@ if test_wait_for 40 scrape; then
 fi
 echo "logs: $DEMO_DIR/peer*/daemon.log"
 
-if [ "${DEMO_WAIT:-$([ -t 0 ] && echo 1 || echo 0)}" = 1 ]; then
+if [ "$wait_for_enter" = 1 ]; then
 	step "the cluster is running; try: bin/ipfs-cluster-ctl --host /ip4/127.0.0.1/tcp/$(cluster_restapi_port peer0) status"
 	read -r -p "press Enter to stop everything " _
 fi

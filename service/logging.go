@@ -20,8 +20,10 @@ func init() {
 }
 
 // SetupLogLevel applies --debug and --loglevel: "level" for every
-// facility, or "facility:level,..." per facility, as upstream.
+// facility, or "facility:level,..." per facility, as upstream. It also
+// honours NO_COLOR.
 func SetupLogLevel(debug bool, spec string) error {
+	applyNoColor()
 	if debug {
 		ipfscluster.SetFacilityLogLevel("*", "DEBUG")
 		return nil

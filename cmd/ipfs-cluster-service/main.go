@@ -78,6 +78,10 @@ func newApp() *cli.App {
 				Usage:   "path to the configuration and data `FOLDER`",
 				EnvVars: []string{"IPFS_CLUSTER_PATH"},
 			},
+			// As upstream: accepted before the command and never read;
+			// init, state import and state cleanup take their own -f
+			// (state export's -f is --file).
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "forcefully proceed with some actions. i.e. overwriting configuration"},
 			&cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "enable full debug logging (very verbose)"},
 			&cli.StringFlag{
 				Name:    "loglevel",

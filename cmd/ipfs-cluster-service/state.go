@@ -21,6 +21,7 @@ func stateCommand(p *paths) *cli.Command {
 		Name:  "state",
 		Usage: "Manages the peer's consensus state (pinset)",
 		Subcommands: []*cli.Command{
+			crdtCommand(p),
 			{
 				Name:  "export",
 				Usage: "save the state to a JSON file",
@@ -64,6 +65,7 @@ prompt.`,
 				},
 				Action: func(c *cli.Context) error { return runCleanup(c, p) },
 			},
+			migrateCommand(p),
 		},
 	}
 }
