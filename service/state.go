@@ -12,6 +12,7 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/state"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/pinset"
 )
 
 // ErrNotConfirmed is returned when cleaning the shared Scylla pinset
@@ -83,24 +84,16 @@ func (u upstreamStateManager) Close() error                  { return nil }
 
 // exportPins writes the pins of st as NDJSON, as upstream's export.
 func exportPins(ctx context.Context, st state.ReadOnly, w io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	out := make(chan api.Pin, 1024)
-	errCh := make(chan error, 1)
-	go func() { errCh <- st.List(ctx, out) }()
 	enc := json.NewEncoder(w)
 	var encErr error
-	for pin := range out {
-		if encErr == nil {
-			if encErr = enc.Encode(pin); encErr != nil {
-				cancel() // List closes out when it stops
-			}
-		}
-	}
+	err := pinset.Each(ctx, st, func(pin api.Pin) error {
+		encErr = enc.Encode(pin)
+		return encErr
+	})
 	if encErr != nil {
 		return fmt.Errorf("writing the export: %w", encErr)
 	}
-	return <-errCh
+	return err
 }
 
 // importPins reads a stream of JSON pins into st, applying the overrides

@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/pinset"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
@@ -50,32 +51,23 @@ func (m *scyllaStateManager) Import(ctx context.Context, r io.Reader, opts api.P
 // Cleanup removes every pin of the shared pinset, through the change
 // feed so that running peers unpin them too.
 func (m *scyllaStateManager) Cleanup(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	out := make(chan api.Pin, 1024)
-	errCh := make(chan error, 1)
-	go func() { errCh <- m.store.List(ctx, out) }()
 	batch := m.store.Batch()
 	n := 0
 	var rmErr error
-	for pin := range out {
-		if rmErr != nil {
-			continue
-		}
+	err := pinset.Each(ctx, m.store, func(pin api.Pin) error {
 		if rmErr = batch.Rm(ctx, pin.Cid); rmErr != nil {
-			cancel()
-			continue
+			return rmErr
 		}
-		n++
-		if n%100000 == 0 {
+		if n++; n%100000 == 0 {
 			logger.Infof("cleanup: %d pins removed", n)
 		}
-	}
-	if err := <-errCh; err != nil && rmErr == nil {
-		return fmt.Errorf("listing the pins to remove: %w", err)
-	}
+		return nil
+	})
 	if rmErr != nil {
 		return rmErr
+	}
+	if err != nil {
+		return fmt.Errorf("listing the pins to remove: %w", err)
 	}
 	if err := batch.Commit(ctx); err != nil {
 		return err

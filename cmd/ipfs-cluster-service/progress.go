@@ -54,12 +54,12 @@ type progressReader struct {
 	r io.Reader
 }
 
-func newProgressReader(r io.Reader, size int64) *progressReader {
+func newProgressReader(r io.Reader, size int64, what string) *progressReader {
 	return &progressReader{r: r, progress: startProgress(func(n int64) string {
 		if size > 0 {
-			return fmt.Sprintf("import: %.1f MiB of %.1f MiB read (%d%%)", mib(n), mib(size), n*100/size)
+			return fmt.Sprintf("%s: %.1f MiB of %.1f MiB read (%d%%)", what, mib(n), mib(size), n*100/size)
 		}
-		return fmt.Sprintf("import: %.1f MiB read", mib(n))
+		return fmt.Sprintf("%s: %.1f MiB read", what, mib(n))
 	})}
 }
 

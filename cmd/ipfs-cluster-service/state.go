@@ -151,7 +151,25 @@ func runImport(c *cli.Context, p *paths) error {
 	} else {
 		out("reading from stdin, Ctrl-D to finish\n")
 	}
-	pr := newProgressReader(bufio.NewReader(r), size)
+	// Check the whole file first: a malformed one is refused before
+	// anything is written (crdt and raft would already have emptied
+	// their pinset).
+	rs, cleanup, err := service.Seekable(r)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	cr := newProgressReader(bufio.NewReader(rs), size, "checking the import")
+	pins, err := service.CheckImport(cr)
+	cr.finish()
+	if err != nil {
+		return fmt.Errorf("nothing imported: %w", err)
+	}
+	if _, err := rs.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("reading the import again: %w", err)
+	}
+	logger.Infof("import file checked: %d pins", pins)
+	pr := newProgressReader(bufio.NewReader(rs), size, "import")
 	err = mgr.Import(c.Context, pr, opts)
 	pr.finish()
 	if err != nil {

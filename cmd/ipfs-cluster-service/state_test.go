@@ -132,3 +132,26 @@ func TestScyllaExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("importing bad JSON: want an error naming the pin, got %v", err)
 	}
 }
+
+// A malformed import is refused before anything is written, naming the
+// line of the first bad pin.
+func TestMalformedImportWritesNothing(t *testing.T) {
+	dir, st := initScylla(t)
+	file := filepath.Join(t.TempDir(), "import.json")
+	writePins(t, file, 49)
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"cid": "not-a-cid"}` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	err = run(t, "-c", dir, "state", "import", "-f", file)
+	if !errors.Is(err, service.ErrBadImport) || !strings.Contains(err.Error(), "line 50") {
+		t.Fatalf("want an error naming line 50, got %v", err)
+	}
+	if n := count(t, st); n != 0 {
+		t.Fatalf("%d pins written by a refused import", n)
+	}
+}
