@@ -14,6 +14,14 @@ EXPECTED_SERIES=(
 	'ipfscluster_scyllastate_operation_duration_seconds_bucket{operation="get"}'
 	'ipfscluster_scyllastate_operation_duration_seconds_sum{operation="list"}'
 	'ipfscluster_scyllastate_retries_total'
+	'ipfscluster_scyllastate_database_healthy == 1'
+	'ipfscluster_scylla_feed_events_applied_total{op="pin"}'
+	'ipfscluster_scylla_feed_lag_seconds'
+	'ipfscluster_scylla_feed_caught_up == 1'
+	'ipfscluster_scylla_feed_catchup_duration_seconds'
+	'ipfscluster_scylla_feed_checkpoint_age_seconds'
+	'ipfscluster_scylla_feed_poll_errors_total'
+	'ipfscluster_scylla_feed_rolled_forward_total'
 	'ipfscluster_pins'
 	'go_goroutines'
 	'process_resident_memory_bytes'
@@ -32,7 +40,7 @@ test_cassandra_require
 prom_pid() { cat "$PROM_DIR/prometheus.pid" 2>/dev/null || true; }
 
 # prom_running PID: PID is the Prometheus started here (not a recycled PID), and runs.
-prom_running() { _tl_pid_is "$1" "--config.file=$PROM_DIR/prometheus.yml"; }
+prom_running() { proc_is "$1" "--config.file=$PROM_DIR/prometheus.yml"; }
 
 # prom_stop: SIGTERM the Prometheus started here, SIGKILL after 20 s; idempotent.
 prom_stop() {
@@ -195,7 +203,9 @@ ADD_COUNT='ipfscluster_scyllastate_operation_duration_seconds_count{instance="pe
 test_expect_success PROMETHEUS 'pins through ipfs-cluster-ctl write to the store while prometheus watches' '
 	pin_file file1 &&
 	test_wait_for 30 prom_has_series "$ADD_COUNT" &&
-	pin_file file2
+	pin_file file2 &&
+	ctlCmd p pin ls >pinset.txt &&
+	test "$(wc -l <pinset.txt)" -eq 2
 '
 
 test_expect_success PROMETHEUS 'prometheus returns the store and upstream metrics of the peer' '

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/ipfs-cluster/ipfs-cluster/observations"
 	peer "github.com/libp2p/go-libp2p/core/peer"
+	"go.opencensus.io/stats"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
@@ -28,7 +30,10 @@ import (
 //     queue, get a full pass. Every pass queues pins at the pace of
 //     pinning: it waits while the tracker holds pin_queue_limit pins;
 //   - redo: every WriterTimeout/2, writers that died between the two
-//     halves of a change are completed (see redo).
+//     halves of a change are completed (see redo);
+//   - census: the recover passes count the pins of each slice they read;
+//     once every slice is counted, their sum is upstream's
+//     ipfscluster_pins gauge (a full listing sets it too).
 type upkeep struct {
 	c  *Consensus
 	rd *redo
@@ -37,10 +42,16 @@ type upkeep struct {
 	lastExpiry time.Time
 	passing    atomic.Bool // a full recover pass runs
 	wg         sync.WaitGroup
+
+	// census counts the pins of each slice of the pinset when a recover
+	// pass reads it: their sum is upstream's ipfscluster_pins gauge,
+	// which a full listing would otherwise be needed for.
+	censusMu sync.Mutex
+	census   map[int]int64
 }
 
 func newUpkeep(c *Consensus, rd *redo) *upkeep {
-	return &upkeep{c: c, rd: rd, lastExpiry: time.Now().Add(-c.stateCfg.EventRetention)}
+	return &upkeep{c: c, rd: rd, lastExpiry: time.Now().Add(-c.stateCfg.EventRetention), census: map[int]int64{}}
 }
 
 func (u *upkeep) run(ctx context.Context) {
@@ -222,7 +233,9 @@ func (u *upkeep) pass(ctx context.Context, slices []int, checkIPFS bool) (int64,
 	self := u.c.host.ID()
 	var queued atomic.Int64
 	for _, i := range slices {
+		var seen atomic.Int64
 		err := u.c.store.ListSlice(ctx, i, u.c.cfg.RecoverSlices, func(pin api.Pin) error {
+			seen.Add(1)
 			if pin.Type == api.MetaType || pin.IsRemotePin(self) {
 				return nil
 			}
@@ -246,8 +259,25 @@ func (u *upkeep) pass(ctx context.Context, slices []int, checkIPFS bool) (int64,
 		if err != nil {
 			return queued.Load(), err
 		}
+		u.count(i, seen.Load())
 	}
 	return queued.Load(), nil
+}
+
+// count records the pins of a slice and, once every slice is counted,
+// the pinset's size.
+func (u *upkeep) count(slice int, n int64) {
+	u.censusMu.Lock()
+	defer u.censusMu.Unlock()
+	u.census[slice] = n
+	if len(u.census) < u.c.cfg.RecoverSlices {
+		return
+	}
+	var total int64
+	for _, c := range u.census {
+		total += c
+	}
+	stats.Record(u.c.ctx, observations.Pins.M(total))
 }
 
 // waitForRoom waits while the tracker holds pin_queue_limit pins.
