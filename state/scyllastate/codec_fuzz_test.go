@@ -177,7 +177,7 @@ func FuzzPinRoundTrip(f *testing.F) {
 		tsNs, expSec int64, mk, mv string, alloc, userAlloc []byte, withRef bool, origin string) {
 		p := api.Pin{
 			Cid:         fuzzCid(t, cidSeed),
-			Type:        api.PinType(1 << (typ % 4)),
+			Type:        api.PinType(1 << (typ % 5)),
 			MaxDepth:    api.PinDepth(depth),
 			Timestamp:   time.Unix(0, tsNs),
 			Allocations: []peer.ID{fuzzPeer(t, alloc)},
