@@ -2,8 +2,10 @@ package scyllastate
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -243,13 +245,39 @@ func requireSamePin(t *testing.T, want, got api.Pin) {
 	}
 	want.Timestamp, got.Timestamp = epoch(want.Timestamp), epoch(got.Timestamp)
 	want.ExpireAt, got.ExpireAt = epoch(want.ExpireAt), epoch(got.ExpireAt)
+	// Type 0 is no type: the protobuf writes it as BadType.
+	if want.Type == 0 {
+		want.Type = api.BadType
+	}
+	if got.Type == 0 {
+		got.Type = api.BadType
+	}
 	w, g := statetest.Normalize(want), statetest.Normalize(got)
 	if len(w.Allocations) == 0 {
 		w.Allocations = nil
 	}
 	if !reflect.DeepEqual(w, g) {
-		t.Fatalf("pin read back differs:\nwant %+v\ngot  %+v", w, g)
+		t.Fatalf("pin read back differs:%s", pinDiff(w, g))
 	}
+}
+
+// pinDiff lists the fields in which two pins differ.
+func pinDiff(want, got api.Pin) string {
+	var b strings.Builder
+	var walk func(path string, w, g reflect.Value)
+	walk = func(path string, w, g reflect.Value) {
+		if w.Kind() == reflect.Struct && w.Type() != reflect.TypeOf(time.Time{}) && w.Type() != reflect.TypeOf(api.Cid{}) {
+			for i := 0; i < w.NumField(); i++ {
+				walk(path+"."+w.Type().Field(i).Name, w.Field(i), g.Field(i))
+			}
+			return
+		}
+		if !reflect.DeepEqual(w.Interface(), g.Interface()) {
+			fmt.Fprintf(&b, "\n  %s: want %#v, got %#v", path, w.Interface(), g.Interface())
+		}
+	}
+	walk("pin", reflect.ValueOf(want), reflect.ValueOf(got))
+	return b.String()
 }
 
 func fuzzCid(t *testing.T, seed []byte) api.Cid {
