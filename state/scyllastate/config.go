@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -289,7 +290,8 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 		var e *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &e) && e.Field != "":
-			err = invalid(e.Field, "got a JSON %s, want %s", e.Value, jsonKind(e.Type))
+			kind, _, _ := strings.Cut(e.Value, " ") // not the literal: it could be a password
+			err = invalid(e.Field, "got a JSON %s, want %s", kind, jsonKind(e.Type))
 		case errors.As(err, &e):
 			err = fmt.Errorf("%w: the %s section must be a JSON object, not a JSON %s", ErrInvalidConfig, ConfigKey, e.Value)
 		default:
