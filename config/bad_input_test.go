@@ -238,6 +238,14 @@ func TestEveryBadScyllaStateValueIsRefusedByName(t *testing.T) {
 		editSections(t, dir, func(st, _ map[string]any) { delete(st, "username") })
 		requireRefused(t, dir, scyllastate.ErrInvalidConfig, "scyllastate.username")
 	})
+	t.Run("password_written_as_a_number", func(t *testing.T) {
+		dir := copyDir(t, base)
+		editSections(t, dir, func(st, _ map[string]any) { st["password"] = 73519024 })
+		err := requireRefused(t, dir, scyllastate.ErrInvalidConfig, "scyllastate.password")
+		if strings.Contains(err.Error(), "73519024") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	})
 	t.Run("section_not_an_object", func(t *testing.T) {
 		dir := copyDir(t, base)
 		path := filepath.Join(dir, "service.json")
