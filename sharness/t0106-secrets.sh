@@ -72,7 +72,8 @@ test_expect_success 'a role with a distinctive password' '
 test_expect_success 'kubo and a peer on that role, with a TLS client key and every metric on' '
 	test_kubo_start_free k0 &&
 	cluster_init_peer p k0 - &&
-	secure_db_config p "$(test_keyspace)" &&
+	KS=$(test_keyspace) &&
+	secure_db_config p "$KS" &&
 	MPORT=$(test_free_port) &&
 	cluster_config_set p ".state.scyllastate.username = \$u | .state.scyllastate.password = \$pw
 		| .state.scyllastate.metrics_enabled = true
@@ -144,7 +145,8 @@ test_expect_success 'no log, error, displayed configuration, metric or export sh
 		metrics.out metrics2.out export1.json export1.log export2.json export2.log wrong.out
 '
 
-test_expect_success 'the role is dropped' '
+test_expect_success 'the keyspace and the role are dropped' '
+	secure_db cql "DROP KEYSPACE IF EXISTS $KS" >/dev/null &&
 	drop_role
 '
 
