@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all deps preflight-test build install quickstart kubo test-integration test-faults test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench bench-tools bench-quick bench-compare cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all deps preflight-test build install quickstart kubo fuzz test-integration test-faults test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench bench-tools bench-quick bench-compare cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -80,6 +80,10 @@ test-integration:
 test-faults:
 	scripts/cassandra.sh fetch
 	GOLOG_LOG_LEVEL=error $(GO) test -count=1 -v -timeout 60m -tags $(TAGS),integration,faults -run '^TestFault' ./service/
+
+## fuzz: run every Go fuzz target for FUZZTIME each [1m] (`go test ./...` runs their seeds)
+fuzz:
+	scripts/fuzz.sh
 
 ## test-sharness: the end-to-end suite alone (starts Cassandra when needed)
 test-sharness: build kubo test-sharness-run

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	ipfscluster "github.com/ipfs-cluster/ipfs-cluster"
 	"github.com/ipfs-cluster/ipfs-cluster/allocator/balanced"
@@ -72,6 +73,11 @@ type Helper struct {
 	identityPath string
 	consensus    string
 	datastore    string
+
+	// loading defers the validation of every section until all are
+	// loaded (see deferredConfig); components lists them to validate.
+	loading    atomic.Bool
+	components []registered
 }
 
 // NewHelper returns a helper for `init`: it registers the components of
@@ -141,12 +147,18 @@ func NewLoadedHelper(configPath, identityPath string) (*Helper, error) {
 		return nil, err
 	}
 	h := newHelper(configPath, identityPath, "", "")
-	if err := h.manager.LoadJSONFileAndEnv(configPath); err != nil {
+	h.loading.Store(true)
+	err := h.manager.LoadJSONFileAndEnv(configPath)
+	h.loading.Store(false)
+	if err != nil {
+		if all := h.diagnose(); all != nil {
+			return nil, all
+		}
 		return nil, fmt.Errorf("loading %s: %w", configPath, err)
 	}
-	// The manager validates the file before it applies the environment.
-	if err := h.manager.Validate(); err != nil {
-		return nil, fmt.Errorf("%s with the CLUSTER_* environment overrides: %w", configPath, err)
+	// Every section, file and environment overrides applied, at once.
+	if err := h.validateAll(); err != nil {
+		return nil, err
 	}
 	if err := h.detect(); err != nil {
 		return nil, err
@@ -198,39 +210,40 @@ func newHelper(configPath, identityPath, consensus, datastore string) *Helper {
 // register registers the components of the chosen consensus and
 // datastore, or all of them when loading (consensus "").
 func (h *Helper) register() {
-	man, c := h.manager, h.configs
-	man.RegisterComponent(uconfig.Cluster, c.Cluster)
-	man.RegisterComponent(uconfig.API, c.Restapi)
-	man.RegisterComponent(uconfig.API, c.Pinsvcapi)
-	man.RegisterComponent(uconfig.API, c.Ipfsproxy)
-	man.RegisterComponent(uconfig.IPFSConn, c.Ipfshttp)
-	man.RegisterComponent(uconfig.PinTracker, c.Statelesstracker)
-	man.RegisterComponent(uconfig.Monitor, c.Pubsubmon)
-	man.RegisterComponent(uconfig.Allocator, c.BalancedAlloc)
-	man.RegisterComponent(uconfig.Informer, c.DiskInf)
-	man.RegisterComponent(uconfig.Informer, c.TagsInf)
-	man.RegisterComponent(uconfig.Informer, c.PinQueueInf)
-	man.RegisterComponent(uconfig.Observations, c.Metrics)
-	man.RegisterComponent(uconfig.Observations, c.Tracing)
+	c := h.configs
+	reg := h.registerComponent
+	reg(uconfig.Cluster, c.Cluster)
+	reg(uconfig.API, c.Restapi)
+	reg(uconfig.API, c.Pinsvcapi)
+	reg(uconfig.API, c.Ipfsproxy)
+	reg(uconfig.IPFSConn, c.Ipfshttp)
+	reg(uconfig.PinTracker, c.Statelesstracker)
+	reg(uconfig.Monitor, c.Pubsubmon)
+	reg(uconfig.Allocator, c.BalancedAlloc)
+	reg(uconfig.Informer, c.DiskInf)
+	reg(uconfig.Informer, c.TagsInf)
+	reg(uconfig.Informer, c.PinQueueInf)
+	reg(uconfig.Observations, c.Metrics)
+	reg(uconfig.Observations, c.Tracing)
 
 	datastores := map[string]uconfig.ComponentConfig{
 		"pebble": c.Pebble, "badger3": c.Badger3, "badger": c.Badger, "leveldb": c.LevelDB,
 	}
 	switch h.consensus {
 	case Raft:
-		man.RegisterComponent(uconfig.Consensus, c.Raft)
+		reg(uconfig.Consensus, c.Raft)
 	case Crdt:
-		man.RegisterComponent(uconfig.Consensus, c.Crdt)
-		man.RegisterComponent(uconfig.Datastore, datastores[h.datastore])
+		reg(uconfig.Consensus, c.Crdt)
+		reg(uconfig.Datastore, datastores[h.datastore])
 	case Scylla:
-		c.registerScylla(man)
+		c.registerScylla(reg)
 	default: // loading: whatever service.json holds
-		man.RegisterComponent(uconfig.Consensus, c.Raft)
-		man.RegisterComponent(uconfig.Consensus, c.Crdt)
+		reg(uconfig.Consensus, c.Raft)
+		reg(uconfig.Consensus, c.Crdt)
 		for _, name := range Datastores[:4] {
-			man.RegisterComponent(uconfig.Datastore, datastores[name])
+			reg(uconfig.Datastore, datastores[name])
 		}
-		c.registerScylla(man)
+		c.registerScylla(reg)
 	}
 }
 

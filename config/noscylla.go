@@ -15,6 +15,6 @@ type scyllaConfigs struct{}
 
 func newScyllaConfigs() scyllaConfigs { return scyllaConfigs{} }
 
-func (c *scyllaConfigs) registerScylla(*uconfig.Manager) {}
+func (c *scyllaConfigs) registerScylla(func(uconfig.SectionType, uconfig.ComponentConfig)) {}
 
 func (c *scyllaConfigs) setScyllaTrust([]peer.ID, bool) {}

@@ -25,9 +25,9 @@ func newScyllaConfigs() scyllaConfigs {
 	return scyllaConfigs{ScyllaState: &scyllastate.Config{}, Scylla: &scyllacons.Config{}}
 }
 
-func (c *scyllaConfigs) registerScylla(man *uconfig.Manager) {
-	man.RegisterComponent(uconfig.State, c.ScyllaState)
-	man.RegisterComponent(uconfig.Consensus, c.Scylla)
+func (c *scyllaConfigs) registerScylla(reg func(uconfig.SectionType, uconfig.ComponentConfig)) {
+	reg(uconfig.State, c.ScyllaState)
+	reg(uconfig.Consensus, c.Scylla)
 }
 
 // setScyllaTrust trusts pids in consensus.scylla; replace trusts only

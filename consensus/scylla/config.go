@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -38,6 +40,10 @@ const (
 	DefaultStateSyncInterval  = 5 * time.Minute
 	DefaultPinRecoverInterval = 12 * time.Minute
 )
+
+// maxInterval bounds poll_interval, feed_overlap and checkpoint_interval:
+// the feed computes multiples of them, which must not overflow.
+const maxInterval = 7 * 24 * time.Hour
 
 // clockSkewAllowance is added to the write deadline when checking
 // feed_overlap: the clocks of peers must agree within it (NTP).
@@ -147,14 +153,14 @@ func (cfg *Config) Validate() error {
 	if cfg.ClusterName == "" {
 		add("cluster_name", "must not be empty")
 	}
-	if cfg.PollInterval < 10*time.Millisecond {
-		add("poll_interval", "%s is too short: use 10ms or more (default %s)", cfg.PollInterval, DefaultPollInterval)
+	if cfg.PollInterval < 10*time.Millisecond || cfg.PollInterval > maxInterval {
+		add("poll_interval", "%s is out of range: use 10ms to %s (default %s)", cfg.PollInterval, maxInterval, DefaultPollInterval)
 	}
-	if cfg.FeedOverlap < time.Second {
-		add("feed_overlap", "%s is too short: use 1s or more (default %s)", cfg.FeedOverlap, DefaultFeedOverlap)
+	if cfg.FeedOverlap < time.Second || cfg.FeedOverlap > maxInterval {
+		add("feed_overlap", "%s is out of range: use 1s to %s (default %s)", cfg.FeedOverlap, maxInterval, DefaultFeedOverlap)
 	}
-	if cfg.CheckpointInterval <= 0 {
-		add("checkpoint_interval", "%s must be positive (default %s)", cfg.CheckpointInterval, DefaultCheckpointInterval)
+	if cfg.CheckpointInterval <= 0 || cfg.CheckpointInterval > maxInterval {
+		add("checkpoint_interval", "%s is out of range: use a positive duration up to %s (default %s)", cfg.CheckpointInterval, maxInterval, DefaultCheckpointInterval)
 	}
 	if cfg.CatchUpConcurrency < 1 {
 		add("catch_up_concurrency", "%d must be at least 1", cfg.CatchUpConcurrency)
@@ -206,8 +212,25 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	base := &Config{}
 	_ = base.Default()
 	jcfg := base.toJSONConfig()
-	if err := json.Unmarshal(raw, jcfg); err != nil {
-		return fmt.Errorf("%w: parsing the %s section: %w", ErrInvalidConfig, ConfigKey, err)
+	var merr *multierror.Error
+	for _, err := range unmarshalFields(raw, jcfg) {
+		var e *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &e) && e.Field != "":
+			kind, _, _ := strings.Cut(e.Value, " ") // not the literal: it could be a password
+			err = invalid(e.Field, "got a JSON %s, want %s", kind, jsonKind(e.Type))
+		case errors.As(err, &e):
+			err = fmt.Errorf("%w: the %s section must be a JSON object, not a JSON %s", ErrInvalidConfig, ConfigKey, e.Value)
+		default:
+			err = fmt.Errorf("%w: parsing the %s section: %w", ErrInvalidConfig, ConfigKey, err)
+		}
+		merr = multierror.Append(merr, err)
+	}
+	if merr != nil {
+		// The values that do not parse too, all at once.
+		merr = multierror.Append(merr, (&Config{}).applyJSONConfig(jcfg))
+		merr.ErrorFormat = listErrors
+		return merr
 	}
 	if cfg.StateSyncInterval == 0 {
 		cfg.StateSyncInterval = DefaultStateSyncInterval
@@ -251,14 +274,16 @@ func (cfg *Config) toJSONConfig() *jsonConfig {
 
 func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	var poll, overlap, ckpt, ready time.Duration
-	err := config.ParseDurations(ConfigKey,
-		&config.DurationOpt{Duration: jcfg.PollInterval, Dst: &poll, Name: "poll_interval"},
-		&config.DurationOpt{Duration: jcfg.FeedOverlap, Dst: &overlap, Name: "feed_overlap"},
-		&config.DurationOpt{Duration: jcfg.CheckpointInterval, Dst: &ckpt, Name: "checkpoint_interval"},
-		&config.DurationOpt{Duration: jcfg.ReadyTimeout, Dst: &ready, Name: "ready_timeout"},
-	)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	var merr *multierror.Error
+	for _, d := range []*config.DurationOpt{ // each bad one, not only the first
+		{Duration: jcfg.PollInterval, Dst: &poll, Name: "poll_interval"},
+		{Duration: jcfg.FeedOverlap, Dst: &overlap, Name: "feed_overlap"},
+		{Duration: jcfg.CheckpointInterval, Dst: &ckpt, Name: "checkpoint_interval"},
+		{Duration: jcfg.ReadyTimeout, Dst: &ready, Name: "ready_timeout"},
+	} {
+		if err := config.ParseDurations("consensus."+ConfigKey, d); err != nil {
+			merr = multierror.Append(merr, fmt.Errorf("%w: %w", ErrInvalidConfig, err))
+		}
 	}
 	trustAll := false
 	var trusted []peer.ID
@@ -269,9 +294,14 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 		}
 		pid, err := peer.Decode(s)
 		if err != nil {
-			return invalid("trusted_peers", "%q is not a peer ID (use peer IDs or \"*\"): %s", s, err)
+			merr = multierror.Append(merr, invalid("trusted_peers", "%q is not a peer ID (use peer IDs or \"*\"): %s", s, err))
+			continue
 		}
 		trusted = append(trusted, pid)
+	}
+	if merr != nil {
+		merr.ErrorFormat = listErrors
+		return merr
 	}
 	cfg.ClusterName = jcfg.ClusterName
 	cfg.TrustAll = trustAll
@@ -284,4 +314,43 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.PinQueueLimit = jcfg.PinQueueLimit
 	cfg.RecoverSlices = jcfg.RecoverSlices
 	return nil
+}
+
+// unmarshalFields decodes a JSON object into dst one field at a time, so
+// that every field of a wrong JSON type is reported, not only the first.
+func unmarshalFields(raw []byte, dst any) []error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return []error{err}
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		one, err := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		if err == nil {
+			err = json.Unmarshal(one, dst)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// jsonKind names the JSON a Go type takes.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list of strings"
+	default:
+		return "an object"
+	}
 }

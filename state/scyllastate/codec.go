@@ -264,11 +264,17 @@ func (d *decoder) finish(what string) error {
 	return nil
 }
 
+// The times that int64 nanoseconds since the epoch can hold.
+var (
+	minNano = time.Unix(0, math.MinInt64)
+	maxNano = time.Unix(0, math.MaxInt64)
+)
+
 // unixNano returns t in nanoseconds, or 0 when t is zero or outside the
-// range of int64 nanoseconds (years 1678-2262), where the protobuf's
+// range of int64 nanoseconds (years 1677-2262), where the protobuf's
 // seconds are kept instead.
 func unixNano(t time.Time) int64 {
-	if t.IsZero() || t.Unix() <= math.MinInt64/int64(time.Second) || t.Unix() >= math.MaxInt64/int64(time.Second) {
+	if t.IsZero() || t.Before(minNano) || t.After(maxNano) {
 		return 0
 	}
 	return t.UnixNano()

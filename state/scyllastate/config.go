@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"sort"
+	"strings"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/ipfs-cluster/ipfs-cluster/config"
 	"github.com/kelseyhightower/envconfig"
 )
@@ -281,10 +285,72 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	base := &Config{}
 	_ = base.Default()
 	jcfg := base.toJSONConfig()
-	if err := json.Unmarshal(raw, jcfg); err != nil {
-		return fmt.Errorf("%w: error unmarshaling %s config: %w", ErrInvalidConfig, ConfigKey, err)
+	var merr *multierror.Error
+	for _, err := range unmarshalFields(raw, jcfg) {
+		var e *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &e) && e.Field != "":
+			kind, _, _ := strings.Cut(e.Value, " ") // not the literal: it could be a password
+			err = invalid(e.Field, "got a JSON %s, want %s", kind, jsonKind(e.Type))
+		case errors.As(err, &e):
+			err = fmt.Errorf("%w: the %s section must be a JSON object, not a JSON %s", ErrInvalidConfig, ConfigKey, e.Value)
+		default:
+			err = fmt.Errorf("%w: error unmarshaling %s config: %w", ErrInvalidConfig, ConfigKey, err)
+		}
+		merr = multierror.Append(merr, err)
+	}
+	if merr != nil {
+		// The durations that do not parse too, all at once.
+		merr = multierror.Append(merr, (&Config{}).applyJSONConfig(jcfg))
+		merr.ErrorFormat = listErrors
+		return merr
 	}
 	return cfg.applyJSONConfig(jcfg)
+}
+
+// unmarshalFields decodes a JSON object into dst one field at a time, so
+// that every field of a wrong JSON type is reported, not only the first.
+func unmarshalFields(raw []byte, dst any) []error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return []error{err}
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		one, err := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		if err == nil {
+			err = json.Unmarshal(one, dst)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// jsonKind names the JSON a Go type takes.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.String {
+			return "a list of strings"
+		}
+		return "a list"
+	default:
+		return "an object"
+	}
 }
 
 // ToJSON returns the JSON form of the configuration, password included:
@@ -373,8 +439,15 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 			&config.DurationOpt{Duration: jcfg.RetryPolicy.MaxRetryDelay, Dst: &maxDelay, Name: "retry_policy.max_retry_delay"},
 		)
 	}
-	if err := config.ParseDurations(ConfigKey, durations...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	var merr *multierror.Error
+	for _, d := range durations { // each bad one, not only the first
+		if err := config.ParseDurations(ConfigKey, d); err != nil {
+			merr = multierror.Append(merr, fmt.Errorf("%w: %w", ErrInvalidConfig, err))
+		}
+	}
+	if merr != nil {
+		merr.ErrorFormat = listErrors
+		return merr
 	}
 
 	cfg.Hosts = append([]string(nil), jcfg.Hosts...)

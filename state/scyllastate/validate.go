@@ -3,7 +3,9 @@ package scyllastate
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/gocql/gocql"
 	"github.com/hashicorp/go-multierror"
@@ -31,6 +33,13 @@ func ValidateIdentifier(field, name string) error {
 	}
 	return nil
 }
+
+// Upper bounds that keep the write deadline (timeout times 1 +
+// num_retries, plus the backoff) quick to compute and far from overflow.
+const (
+	maxRetries = 100
+	maxDelay   = time.Hour
+)
 
 func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s.%s: %s", ErrInvalidConfig, ConfigKey, field, fmt.Sprintf(format, args...))
@@ -94,11 +103,11 @@ func (cfg *Config) Validate() error {
 	}
 	_, err = parseSerialConsistency("serial_consistency", cfg.SerialConsistency)
 	add(err)
-	if cfg.Timeout <= 0 {
-		add(invalid("timeout", "%s must be positive, e.g. \"10s\"", cfg.Timeout))
+	if cfg.Timeout <= 0 || cfg.Timeout > maxDelay {
+		add(invalid("timeout", "%s must be positive and at most %s, e.g. \"10s\"", cfg.Timeout, maxDelay))
 	}
-	if cfg.ConnectTimeout <= 0 {
-		add(invalid("connect_timeout", "%s must be positive, e.g. \"10s\"", cfg.ConnectTimeout))
+	if cfg.ConnectTimeout <= 0 || cfg.ConnectTimeout > maxDelay {
+		add(invalid("connect_timeout", "%s must be positive and at most %s, e.g. \"10s\"", cfg.ConnectTimeout, maxDelay))
 	}
 	if cfg.NumConns < 1 {
 		add(invalid("num_conns", "%d must be at least 1", cfg.NumConns))
@@ -166,43 +175,51 @@ func (cfg *Config) validateRetryPolicy() error {
 	if rp == nil {
 		return nil
 	}
-	if rp.NumRetries < 0 {
-		return invalid("retry_policy.num_retries", "%d must be 0 or more", rp.NumRetries)
+	var merr *multierror.Error
+	if rp.NumRetries < 0 || rp.NumRetries > maxRetries {
+		merr = multierror.Append(merr, invalid("retry_policy.num_retries", "%d must be between 0 and %d", rp.NumRetries, maxRetries))
 	}
-	if rp.MinRetryDelay <= 0 {
-		return invalid("retry_policy.min_retry_delay", "%s must be positive, e.g. \"100ms\"", rp.MinRetryDelay)
+	if rp.MinRetryDelay <= 0 || rp.MinRetryDelay > maxDelay {
+		merr = multierror.Append(merr, invalid("retry_policy.min_retry_delay", "%s must be positive and at most %s, e.g. \"100ms\"", rp.MinRetryDelay, maxDelay))
 	}
-	if rp.MaxRetryDelay < rp.MinRetryDelay {
-		return invalid("retry_policy.max_retry_delay", "%s is below min_retry_delay (%s)", rp.MaxRetryDelay, rp.MinRetryDelay)
+	if rp.MaxRetryDelay < rp.MinRetryDelay || rp.MaxRetryDelay > maxDelay {
+		merr = multierror.Append(merr, invalid("retry_policy.max_retry_delay", "%s must be between min_retry_delay (%s) and %s", rp.MaxRetryDelay, rp.MinRetryDelay, maxDelay))
 	}
-	return nil
+	return merr.ErrorOrNil()
 }
 
 func (cfg *Config) validateSchema() error {
+	var merr *multierror.Error
+	add := func(err error) { merr = multierror.Append(merr, err) }
 	switch cfg.SchemaMode {
 	case SchemaModeCreate, SchemaModeCheck:
 	default:
-		return invalid("schema_mode", "%q is not a schema mode: use %q or %q", cfg.SchemaMode, SchemaModeCreate, SchemaModeCheck)
+		add(invalid("schema_mode", "%q is not a schema mode: use %q or %q", cfg.SchemaMode, SchemaModeCreate, SchemaModeCheck))
 	}
 	switch cfg.ReplicationStrategy {
 	case SimpleStrategy:
 		if cfg.ReplicationFactor < 1 {
-			return invalid("replication_factor", "%d must be at least 1", cfg.ReplicationFactor)
+			add(invalid("replication_factor", "%d must be at least 1", cfg.ReplicationFactor))
 		}
 	case NetworkTopologyStrategy:
 		if len(cfg.DCReplication) == 0 {
-			return invalid("dc_replication", "NetworkTopologyStrategy needs a replication factor per data center, e.g. {\"dc1\": 3}")
+			add(invalid("dc_replication", "NetworkTopologyStrategy needs a replication factor per data center, e.g. {\"dc1\": 3}"))
 		}
-		for dc, rf := range cfg.DCReplication {
+		dcs := make([]string, 0, len(cfg.DCReplication))
+		for dc := range cfg.DCReplication {
+			dcs = append(dcs, dc)
+		}
+		sort.Strings(dcs)
+		for _, dc := range dcs {
 			if !dcNameRe.MatchString(dc) {
-				return invalid("dc_replication", "%q is not a valid data center name", dc)
+				add(invalid("dc_replication", "%q is not a valid data center name", dc))
 			}
-			if rf < 1 {
-				return invalid("dc_replication", "data center %q: replication factor %d must be at least 1", dc, rf)
+			if rf := cfg.DCReplication[dc]; rf < 1 {
+				add(invalid("dc_replication", "data center %q: replication factor %d must be at least 1", dc, rf))
 			}
 		}
 	default:
-		return invalid("replication_strategy", "%q is not supported: use %q or %q", cfg.ReplicationStrategy, SimpleStrategy, NetworkTopologyStrategy)
+		add(invalid("replication_strategy", "%q is not supported: use %q or %q", cfg.ReplicationStrategy, SimpleStrategy, NetworkTopologyStrategy))
 	}
-	return nil
+	return merr.ErrorOrNil()
 }
