@@ -29,7 +29,11 @@ func newScyllaConsensus(cfgs *config.Configs, host host.Host, psub *pubsub.PubSu
 	}
 	cfgs.Cluster.StateSyncInterval = disabledInterval
 	cfgs.Cluster.PinRecoverInterval = disabledInterval
-	ipfscluster.ReadyTimeout = cfgs.Scylla.ReadyTimeout
+	// The consensus ends its own start after ready_timeout and reports
+	// why on Fatal; upstream's cluster must not time out first: its
+	// ready() calls Shutdown from inside the WaitGroup that Shutdown
+	// waits for, and the process would hang.
+	ipfscluster.ReadyTimeout = cfgs.Scylla.ReadyTimeout + time.Minute
 	// Peers come from the monitor's metrics: the monitor must not ask
 	// the consensus back (peersF nil), as with crdt.
 	return &consensus{Consensus: c, fatal: c.Fatal(), wrapTracker: scyllacons.WrapTracker}, nil

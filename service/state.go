@@ -110,6 +110,9 @@ func importPins(ctx context.Context, r io.Reader, st state.State, opts api.PinOp
 		if err != nil {
 			return n, fmt.Errorf("reading pin #%d of the import: %w", n+1, err)
 		}
+		if !pin.Cid.Defined() {
+			return n, fmt.Errorf("%w: pin #%d of the import has no \"cid\"", ErrBadImport, n+1)
+		}
 		if opts.ReplicationFactorMax > 0 {
 			pin.ReplicationFactorMax = opts.ReplicationFactorMax
 		}

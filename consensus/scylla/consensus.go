@@ -156,8 +156,15 @@ func (c *Consensus) start() error {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.ReadyTimeout)
 	defer cancel()
 	self := c.host.ID()
-	opts := append([]scyllastate.Option{scyllastate.WithRetryUntilDone(), scyllastate.WithWriterID(self.String())}, c.opts...)
+	opts := append([]scyllastate.Option{
+		scyllastate.WithRetryUntilDone(),
+		scyllastate.WithRetryHint(fmt.Sprintf("the peer waits up to consensus.scylla.ready_timeout=%s", c.cfg.ReadyTimeout)),
+		scyllastate.WithWriterID(self.String()),
+	}, c.opts...)
 	store, err := scyllastate.New(ctx, c.stateCfg, opts...)
+	if errors.Is(err, context.DeadlineExceeded) && c.ctx.Err() == nil {
+		return fmt.Errorf("the database stayed unreachable for consensus.scylla.ready_timeout (%s): %w", c.cfg.ReadyTimeout, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 //
 // newCluster builds the driver configuration for each attempt: a session
 // owns its host selection policy, which cannot be reused.
-func connect(ctx context.Context, cfg *Config, newCluster func() (*gocql.ClusterConfig, error), untilDone bool) (*gocql.Session, error) {
+func connect(ctx context.Context, cfg *Config, newCluster func() (*gocql.ClusterConfig, error), untilDone bool, hint string) (*gocql.Session, error) {
 	rp := cfg.RetryPolicy
 	delay := rp.MinRetryDelay
 	for attempt := 1; ; attempt++ {
@@ -37,7 +37,7 @@ func connect(ctx context.Context, cfg *Config, newCluster func() (*gocql.Cluster
 		if !untilDone && attempt > rp.NumRetries {
 			return nil, err
 		}
-		logger.Warnf("cannot connect to %s (attempt %d), retrying in %s: %s", cfg.endpoint(), attempt, delay, err)
+		logger.Warnf("database unreachable, retrying in %s (attempt %d%s): %s%s", delay, attempt, hintText(hint), err, tlsHint(cfg, err))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -74,6 +74,23 @@ func createSession(ctx context.Context, cluster *gocql.ClusterConfig) (*gocql.Se
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+func hintText(hint string) string {
+	if hint == "" {
+		return ""
+	}
+	return "; " + hint
+}
+
+// tlsHint suggests TLS when a plain client sees the connection dropped,
+// which is what a server that requires TLS does.
+func tlsHint(cfg *Config, err error) string {
+	msg := strings.ToLower(err.Error())
+	if (cfg.TLS == nil || !cfg.TLS.Enabled) && (strings.Contains(msg, "connection reset") || strings.Contains(msg, "eof")) {
+		return " (the server closed the connection: if it requires TLS, set scyllastate.tls.enabled)"
+	}
+	return ""
 }
 
 // Messages by which the driver reports failures that retrying cannot fix.

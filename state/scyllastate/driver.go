@@ -79,6 +79,9 @@ func (t *TLSConfig) tlsConfig() (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	if t.CertFile != "" || t.KeyFile != "" {
+		if _, err := os.Stat(t.KeyFile); err != nil {
+			return nil, invalid("tls.key_file", "cannot read %q: %v", t.KeyFile, err)
+		}
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
 			return nil, invalid("tls.cert_file", "cannot load the client certificate %q with key %q: %v", t.CertFile, t.KeyFile, err)

@@ -26,6 +26,7 @@ type options struct {
 	clusterHook func(*gocql.ClusterConfig)
 	writerID    string
 	untilDone   bool
+	retryHint   string
 	afterEvents func()
 }
 
@@ -56,6 +57,12 @@ func WithRetryUntilDone() Option {
 // otherwise.
 func WithAfterEventsHook(f func()) Option {
 	return func(o *options) { o.afterEvents = f }
+}
+
+// WithRetryHint adds a hint to the log line of each failed connection
+// attempt, e.g. how long the caller keeps retrying.
+func WithRetryHint(hint string) Option {
+	return func(o *options) { o.retryHint = hint }
 }
 
 // ScyllaState is the shared pinset stored in a CQL database. It is safe
@@ -117,7 +124,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 		cluster = c
 		return c, nil
 	}
-	session, err := connect(ctx, cfg, newCluster, o.untilDone)
+	session, err := connect(ctx, cfg, newCluster, o.untilDone, o.retryHint)
 	if err != nil {
 		return nil, err
 	}
