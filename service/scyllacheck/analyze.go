@@ -230,7 +230,7 @@ func analyzeKeyspace(f Facts) []Finding {
 		fs.add("durable_writes", cfg.Keyspace, Warn, "durable_writes is false: a node that crashes loses its recent writes",
 			fmt.Sprintf("ALTER KEYSPACE %s WITH durable_writes = true", cfg.Keyspace))
 	}
-	for _, fd := range analyzeReplication(*ks, f.Nodes, cfg) {
+	for _, fd := range analyzeReplication(*ks, f.Nodes, downNodes(f.Hosts), cfg) {
 		fd.Section = SectionKeyspace
 		fs.list = append(fs.list, fd)
 	}
@@ -464,6 +464,26 @@ func notChecked(f Facts) string {
 	return ""
 }
 
+// downNodes are the addresses of contact points that did not answer:
+// nothing accepts TCP, or no CQL session starts for a reason other than
+// credentials or TLS.
+func downNodes(hosts []scyllastate.HostReport) map[string]bool {
+	down := map[string]bool{}
+	for _, h := range hosts {
+		if h.Address == "" {
+			continue
+		}
+		ip, _, _ := strings.Cut(h.Address, ":")
+		if strings.HasPrefix(h.Address, "[") { // IPv6
+			ip = strings.TrimPrefix(h.Address[:strings.LastIndex(h.Address, "]")], "[")
+		}
+		if h.DialErr != nil || (h.SessionErr != nil && !errors.Is(h.SessionErr, scyllastate.ErrAuth) && !errors.Is(h.SessionErr, scyllastate.ErrTLS)) {
+			down[ip] = true
+		}
+	}
+	return down
+}
+
 // nodesPerDC counts the nodes of each data center.
 func nodesPerDC(nodes []scyllastate.Node) map[string]int {
 	out := map[string]int{}
@@ -500,6 +520,8 @@ func human(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 	case d < time.Second:
 		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute && d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
 	case d < time.Minute:
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	case d < time.Hour:

@@ -166,7 +166,11 @@ func (f *Facts) inspect(ctx context.Context, in *scyllastate.Inspector, reads in
 		}
 	}
 	if _, ok := f.Tables[scyllastate.PinsTable]; ok {
-		for range reads {
+		// A first read, not measured, prepares the statement.
+		qctx, cancel = call()
+		_, f.ReadErr = in.ProbeRead(qctx)
+		cancel()
+		for i := 0; i < reads && f.ReadErr == nil; i++ {
 			qctx, cancel = call()
 			d, err := in.ProbeRead(qctx)
 			cancel()

@@ -19,12 +19,22 @@ type replicas struct {
 	rf    map[string]int
 	nodes map[string]int
 	total int
+	// down counts the nodes known down (contact points that did not
+	// answer), per data center; downTotal in all.
+	down      map[string]int
+	downTotal int
 }
 
-func newReplicas(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node) (replicas, bool) {
-	r := replicas{class: ks.Class, rf: map[string]int{}, nodes: nodesPerDC(nodes)}
+func newReplicas(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, down map[string]bool) (replicas, bool) {
+	r := replicas{class: ks.Class, rf: map[string]int{}, nodes: nodesPerDC(nodes), down: map[string]int{}}
 	for _, n := range r.nodes {
 		r.total += n
+	}
+	for _, n := range nodes {
+		if down[n.Address] {
+			r.down[n.DataCenter]++
+			r.downTotal++
+		}
 	}
 	switch ks.Class {
 	case scyllastate.SimpleStrategy:
@@ -54,13 +64,14 @@ func (r replicas) totalRF() int {
 	return n
 }
 
-// avail is how many replicas of a data center ("" for SimpleStrategy)
-// can exist: one per node at most.
+// avail is how many replicas of a partition, in a data center ("" for
+// SimpleStrategy), can answer at worst: one per node at most, less the
+// nodes known down (which may all hold that partition).
 func (r replicas) avail(dc string) int {
 	if r.simple {
-		return min(r.rf[""], r.total)
+		return max(0, min(r.rf[""], r.total)-r.downTotal)
 	}
-	return min(r.rf[dc], r.nodes[dc])
+	return max(0, min(r.rf[dc], r.nodes[dc])-r.down[dc])
 }
 
 func (r replicas) totalAvail() int {
@@ -138,9 +149,9 @@ func (r replicas) requirements(level, localDC string) (reqs []requirement, refus
 
 // analyzeReplication judges a keyspace's replication against the nodes
 // and the configured consistency levels.
-func analyzeReplication(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, cfg *scyllastate.Config) []Finding {
+func analyzeReplication(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, down map[string]bool, cfg *scyllastate.Config) []Finding {
 	fs := &findings{section: SectionKeyspace}
-	r, ok := newReplicas(ks, nodes)
+	r, ok := newReplicas(ks, nodes, down)
 	if !ok {
 		fs.add("replication", ks.Name, Info, fmt.Sprintf("replication class %s is not analysed", ks.Class), "")
 		return fs.list
@@ -241,7 +252,11 @@ func consistencyFinding(r replicas, setting, level, localDC, ks string) Finding 
 	}
 	sort.SliceStable(reqs, func(i, j int) bool { return reqs[i].have-reqs[i].need < reqs[j].have-reqs[j].need })
 	worst := reqs[0]
-	msg := fmt.Sprintf("%s for %s needs %d of the %d replicas that can answer in %s", setting, uses, worst.need, worst.have, worst.scope)
+	downNote := ""
+	if r.downTotal > 0 {
+		downNote = fmt.Sprintf(" (%s down)", plural(r.downTotal, "node"))
+	}
+	msg := fmt.Sprintf("%s for %s needs %d of the %d replicas that can answer in %s%s", setting, uses, worst.need, worst.have, worst.scope, downNote)
 	switch {
 	case worst.need > worst.have && setting == "event_consistency" && level == "EACH_QUORUM":
 		fd.Status = Warn
@@ -249,8 +264,12 @@ func consistencyFinding(r replicas, setting, level, localDC, ks string) Finding 
 		fd.Hint = "fix the replication of that data center (see above)"
 	case worst.need > worst.have:
 		fd.Status = Fail
-		fd.Message = fmt.Sprintf("%s %s for %s needs %d replicas in %s, where only %d can answer: those calls fail", setting, level, uses, worst.need, worst.scope, worst.have)
+		fd.Message = fmt.Sprintf("%s %s for %s needs %d replicas in %s, where only %d can answer%s: those calls fail", setting, level, uses, worst.need, worst.scope, worst.have, downNote)
 		fd.Hint = fmt.Sprintf("raise the replication (ALTER KEYSPACE %s, then nodetool repair -full), add nodes, or lower state.scyllastate.%s", ks, setting)
+	case worst.need == worst.have && r.downTotal > 0:
+		fd.Status = Warn
+		fd.Message = msg + ": one more node down stops them"
+		fd.Hint = "bring the nodes that are down back (see the hosts section)"
 	case worst.need == worst.have && worst.have > 1:
 		fd.Status = Warn
 		fd.Message = msg + ": one node down stops them"

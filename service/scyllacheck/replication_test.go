@@ -44,6 +44,7 @@ func TestReplication(t *testing.T) {
 		ks    scyllastate.KeyspaceInfo
 		nodes string
 		cfg   func(c *scyllastate.Config)
+		down  map[string]bool // addresses
 		want  []want
 		clean bool // no WARN or FAIL at all
 	}{
@@ -93,6 +94,10 @@ func TestReplication(t *testing.T) {
 		{name: "THREE on one node", ks: simple("1"), nodes: "dc1:1",
 			cfg:  func(c *scyllastate.Config) { c.Consistency = "THREE" },
 			want: []want{{Fail, "consistency", "THREE", "needs 3 replicas"}}},
+		{name: "RF 3 with a node down", ks: simple("3"), nodes: "dc1:3", down: map[string]bool{"dc1-2": true},
+			want: []want{{Warn, "consistency", "LOCAL_QUORUM", "2 of the 2 replicas that can answer in the cluster (1 node down): one more node down"}}},
+		{name: "RF 3 with two nodes down", ks: simple("3"), nodes: "dc1:3", down: map[string]bool{"dc1-1": true, "dc1-2": true},
+			want: []want{{Fail, "consistency", "LOCAL_QUORUM", "only 1 can answer (2 nodes down)"}}},
 		{name: "the configuration differs from the keyspace", ks: simple("3"), nodes: "dc1:3",
 			want: []want{{Info, "configured_replication", "pins", "only applies when a peer creates"}}},
 	}
@@ -114,7 +119,7 @@ func TestReplication(t *testing.T) {
 			if c.cfg != nil {
 				c.cfg(cfg)
 			}
-			fs := analyzeReplication(c.ks, nodesIn(c.nodes), cfg)
+			fs := analyzeReplication(c.ks, nodesIn(c.nodes), c.down, cfg)
 			if c.clean {
 				for _, f := range fs {
 					if f.Status == Warn || f.Status == Fail || f.Status == Info {
@@ -134,5 +139,5 @@ func TestReplication(t *testing.T) {
 
 func TestReplicationOfUnknownClass(t *testing.T) {
 	ks := scyllastate.KeyspaceInfo{Name: "pins", Exists: true, Class: "EverywhereStrategy", Options: map[string]string{}}
-	one(t, analyzeReplication(ks, nodesIn("dc1:3"), testConfig()), Info, "replication", "pins")
+	one(t, analyzeReplication(ks, nodesIn("dc1:3"), nil, testConfig()), Info, "replication", "pins")
 }
