@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -109,9 +110,13 @@ func analyzeHosts(f Facts) []Finding {
 			}
 			continue
 		}
-		if h.Login {
+		switch {
+		case h.Login && !h.LoginAsked:
+			fs.add("login", subj, Warn, fmt.Sprintf("username %q is configured but the database asks for no login: authentication is off on this node", cfg.Username),
+				"turn authentication on (authenticator: PasswordAuthenticator in cassandra.yaml, or scylla.yaml), or remove username and password")
+		case h.Login:
 			fs.add("login", subj, OK, fmt.Sprintf("logged in as %q", cfg.Username), "")
-		} else {
+		default:
 			fs.add("login", subj, OK, "no username configured, and the database asks for none", "")
 		}
 		if h.QueryErr != nil {
@@ -466,20 +471,24 @@ func notChecked(f Facts) string {
 
 // downNodes are the addresses of contact points that did not answer:
 // nothing accepts TCP, or no CQL session starts for a reason other than
-// credentials or TLS.
+// credentials or TLS, and no other entry of the same address answered
+// (a wrong port says nothing about the node).
 func downNodes(hosts []scyllastate.HostReport) map[string]bool {
-	down := map[string]bool{}
+	down, up := map[string]bool{}, map[string]bool{}
 	for _, h := range hosts {
-		if h.Address == "" {
+		ip, _, err := net.SplitHostPort(h.Address)
+		if err != nil {
 			continue
 		}
-		ip, _, _ := strings.Cut(h.Address, ":")
-		if strings.HasPrefix(h.Address, "[") { // IPv6
-			ip = strings.TrimPrefix(h.Address[:strings.LastIndex(h.Address, "]")], "[")
-		}
-		if h.DialErr != nil || (h.SessionErr != nil && !errors.Is(h.SessionErr, scyllastate.ErrAuth) && !errors.Is(h.SessionErr, scyllastate.ErrTLS)) {
+		switch {
+		case h.DialErr != nil || (h.SessionErr != nil && !errors.Is(h.SessionErr, scyllastate.ErrAuth) && !errors.Is(h.SessionErr, scyllastate.ErrTLS)):
 			down[ip] = true
+		case h.SessionErr == nil && h.TLSErr == nil:
+			up[ip] = true
 		}
+	}
+	for ip := range up {
+		delete(down, ip)
 	}
 	return down
 }

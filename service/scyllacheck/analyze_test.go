@@ -123,7 +123,7 @@ func TestHostFailures(t *testing.T) {
 			h.DialErr = fmt.Errorf("%w: TCP to 10.0.0.1:9042: connection refused", scyllastate.ErrConnect)
 		}, Fail, "reach", "firewall"},
 		{"wrong password", func(h *scyllastate.HostReport, cfg *scyllastate.Config) {
-			h.Login, cfg.Username, cfg.Password = true, "cassandra", "hunter2"
+			h.Login, h.LoginAsked, cfg.Username, cfg.Password = true, true, "cassandra", "hunter2"
 			h.SessionErr = fmt.Errorf("%w: bad credentials", scyllastate.ErrAuth)
 		}, Fail, "login", "username and password"},
 		{"login required", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
@@ -143,6 +143,9 @@ func TestHostFailures(t *testing.T) {
 		{"certificate expiring", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
 			h.TLS, h.TLSVersion, h.ServerCertExpiry = true, "TLS 1.3", now.Add(10*24*time.Hour)
 		}, Warn, "tls", "renew"},
+		{"credentials unused", func(h *scyllastate.HostReport, cfg *scyllastate.Config) {
+			h.Login, cfg.Username, cfg.Password = true, "cassandra", "hunter2"
+		}, Warn, "login", "turn authentication on"},
 		{"clock ahead", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
 			h.ClockSkew = 3 * time.Second
 		}, Warn, "clock", "NTP"},
@@ -163,6 +166,22 @@ func TestHostFailures(t *testing.T) {
 				t.Errorf("the report shows the password:\n%s", dump(fs))
 			}
 		})
+	}
+}
+
+func TestDownNodes(t *testing.T) {
+	refused := fmt.Errorf("%w: refused", scyllastate.ErrConnect)
+	hosts := []scyllastate.HostReport{
+		{Host: "10.0.0.1", Address: "10.0.0.1:9042"},
+		{Host: "10.0.0.1:1", Address: "10.0.0.1:1", DialErr: refused}, // a wrong port of a node that answers
+		{Host: "10.0.0.2", Address: "10.0.0.2:9042", DialErr: refused},
+		{Host: "10.0.0.3", Address: "10.0.0.3:9042", SessionErr: fmt.Errorf("%w: bad credentials", scyllastate.ErrAuth)},
+		{Host: "[::1]:9042", Address: "[::1]:9042", SessionErr: refused},
+		{Host: "nowhere.invalid", DialErr: refused},
+	}
+	got := downNodes(hosts)
+	if len(got) != 2 || !got["10.0.0.2"] || !got["::1"] {
+		t.Errorf("down nodes %v, want 10.0.0.2 and ::1", got)
 	}
 }
 

@@ -27,7 +27,9 @@ type HostJSON struct {
 	Reachable bool     `json:"reachable"`
 	TCPMs     float64  `json:"tcp_ms,omitempty"`
 	TLS       *TLSJSON `json:"tls,omitempty"`
-	// Login is "ok", "failed", or "" when not reached.
+	// Login is "ok" (logged in), "failed" (refused), "none" (no
+	// username, none asked), "unused" (a username, none asked), or ""
+	// when not reached.
 	Login          string   `json:"login,omitempty"`
 	Username       string   `json:"username,omitempty"`
 	DataCenter     string   `json:"data_center,omitempty"`
@@ -182,10 +184,15 @@ func hostJSON(h scyllastate.HostReport, username string) HostJSON {
 	}
 	if j.Reachable && h.TLSErr == nil {
 		switch {
-		case h.SessionErr == nil:
-			j.Login = "ok"
 		case errors.Is(h.SessionErr, scyllastate.ErrAuth):
 			j.Login = "failed"
+		case h.SessionErr != nil:
+		case !h.Login:
+			j.Login = "none"
+		case !h.LoginAsked:
+			j.Login = "unused"
+		default:
+			j.Login = "ok"
 		}
 		j.Username = username
 	}

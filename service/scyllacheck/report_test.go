@@ -84,7 +84,7 @@ func TestWriteText(t *testing.T) {
 func TestJSONFieldNames(t *testing.T) {
 	f := healthy()
 	f.Config.Username, f.Config.Password = "cassandra", "hunter2"
-	f.Hosts[0].Login = true
+	f.Hosts[0].Login, f.Hosts[0].LoginAsked = true, true
 	f.Hosts = append(f.Hosts, scyllastate.HostReport{Host: "10.0.0.9", DialErr: errors.New("refused")})
 	r := NewReport("pins", f.Config.Hosts, f.Time, Analyze(f))
 	r.Facts = f.JSON()

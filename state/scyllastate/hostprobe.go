@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -49,10 +50,13 @@ type HostReport struct {
 	ServerCertSubject string
 	ServerCertExpiry  time.Time
 
-	// Login is true when a username is configured. SessionErr (wrapping
-	// ErrAuth, ErrTLS or ErrConnect) is why no CQL session to this host
-	// alone could be made (startup, login, client certificate).
+	// Login is true when a username is configured; LoginAsked when the
+	// server asked for a login (with authentication off, it does not,
+	// and the credentials go unused). SessionErr (wrapping ErrAuth,
+	// ErrTLS or ErrConnect) is why no CQL session to this host alone
+	// could be made (startup, login, client certificate).
 	Login      bool
+	LoginAsked bool
 	SessionErr error
 
 	// QueryErr is why system.local or system.peers could not be read.
@@ -114,7 +118,7 @@ func ProbeHost(ctx context.Context, cfg *Config, host string) HostReport {
 		return r
 	}
 
-	session, err := probeSession(ctx, &one, ip, r.Address)
+	session, err := probeSession(ctx, &one, ip, r.Address, &r.LoginAsked)
 	if err != nil {
 		r.SessionErr = err
 		return r
@@ -193,10 +197,16 @@ func tlsExplanation(err error) string {
 }
 
 // probeSession starts a CQL session to one address only, without retry.
-func probeSession(ctx context.Context, cfg *Config, ip net.IP, addr string) (*gocql.Session, error) {
+// asked is set when the server asks for a login.
+func probeSession(ctx context.Context, cfg *Config, ip net.IP, addr string, asked *bool) (*gocql.Session, error) {
 	c, err := cfg.clusterConfig(nil)
 	if err != nil {
 		return nil, err
+	}
+	if c.Authenticator != nil {
+		a := &askedAuth{Authenticator: c.Authenticator}
+		c.Authenticator = a
+		defer func() { *asked = a.asked.Load() }()
 	}
 	c.Hosts = []string{addr}
 	c.DisableInitialHostLookup = true
@@ -212,6 +222,18 @@ func probeSession(ctx context.Context, cfg *Config, ip net.IP, addr string) (*go
 		return nil, classifyConnectError(cfg, err)
 	}
 	return s, nil
+}
+
+// askedAuth records whether the server asked for a login.
+type askedAuth struct {
+	gocql.Authenticator
+	asked atomic.Bool
+}
+
+// Challenge answers the server's login request.
+func (a *askedAuth) Challenge(req []byte) ([]byte, gocql.Authenticator, error) {
+	a.asked.Store(true)
+	return a.Authenticator.Challenge(req)
 }
 
 // readNodes reads the node itself, its clock and the nodes it knows.
