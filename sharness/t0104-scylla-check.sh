@@ -132,6 +132,7 @@ test_expect_success KUBO,JQ 'the database stops: the metric says failing, the lo
 	own_db stop &&
 	test_wait_for 60 metric_failing q &&
 	metric_value q >failing.txt &&
+	cat failing.txt &&
 	grep -q "database calls are failing" q/daemon.log &&
 	test_expect_code 1 check q --json >down.json &&
 	test "$(jq_finding down.json reach "$DOWN_HOST")" = FAIL

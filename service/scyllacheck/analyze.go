@@ -155,6 +155,7 @@ func analyzeCluster(f Facts) []Finding {
 	}
 	perDC := nodesPerDC(f.Nodes)
 	dcs := sortedKeys(perDC)
+	localDCExplains := false // a failed session is explained by local_dc
 	var parts []string
 	for _, dc := range dcs {
 		var addrs []string
@@ -195,7 +196,8 @@ func analyzeCluster(f Facts) []Finding {
 	case cfg.LocalDC != "":
 		st, msg := Warn, fmt.Sprintf("local_dc names no data center of the cluster (it has %s)", strings.Join(dcs, ", "))
 		if cfg.DCAwareRouting {
-			st, msg = Fail, msg+": with dc_aware_routing every query goes to a remote data center"
+			st, msg = Fail, msg+": with dc_aware_routing the driver refuses to start a session, so the peer cannot start"
+			localDCExplains = true
 		}
 		fs.add("local_dc", cfg.LocalDC, st, msg,
 			"set state.scyllastate.local_dc to this peer's data center as the database names it (case-sensitive, as `nodetool status` shows it)")
@@ -208,9 +210,12 @@ func analyzeCluster(f Facts) []Finding {
 	for _, h := range f.Hosts {
 		anyHost = anyHost || h.OK()
 	}
-	if anyHost && !f.Connected {
+	if anyHost && (!f.Connected || f.PlainRouting) && !localDCExplains {
 		fs.add("session", "", Fail, fmt.Sprintf("no session with the configured settings: %s", errorText(f.ConnectErr)),
 			"the hosts answer one by one but the configured routing or pool does not: see the error")
+	}
+	if f.PlainRouting {
+		fs.add("session", "", Info, "the keyspace and the feed below were read with plain round-robin routing (without dc_aware_routing)", "")
 	}
 	return fs.list
 }
@@ -406,49 +411,54 @@ func analyzeFeed(f Facts) []Finding {
 	}
 	selfSeen := false
 	for _, w := range ws {
-		subj := w.ID
-		if w.ID == f.Self && f.Self != "" {
-			subj += " (this peer)"
-			selfSeen = true
+		self := w.ID == f.Self && f.Self != ""
+		selfSeen = selfSeen || self
+		// The subject stays the ID, for machines; people read "this
+		// peer" in the message.
+		add := func(check string, st Status, msg, hint string) {
+			if self {
+				msg = "this peer " + msg
+			}
+			fs.add(check, w.ID, st, msg, hint)
 		}
 		running := !w.Heartbeat.IsZero() && !w.Closed && f.Time.Sub(w.Heartbeat) <= scyllastate.WriterTimeout
 		if !w.Position.IsZero() {
 			behind := f.Time.Sub(w.Position)
 			switch {
 			case behind < f.AliveWithin:
-				fs.add("position", subj, OK, fmt.Sprintf("follows the feed: position %s behind", human(max(behind, 0))), "")
+				add("position", OK, fmt.Sprintf("follows the feed: position %s behind", human(max(behind, 0))), "")
 			case running:
-				fs.add("position", subj, Warn, fmt.Sprintf("runs (heartbeat %s ago) but its feed position is %s behind: it does not keep up with the feed or cannot save its position", human(f.Time.Sub(w.Heartbeat)), human(behind)),
+				add("position", Warn, fmt.Sprintf("runs (heartbeat %s ago) but its feed position is %s behind: it does not keep up with the feed or cannot save its position", human(f.Time.Sub(w.Heartbeat)), human(behind)),
 					"see that peer's log and its ipfscluster_scylla_feed_lag_seconds metric")
 			case behind > cfg.EventRetention:
-				fs.add("position", subj, Info, fmt.Sprintf("stopped: position %s behind, more than event_retention (%s); if it comes back, pins removed before then may stay pinned on its IPFS daemon", human(behind), human(cfg.EventRetention)), "")
+				add("position", Info, fmt.Sprintf("stopped: position %s behind, more than event_retention (%s); if it comes back, pins removed before then may stay pinned on its IPFS daemon", human(behind), human(cfg.EventRetention)), "")
 			default:
 				state := "stopped"
 				if w.Closed {
 					state = "stopped cleanly"
 				}
-				fs.add("position", subj, Info, fmt.Sprintf("%s: position %s behind; it catches up when it starts", state, human(behind)), "")
+				add("position", Info, fmt.Sprintf("%s: position %s behind; it catches up when it starts", state, human(behind)), "")
 			}
 		} else if !w.Stale(f.Time) {
 			state := "running"
 			if !running {
 				state = "stopped"
 			}
-			fs.add("position", subj, Info, fmt.Sprintf("writer without a feed position (a state import or another tool), %s", state), "")
+			add("position", Info, fmt.Sprintf("writer without a feed position (a state import or another tool), %s", state), "")
 		}
 		if w.Stale(f.Time) {
 			hint := "no peer is alive to complete it: start any peer of the cluster (the writer itself completes its writes when it restarts)"
 			if len(alive) > 0 {
 				hint = fmt.Sprintf("the live peer with the smallest ID (%s) completes it every %s; if this stays, see that peer's log", alive[0], human(scyllastate.WriterTimeout/2))
 			}
-			fs.add("stale_writer", subj, Warn,
+			add("stale_writer", Warn,
 				fmt.Sprintf("stopped sending heartbeats %s ago without closing: the pin rows of changes it wrote after %s may be missing until a peer completes them",
 					human(f.Time.Sub(w.Heartbeat)), w.SafeBefore.UTC().Format(time.RFC3339)),
 				hint)
 		}
 	}
 	if f.Self != "" && !selfSeen {
-		fs.add("position", f.Self+" (this peer)", Info, "no feed position in this keyspace yet: this peer has not run against it", "")
+		fs.add("position", f.Self, Info, "this peer has no feed position in this keyspace yet: it has not run against it", "")
 	}
 	return fs.list
 }

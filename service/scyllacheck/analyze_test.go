@@ -103,7 +103,7 @@ func TestHealthyFactsAreOK(t *testing.T) {
 			t.Errorf("no %q finding in a healthy report:\n%s", check, dump(fs))
 		}
 	}
-	if got := one(t, fs, OK, "position", "peerA (this peer)"); !strings.Contains(got.Message, "1m10s behind") {
+	if got := one(t, fs, OK, "position", "peerA"); !strings.Contains(got.Message, "1m10s behind") {
 		t.Errorf("position message %q does not say how far behind", got.Message)
 	}
 	if got := one(t, fs, Info, "newest_event"); !strings.Contains(got.Message, "no change in the last 1h") {
@@ -197,9 +197,19 @@ func TestLocalDC(t *testing.T) {
 	t.Run("unknown, dc-aware", func(t *testing.T) {
 		f := healthy()
 		f.Config.LocalDC, f.Config.DCAwareRouting = "DC1", true
-		got := one(t, Analyze(f), Fail, "local_dc", "DC1")
+		// The driver refuses the session; the rest is read without
+		// dc_aware_routing.
+		f.ConnectErr, f.PlainRouting = errors.New("datacenter DC1 in the policy was not found"), true
+		fs := Analyze(f)
+		got := one(t, fs, Fail, "local_dc", "DC1")
 		if !strings.Contains(got.Message, "dc1") || !strings.Contains(got.Hint, "case-sensitive") {
 			t.Errorf("local_dc finding %+v does not list the real data centers", got)
+		}
+		if got := one(t, fs, Info, "session"); !strings.Contains(got.Message, "round-robin") {
+			t.Errorf("session: %+v", got)
+		}
+		if r := NewReport("pins", nil, now, fs); r.Failures != 1 {
+			t.Errorf("%d failures, want 1 (local_dc explains the session):\n%s", r.Failures, dump(fs))
 		}
 	})
 	t.Run("unknown, not dc-aware", func(t *testing.T) {
@@ -424,7 +434,7 @@ func TestFeedFindings(t *testing.T) {
 	t.Run("running but behind", func(t *testing.T) {
 		f := healthy()
 		f.Writers[0].Position = now.Add(-20 * time.Minute)
-		got := one(t, Analyze(f), Warn, "position", "peerA (this peer)")
+		got := one(t, Analyze(f), Warn, "position", "peerA")
 		if !strings.Contains(got.Message, "20m behind") {
 			t.Errorf("position %q", got.Message)
 		}
@@ -441,7 +451,7 @@ func TestFeedFindings(t *testing.T) {
 		f := healthy()
 		f.Writers = nil
 		fs := Analyze(f)
-		one(t, fs, Info, "position", "peerA (this peer)")
+		one(t, fs, Info, "position", "peerA")
 		one(t, fs, Info, "positions")
 	})
 	t.Run("feed unreadable", func(t *testing.T) {

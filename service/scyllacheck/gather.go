@@ -50,6 +50,10 @@ type Facts struct {
 	// not. The facts below are read through that session.
 	Connected  bool
 	ConnectErr error
+	// PlainRouting: the configured session failed (ConnectErr) and the
+	// facts below were read with plain round-robin routing instead of
+	// dc_aware_routing.
+	PlainRouting bool
 
 	Keyspace    *scyllastate.KeyspaceInfo
 	KeyspaceErr error
@@ -120,6 +124,16 @@ func Gather(ctx context.Context, o Options) Facts {
 		return f
 	}
 	in, err := scyllastate.Inspect(ctx, cfg)
+	if err != nil && cfg.DCAwareRouting {
+		// The hosts answer one by one but the configured routing does
+		// not (a local_dc the driver cannot find): the rest is read
+		// with plain round-robin routing.
+		f.ConnectErr = err
+		plain := *cfg
+		plain.DCAwareRouting, plain.LocalDC = false, ""
+		in, err = scyllastate.Inspect(ctx, &plain)
+		f.PlainRouting = err == nil
+	}
 	if err != nil {
 		f.ConnectErr = err
 		return f

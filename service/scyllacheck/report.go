@@ -159,6 +159,10 @@ var colours = map[Status]string{OK: "\x1b[32m", Info: "\x1b[36m", Skip: "\x1b[2m
 
 const colourReset = "\x1b[0m"
 
+// maxSubject is the widest subject aligned in a column (peer IDs are
+// longer and printed as they are).
+const maxSubject = 24
+
 // WriteText writes the human report: a header, the findings by section
 // (status, subject, message, and the hint of warnings and failures), and
 // the verdict line. colour adds ANSI colours (for a terminal only).
@@ -180,14 +184,17 @@ func (r *Report) WriteText(w io.Writer, colour bool) error {
 		if len(fs) == 0 {
 			continue
 		}
+		// Subjects are aligned in a column, up to maxSubject characters.
 		width := 0
 		for _, f := range fs {
-			width = max(width, len(f.Subject))
+			if len(f.Subject) <= maxSubject {
+				width = max(width, len(f.Subject))
+			}
 		}
 		fmt.Fprintf(b, "\n%s\n", sectionTitles[sec])
 		for _, f := range fs {
 			status := paint(f.Status, fmt.Sprintf("%-4s", f.Status))
-			if width > 0 {
+			if f.Subject != "" {
 				fmt.Fprintf(b, "  %s  %-*s  %s\n", status, width, f.Subject, f.Message)
 			} else {
 				fmt.Fprintf(b, "  %s  %s\n", status, f.Message)

@@ -26,16 +26,17 @@ type Inspector struct {
 	s *ScyllaState
 }
 
-// Inspect connects to the database of cfg as New does (retrying an
-// unreachable database retry_policy.num_retries times; credentials or TLS
-// that the database refuses end it at once, wrapping ErrAuth or ErrTLS),
-// but checks and creates nothing. cfg must be valid (Validate).
+// Inspect connects to the database of cfg as New does, once (errors wrap
+// ErrConnect, ErrAuth or ErrTLS), but checks and creates nothing. cfg
+// must be valid (Validate).
 func Inspect(ctx context.Context, cfg *Config) (*Inspector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	once := *cfg
+	once.RetryPolicy = &RetryPolicyConfig{NumRetries: 0, MinRetryDelay: DefaultMinRetryDelay, MaxRetryDelay: DefaultMaxRetryDelay}
 	var cluster *gocql.ClusterConfig
-	session, err := connect(ctx, cfg, func() (*gocql.ClusterConfig, error) {
+	session, err := connect(ctx, &once, func() (*gocql.ClusterConfig, error) {
 		c, err := cfg.clusterConfig(nil)
 		if err != nil {
 			return nil, err
