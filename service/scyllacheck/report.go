@@ -84,7 +84,7 @@ type Report struct {
 
 // NewReport counts the findings and sets the verdict.
 func NewReport(keyspace string, hosts []string, at time.Time, findings []Finding) *Report {
-	r := &Report{CheckedAt: at.UTC(), Keyspace: keyspace, Hosts: hosts, Findings: findings}
+	r := &Report{CheckedAt: at.UTC(), Keyspace: keyspace, Hosts: append([]string{}, hosts...), Findings: findings}
 	for _, f := range findings {
 		switch f.Status {
 		case Fail:
@@ -168,7 +168,11 @@ const maxSubject = 24
 // the verdict line. colour adds ANSI colours (for a terminal only).
 func (r *Report) WriteText(w io.Writer, colour bool) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "scylla check of keyspace %s on %s at %s\n", r.Keyspace, strings.Join(r.Hosts, ", "), r.CheckedAt.Format(time.RFC3339))
+	if r.Keyspace != "" {
+		fmt.Fprintf(b, "scylla check of keyspace %s on %s at %s\n", r.Keyspace, strings.Join(r.Hosts, ", "), r.CheckedAt.Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(b, "scylla check at %s\n", r.CheckedAt.Format(time.RFC3339))
+	}
 	paint := func(s Status, text string) string {
 		if !colour {
 			return text

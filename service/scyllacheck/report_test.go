@@ -148,3 +148,27 @@ func TestPercentiles(t *testing.T) {
 		t.Errorf("empty: %s %s", p50, mx)
 	}
 }
+
+func TestConfigFailureReport(t *testing.T) {
+	r := ConfigFailure(now, errors.New("loading service.json: no such file"), "point --config at the peer's folder")
+	if r.Verdict != Fail || r.ExitCode(false) != ExitFail {
+		t.Fatalf("verdict %s exit %d", r.Verdict, r.ExitCode(false))
+	}
+	var text, js bytes.Buffer
+	_ = r.WriteText(&text, false)
+	want := "scylla check at 2025-06-01T12:00:00Z\n\nConfiguration\n  FAIL  loading service.json: no such file\n        hint: point --config at the peer's folder\n\nscylla check: FAIL (1 failure)\n"
+	if text.String() != want {
+		t.Errorf("text:\n%s\nwant:\n%s", text.String(), want)
+	}
+	_ = r.WriteJSON(&js)
+	var doc map[string]any
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if hosts, ok := doc["hosts"].([]any); !ok || len(hosts) != 0 {
+		t.Errorf("hosts %v, want []", doc["hosts"])
+	}
+	if _, ok := doc["facts"]; ok {
+		t.Errorf("a report without facts has a facts field")
+	}
+}
