@@ -76,10 +76,11 @@ test-integration:
 
 ## test-faults: peers over a multi-node Cassandra whose nodes are killed,
 ## paused and restarted, and over two data centers (starts its own
-## clusters on 127.0.0.21-23 and 127.0.0.31-34; about 15 minutes)
+## clusters on 127.0.0.21-23, 127.0.0.31-34 and, for scylla check,
+## 127.0.0.6-8; about 15 minutes)
 test-faults:
 	scripts/cassandra.sh fetch
-	GOLOG_LOG_LEVEL=error $(GO) test -count=1 -v -timeout 60m -tags $(TAGS),integration,faults -run '^TestFault' ./service/
+	GOLOG_LOG_LEVEL=error $(GO) test -count=1 -v -p 1 -timeout 60m -tags $(TAGS),integration,faults -run '^TestFault' ./service/ ./service/scyllacheck/
 
 ## fuzz: run every Go fuzz target for FUZZTIME each [1m] (`go test ./...` runs their seeds)
 fuzz:

@@ -7,6 +7,7 @@ import (
 	peer "github.com/libp2p/go-libp2p/core/peer"
 
 	scyllacons "github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/consensus/scylla"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/informer/scyllahealth"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
@@ -19,15 +20,18 @@ type scyllaConfigs struct {
 	ScyllaState *scyllastate.Config
 	// Scylla is consensus.scylla: the change feed, trust and start.
 	Scylla *scyllacons.Config
+	// ScyllaHealthInf is informer.scyllahealth: the "scylla" metric.
+	ScyllaHealthInf *scyllahealth.Config
 }
 
 func newScyllaConfigs() scyllaConfigs {
-	return scyllaConfigs{ScyllaState: &scyllastate.Config{}, Scylla: &scyllacons.Config{}}
+	return scyllaConfigs{ScyllaState: &scyllastate.Config{}, Scylla: &scyllacons.Config{}, ScyllaHealthInf: &scyllahealth.Config{}}
 }
 
 func (c *scyllaConfigs) registerScylla(reg func(uconfig.SectionType, uconfig.ComponentConfig)) {
 	reg(uconfig.State, c.ScyllaState)
 	reg(uconfig.Consensus, c.Scylla)
+	reg(uconfig.Informer, c.ScyllaHealthInf)
 }
 
 // setScyllaTrust trusts pids in consensus.scylla; replace trusts only

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	scyllacons "github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/consensus/scylla"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/informer/scyllahealth"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
@@ -319,8 +320,15 @@ func TestEnvironmentTablesMatchApplyEnvVars(t *testing.T) {
 	checkEnvTable(t, "consensus.scylla", tables["consensus.scylla"],
 		func() component { return &scyllacons.Config{} }, fullCons)
 
+	fullHealth := &scyllahealth.Config{}
+	if err := fullHealth.Default(); err != nil {
+		t.Fatal(err)
+	}
+	checkEnvTable(t, "informer.scyllahealth", tables["informer.scyllahealth"],
+		func() component { return &scyllahealth.Config{} }, fullHealth)
+
 	for name := range tables {
-		if name != "scyllastate" && name != "consensus.scylla" {
+		if name != "scyllastate" && name != "consensus.scylla" && name != "informer.scyllahealth" {
 			t.Errorf("configuration.md: unknown env-table %q", name)
 		}
 	}

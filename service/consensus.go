@@ -29,6 +29,9 @@ type consensus struct {
 	// peersF is given to the peer monitor: nil for consensus components
 	// whose Peers come from the monitor's own metrics.
 	peersF func(context.Context) ([]peer.ID, error)
+	// informers are informers that report on the consensus (scylla:
+	// the "scylla" database health metric).
+	informers []ipfscluster.Informer
 }
 
 func newConsensus(h *config.Helper, host host.Host, dht *dual.DHT, psub *pubsub.PubSub, store ds.Datastore, raftStaging bool) (*consensus, error) {
@@ -50,7 +53,7 @@ func newConsensus(h *config.Helper, host host.Host, dht *dual.DHT, psub *pubsub.
 		ipfscluster.ReadyTimeout = 356 * 24 * time.Hour
 		return &consensus{Consensus: c}, nil
 	case config.Scylla:
-		return newScyllaConsensus(cfgs, host, psub)
+		return newScyllaConsensus(h, host, psub)
 	}
 	return nil, fmt.Errorf("%w: unknown consensus %q", config.ErrBadCombination, h.Consensus())
 }

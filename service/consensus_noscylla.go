@@ -9,6 +9,6 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
 )
 
-func newScyllaConsensus(*config.Configs, host.Host, *pubsub.PubSub) (*consensus, error) {
+func newScyllaConsensus(*config.Helper, host.Host, *pubsub.PubSub) (*consensus, error) {
 	return nil, config.ErrNoScyllaSupport
 }

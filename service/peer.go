@@ -143,6 +143,7 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 		return nil, fmt.Errorf("creating the %s consensus: %w", h.Consensus(), err)
 	}
 	built = append(built, cons)
+	informers = append(informers, cons.informers...)
 	p.fatal = cons.fatal
 	p.Consensus = cons.Consensus
 	var tracker ipfscluster.PinTracker = stateless.New(cfgs.Statelesstracker, host.ID(), cfgs.Cluster.Peername, cons.State)

@@ -131,3 +131,55 @@ func (p *dbProbe) end(ctx context.Context) (time.Duration, dbCounts, error) {
 	}
 	return cpu - p.cpu0, c.sub(p.count0), nil
 }
+
+// warmUp runs a mixed load on a throwaway keyspace for d: writes (single
+// and batched), point and multi-key reads, range scans, at the benchmark's
+// concurrency, so that the database's JIT compiler has reached its steady
+// state before anything is measured, as in a database that has served for
+// a while. The keyspace is dropped afterwards.
+func (db *database) warmUp(ctx context.Context, d time.Duration, clients int) error {
+	ks := fmt.Sprintf("bench_warmup_%d", time.Now().UnixNano())
+	stmts := []string{
+		"CREATE KEYSPACE " + ks + " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+		"CREATE TABLE " + ks + ".rows (k blob PRIMARY KEY, v blob, m blob)",
+		"CREATE TABLE " + ks + ".log (p int, t timeuuid, k blob, v blob, PRIMARY KEY ((p), t, k))",
+	}
+	for _, s := range stmts {
+		if err := db.session.Query(s).WithContext(ctx).Exec(); err != nil {
+			return fmt.Errorf("warming the database up: %w", err)
+		}
+	}
+	defer func() { _ = db.dropKeyspace(context.WithoutCancel(ctx), ks) }()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	errs := make(chan error, clients)
+	for c := range clients {
+		go func() {
+			val := make([]byte, 120)
+			for i := 0; ctx.Err() == nil; i++ {
+				key := []byte(fmt.Sprintf("k-%d-%d", c, i))
+				b := db.session.Batch(gocql.UnloggedBatch).WithContext(ctx)
+				for j := range 8 {
+					b.Query("INSERT INTO "+ks+".log (p, t, k, v) VALUES (?, ?, ?, ?) USING TTL 600", c%4, gocql.TimeUUID(), append(key, byte(j)), val)
+				}
+				_ = b.Exec()
+				_ = db.session.Query("INSERT INTO "+ks+".rows (k, v, m) VALUES (?, ?, ?)", key, val, val[:10]).WithContext(ctx).Exec()
+				var v, m []byte
+				_ = db.session.Query("SELECT v, m FROM "+ks+".rows WHERE k IN ?", [][]byte{key, append(key, 'x')}).WithContext(ctx).Iter().Scanner().Err()
+				_ = db.session.Query("SELECT v, m FROM "+ks+".rows WHERE k = ?", key).WithContext(ctx).Scan(&v, &m)
+				if i%50 == 0 {
+					iter := db.session.Query("SELECT k, v FROM "+ks+".rows WHERE token(k) >= ? AND token(k) <= ?", int64(c)<<58, int64(c+1)<<58).WithContext(ctx).PageSize(1000).Iter()
+					for iter.Scan(&v, &m) {
+					}
+					_ = iter.Close()
+					_ = db.session.Query("SELECT t, k, v FROM "+ks+".log WHERE p = ? AND t > ?", c%4, gocql.MinTimeUUID(time.Now().Add(-time.Second))).WithContext(ctx).Iter().Close()
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		<-errs
+	}
+	return nil
+}

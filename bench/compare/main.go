@@ -51,6 +51,7 @@ type config struct {
 	dbPort        int
 	pidFile       string
 	timeoutPerPin float64 // nanoseconds of phase timeout per pin
+	dbWarmUp      time.Duration
 	fromJSON      string
 }
 
@@ -123,6 +124,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.pidFile, "cassandra-pid-file", filepath.Join(envOr("CASSANDRA_RUN_DIR", "/tmp/ipfs-cluster-scylla-cassandra"),
 		envOr("CASSANDRA_NAME", "main"), "node1", "pid"), "pid file of the database process (for its CPU time)")
 	perPin := fs.Duration("phase-timeout-per-pin", 2*time.Millisecond, "phase timeout: 2 min plus this per pin")
+	fs.DurationVar(&c.dbWarmUp, "db-warmup", time.Minute, "mixed load on a throwaway keyspace before the baseline, so that the database is measured warm (0: none)")
 	fs.StringVar(&c.fromJSON, "from-json", "", "run nothing: render the report, chart (and -readme) of a saved run")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -254,6 +256,13 @@ func run(ctx context.Context, cfg config) (err error) {
 			}
 			defer h.db.close()
 			h.run.Settings.DBInstance = fmt.Sprintf("%s:%d (pid %d)", strings.Join(cfg.dbHosts, ","), cfg.dbPort, h.db.pid)
+			if cfg.dbWarmUp > 0 {
+				logf("warming the database up: %s of mixed load on a throwaway keyspace", cfg.dbWarmUp)
+				if err := h.db.warmUp(ctx, cfg.dbWarmUp, cfg.clients); err != nil {
+					return err
+				}
+				h.run.Settings.DBWarmUpS = cfg.dbWarmUp.Seconds()
+			}
 			if err := h.measureBaseline(ctx); err != nil {
 				return err
 			}

@@ -136,7 +136,11 @@ func renderMarkdown(r *Run, level int, chart string) string {
 	fmt.Fprintf(&b, "- REST pin add: %d new pins per phase at %d concurrent clients; start window %.0f s; "+
 		"idle window %.0f s (= cluster.state_sync_interval of every peer)\n", s.RESTPins, s.Clients, s.StartWindowS, s.IdleWindowS)
 	if s.DBInstance != "" {
-		fmt.Fprintf(&b, "- database: Cassandra at %s, baseline %.1f ms CPU per second with no peer running\n", s.DBInstance, s.DBBaselineCPU*1000)
+		fmt.Fprintf(&b, "- database: Cassandra at %s, baseline %.1f ms CPU per second with no peer running", s.DBInstance, s.DBBaselineCPU*1000)
+		if s.DBWarmUpS > 0 {
+			fmt.Fprintf(&b, ", measured after %.0f s of warm-up load (a freshly started JVM runs several times slower until its JIT compiler has run)", s.DBWarmUpS)
+		}
+		b.WriteString("\n")
 		if s.DBBaselineCPU > busyDatabase {
 			b.WriteString("- **the database was busy with other clients**: its CPU figures include their load " +
 				"(idle figures are net of the baseline, the others are not); `BENCH_DB=own` runs a dedicated instance\n")

@@ -24,6 +24,7 @@ type Settings struct {
 	IdleWindowS    float64 `json:"idle_window_s"`    // the idle phase = cluster.state_sync_interval
 	DBBaselineCPU  float64 `json:"db_baseline_cpu"`  // database CPU-seconds per second with no peer running
 	DBInstance     string  `json:"db_instance"`      // host:port of the database
+	DBWarmUpS      float64 `json:"db_warmup_s"`      // mixed load run on the database before the baseline
 	ThreePeersFor  string  `json:"three_peers_for"`  // backends measured with 3 peers
 	PhaseTimeoutMS float64 `json:"phase_timeout_ms"` // extra timeout per pin (base 2 min)
 }

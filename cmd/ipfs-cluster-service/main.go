@@ -104,6 +104,7 @@ func newApp() *cli.App {
 			initCommand(p),
 			daemonCommand(p),
 			stateCommand(p),
+			scyllaCommand(p),
 			{
 				Name:  "version",
 				Usage: "Prints the ipfs-cluster version",

@@ -37,7 +37,8 @@ type redo struct {
 }
 
 func newRedo(store redoStore, self string, overlap, checkpointInterval time.Duration) *redo {
-	return &redo{store: store, self: self, overlap: overlap, aliveWithin: overlap + 3*checkpointInterval + time.Minute, now: time.Now}
+	aliveWithin := AliveWithin(&Config{FeedOverlap: overlap, CheckpointInterval: checkpointInterval})
+	return &redo{store: store, self: self, overlap: overlap, aliveWithin: aliveWithin, now: time.Now}
 }
 
 // own completes this peer's writes left unfinished by its previous run

@@ -1,0 +1,228 @@
+package scyllacheck
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	scyllacons "github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/consensus/scylla"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+)
+
+// Options say what to check and how.
+type Options struct {
+	// State is the scyllastate section to check. It is not modified.
+	State *scyllastate.Config
+	// Feed is the consensus.scylla section (feed_overlap and
+	// checkpoint_interval tell how far behind a live peer may be). Nil
+	// means its defaults.
+	Feed *scyllacons.Config
+	// Self is this peer's ID, marked in the list of feed positions.
+	Self string
+	// Reads is the number of reads of the latency probe (at least 1).
+	Reads int
+	// FeedWindow is how far back the newest event of the change feed is
+	// looked for (at least one minute).
+	FeedWindow time.Duration
+	// Now returns the current time (default time.Now).
+	Now func() time.Time
+}
+
+// Facts is what Gather found, and what Analyze judges.
+type Facts struct {
+	// Time is when the check started.
+	Time time.Time
+	// Config is the checked section; Self this peer's ID.
+	Config *scyllastate.Config
+	Self   string
+	// AliveWithin: a peer whose feed position is more recent is taken
+	// for alive (scylla.AliveWithin).
+	AliveWithin time.Duration
+
+	// Hosts are the probes of the contact points; Nodes the nodes of
+	// the cluster they told about.
+	Hosts []scyllastate.HostReport
+	Nodes []scyllastate.Node
+
+	// Connected is true once a session with the configured settings
+	// (every host, the configured routing) started; ConnectErr is why
+	// not. The facts below are read through that session.
+	Connected  bool
+	ConnectErr error
+	// PlainRouting: the configured session failed (ConnectErr) and the
+	// facts below were read with plain round-robin routing instead of
+	// dc_aware_routing.
+	PlainRouting bool
+
+	Keyspace    *scyllastate.KeyspaceInfo
+	KeyspaceErr error
+	Tables      map[string]scyllastate.TableInfo
+	TablesErr   error
+	Schema      *scyllastate.SchemaInfo
+	SchemaErr   error
+
+	// Reads are the durations of the latency probe; ReadErr the first
+	// failed read.
+	Reads   []time.Duration
+	ReadErr error
+
+	// FeedWindow is how far back Newest was looked for. Newest is nil
+	// when no event is that recent.
+	FeedWindow time.Duration
+	Newest     *scyllastate.Event
+	NewestErr  error
+	// Writers are the feed positions and heartbeats; WritersRead tells
+	// whether they could be read.
+	Writers     []scyllastate.WriterInfo
+	WritersRead bool
+	WritersErr  error
+}
+
+// Gather runs every probe. It never writes to the database. Each network
+// call is bounded by the section's connect_timeout or timeout; ctx bounds
+// the whole.
+func Gather(ctx context.Context, o Options) Facts {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	feedCfg := o.Feed
+	if feedCfg == nil {
+		feedCfg = &scyllacons.Config{}
+		_ = feedCfg.Default()
+	}
+	f := Facts{
+		Time:        now(),
+		Config:      o.State,
+		Self:        o.Self,
+		AliveWithin: scyllacons.AliveWithin(feedCfg),
+		FeedWindow:  o.FeedWindow,
+	}
+	f.FeedWindow = max(f.FeedWindow, scyllastate.BucketWidth)
+	reads := max(o.Reads, 1)
+	cfg := o.State
+
+	f.Hosts = make([]scyllastate.HostReport, len(cfg.Hosts))
+	var wg sync.WaitGroup
+	for i, h := range cfg.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.Hosts[i] = scyllastate.ProbeHost(ctx, cfg, h)
+		}()
+	}
+	wg.Wait()
+	f.Nodes = scyllastate.ClusterNodes(f.Hosts)
+
+	reachable := false
+	for _, h := range f.Hosts {
+		reachable = reachable || h.OK()
+	}
+	if !reachable {
+		f.ConnectErr = errors.New("no contact point accepted a CQL session (see the hosts section)")
+		return f
+	}
+	in, err := scyllastate.Inspect(ctx, cfg)
+	if err != nil && cfg.DCAwareRouting {
+		// The hosts answer one by one but the configured routing does
+		// not (a local_dc the driver cannot find): the rest is read
+		// with plain round-robin routing.
+		f.ConnectErr = err
+		plain := *cfg
+		plain.DCAwareRouting, plain.LocalDC = false, ""
+		in, err = scyllastate.Inspect(ctx, &plain)
+		f.PlainRouting = err == nil
+	}
+	if err != nil {
+		f.ConnectErr = err
+		return f
+	}
+	defer in.Close()
+	f.Connected = true
+	f.inspect(ctx, in, reads)
+	return f
+}
+
+// inspect reads the keyspace, schema, latency and feed facts.
+func (f *Facts) inspect(ctx context.Context, in *scyllastate.Inspector, reads int) {
+	cfg := f.Config
+	// One statement with its retries takes at most this long.
+	call := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, cfg.WriteDeadline())
+	}
+
+	qctx, cancel := call()
+	ks, err := in.Keyspace(qctx)
+	cancel()
+	if err != nil {
+		f.KeyspaceErr = err
+		return
+	}
+	f.Keyspace = &ks
+	if !ks.Exists {
+		return
+	}
+	qctx, cancel = call()
+	f.Tables, f.TablesErr = in.Tables(qctx)
+	cancel()
+	if f.TablesErr != nil {
+		return
+	}
+	if _, ok := f.Tables[scyllastate.SchemaVersionTable]; ok {
+		qctx, cancel = call()
+		v, err := in.SchemaVersion(qctx)
+		cancel()
+		if err != nil {
+			f.SchemaErr = err
+		} else {
+			f.Schema = &v
+		}
+	}
+	if _, ok := f.Tables[scyllastate.PinsTable]; ok {
+		// A first read, not measured, prepares the statement.
+		qctx, cancel = call()
+		_, f.ReadErr = in.ProbeRead(qctx)
+		cancel()
+		for i := 0; i < reads && f.ReadErr == nil; i++ {
+			qctx, cancel = call()
+			d, err := in.ProbeRead(qctx)
+			cancel()
+			if err != nil {
+				f.ReadErr = err
+				break
+			}
+			f.Reads = append(f.Reads, d)
+		}
+	}
+	if _, ok := f.Tables[scyllastate.EventsTable]; ok {
+		// Up to 4 partitions per bucket, read a few buckets at a time.
+		budget := time.Duration(f.FeedWindow/scyllastate.BucketWidth+2) * cfg.WriteDeadline()
+		qctx, cancel := context.WithTimeout(ctx, budget)
+		e, found, err := in.NewestEvent(qctx, f.Time, f.FeedWindow)
+		cancel()
+		switch {
+		case err != nil:
+			f.NewestErr = err
+		case found:
+			f.Newest = &e
+		}
+	}
+	if _, ok := f.Tables[scyllastate.CheckpointsTable]; ok {
+		qctx, cancel = call()
+		f.Writers, f.WritersErr = in.Writers(qctx)
+		cancel()
+		f.WritersRead = f.WritersErr == nil
+	}
+}
+
+// errorText is err's message, or "".
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// ms renders a duration in milliseconds for JSON.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,85 @@
+//go:build integration
+
+package scyllacheck_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/service/scyllacheck"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+)
+
+// secureConfig is the database with password authentication and mutual
+// TLS (scripts/cassandra.sh with CASSANDRA_AUTH=1 CASSANDRA_TLS=1, its env
+// exported with CASSANDRA_ENV_PREFIX=SCYLLASTATE_TEST_SECURE).
+func secureConfig(t *testing.T) *scyllastate.Config {
+	cfg := cqltest.Config(t, cqltest.SecurePrefix)
+	if cfg.Username == "" || cfg.TLS == nil || !cfg.TLS.Enabled || cfg.TLS.CertFile == "" {
+		t.Fatalf("%s_USERNAME/_PASSWORD and _TLS_CA/_CERT/_KEY must be set for the secure database (see scripts/cassandra.sh env)", cqltest.SecurePrefix)
+	}
+	return cfg
+}
+
+// variant copies cfg (and its TLS settings) and changes the copy.
+func variant(cfg *scyllastate.Config, mod func(c *scyllastate.Config)) *scyllastate.Config {
+	c := *cfg
+	tlsCopy := *cfg.TLS
+	c.TLS = &tlsCopy
+	mod(&c)
+	return &c
+}
+
+func TestTLSAndLogin(t *testing.T) {
+	cfg := secureConfig(t)
+	_ = cqltest.New(t, cfg) // creates the keyspace
+	host := cfg.Hosts[0]
+
+	t.Run("good", func(t *testing.T) {
+		r := run(t, cfg, "")
+		if f := only(t, r, scyllacheck.OK, "tls", host); !strings.Contains(f.Message, "TLS 1.") || !strings.Contains(f.Message, "valid until") {
+			t.Errorf("tls: %q", f.Message)
+		}
+		if f := only(t, r, scyllacheck.OK, "login", host); !strings.Contains(f.Message, cfg.Username) {
+			t.Errorf("login: %q", f.Message)
+		}
+		only(t, r, scyllacheck.OK, "version")
+		if r.Verdict == scyllacheck.Fail {
+			t.Fatalf("verdict FAIL on the secure database")
+		}
+	})
+	cases := []struct {
+		name, check, text string
+		mod               func(c *scyllastate.Config)
+	}{
+		{"wrong password", "login", "username and password", func(c *scyllastate.Config) { c.Password = "not-the-password-7c1f" }},
+		{"no credentials", "login", "requires a login", func(c *scyllastate.Config) { c.Username, c.Password = "", "" }},
+		{"no client certificate", "tls", "client certificate", func(c *scyllastate.Config) { c.TLS.CertFile, c.TLS.KeyFile = "", "" }},
+		{"untrusted server", "tls", "not signed by an authority of tls.ca_file", func(c *scyllastate.Config) { c.TLS.CAFile = "" }},
+		{"plain client", "cql", "tls.enabled", func(c *scyllastate.Config) { c.TLS.Enabled = false }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := variant(cfg, c.mod)
+			r := run(t, v, "")
+			f := only(t, r, scyllacheck.Fail, c.check, host)
+			if !strings.Contains(f.Message+" "+f.Hint, c.text) {
+				t.Errorf("%s finding %+v lacks %q", c.check, f, c.text)
+			}
+			if r.Verdict != scyllacheck.Fail || r.ExitCode(false) != scyllacheck.ExitFail {
+				t.Errorf("verdict %s exit %d", r.Verdict, r.ExitCode(false))
+			}
+			only(t, r, scyllacheck.Skip, "exists")
+		})
+	}
+	t.Run("server without TLS", func(t *testing.T) {
+		plain := *cqltest.Config(t, cqltest.DefaultPrefix) // a copy: the cleanup drops the keyspace without TLS
+		plain.TLS = &scyllastate.TLSConfig{Enabled: true, CAFile: cfg.TLS.CAFile}
+		r := run(t, &plain, "")
+		f := only(t, r, scyllacheck.Fail, "tls", plain.Hosts[0])
+		if !strings.Contains(f.Message, "does not speak TLS") {
+			t.Errorf("tls: %q", f.Message)
+		}
+	})
+}
