@@ -1,4 +1,4 @@
-//go:build scylla
+//go:build scylla && integration
 
 package service_test
 

@@ -136,7 +136,7 @@ func (b *BatchingState) write(ctx context.Context, ws []*pendingWrite) (err erro
 	for _, w := range ws {
 		if w.err != nil {
 			failed = append(failed, w)
-			if merr.Len() < 10 {
+			if merr == nil || merr.Len() < 10 {
 				merr = multierror.Append(merr, fmt.Errorf("%s of %s: %w", w.op, cidString(w.cid), w.err))
 			}
 		}
