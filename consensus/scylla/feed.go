@@ -196,28 +196,35 @@ feed:
 // poll does a fresh read and, when due, a sweep. On error nothing moves
 // forward, so the next poll reads the same events again.
 func (f *feed) poll(ctx context.Context) error {
+	_, err := f.pollCount(ctx)
+	return err
+}
+
+// pollCount is poll, returning the number of new events read.
+func (f *feed) pollCount(ctx context.Context) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
-	if err := f.fresh(ctx, now); err != nil {
+	found, err := f.fresh(ctx, now)
+	if err != nil {
 		f.metrics.pollError()
-		return err
+		return 0, err
 	}
 	if now.Sub(f.lastSweep) >= f.cfg.overlap {
 		if err := f.sweep(ctx, now); err != nil {
 			f.metrics.pollError()
-			return err
+			return found, err
 		}
 	}
 	if now.Sub(f.lastSaved) >= f.cfg.checkpointInterval {
 		f.saveCheckpoint(ctx)
 	}
-	return nil
+	return found, nil
 }
 
 // fresh reads the events written since the last fresh read, partition by
 // partition.
-func (f *feed) fresh(ctx context.Context, now time.Time) error {
+func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 	from := f.lastFresh.Add(-2 * time.Second)
 	if f.lastFresh.IsZero() {
 		from = now
@@ -231,9 +238,9 @@ func (f *feed) fresh(ctx context.Context, now time.Time) error {
 		return start
 	}
 	fresh := map[scyllastate.Partition]gocql.UUID{}
-	_, err := f.read(ctx, parts, after, gocql.MaxTimeUUID(now), func(p scyllastate.Partition, last gocql.UUID) { fresh[p] = last })
+	n, err := f.read(ctx, parts, after, gocql.MaxTimeUUID(now), func(p scyllastate.Partition, last gocql.UUID) { fresh[p] = last })
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for p, id := range fresh {
 		f.cursors[p] = id
@@ -246,7 +253,7 @@ func (f *feed) fresh(ctx context.Context, now time.Time) error {
 	}
 	f.lastFresh = now
 	f.readUpTo.Store(now.UnixNano())
-	return nil
+	return n, nil
 }
 
 // sweep re-reads the last 2W of the feed, then moves the position to
@@ -336,10 +343,15 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// run reads the feed every pollInterval, or at once when woken up, until
-// ctx ends.
+// run reads the feed until ctx ends: at once when woken up (a hint),
+// else every pollInterval while it finds changes; reads that find none
+// back off to idlePolls times pollInterval (at most half of the overlap),
+// so that an idle peer costs the database little. Hints keep a busy
+// cluster at full speed.
 func (f *feed) run(ctx context.Context) {
-	t := time.NewTicker(f.cfg.pollInterval)
+	maxInterval := min(idlePolls*f.cfg.pollInterval, max(f.cfg.overlap/2, f.cfg.pollInterval))
+	interval := f.cfg.pollInterval
+	t := time.NewTimer(interval)
 	defer t.Stop()
 	failures := 0
 	for {
@@ -348,8 +360,11 @@ func (f *feed) run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-f.wake:
+			interval = f.cfg.pollInterval
 		}
-		if err := f.poll(ctx); err != nil {
+		found, err := f.pollCount(ctx)
+		switch {
+		case err != nil:
 			if ctx.Err() != nil {
 				return
 			}
@@ -357,14 +372,28 @@ func (f *feed) run(ctx context.Context) {
 			if failures == 1 || failures%60 == 0 {
 				logger.Warnf("reading the change feed failed %d time(s), retrying: %s", failures, err)
 			}
-			continue
+			interval = f.cfg.pollInterval
+		case found > 0:
+			interval = f.cfg.pollInterval
+		default:
+			interval = min(2*interval, maxInterval)
 		}
-		if failures > 0 {
+		if err == nil && failures > 0 {
 			logger.Infof("reading the change feed works again after %d failure(s)", failures)
 			failures = 0
 		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(interval)
 	}
 }
+
+// idlePolls bounds the back-off of reads that find nothing.
+const idlePolls = 10
 
 // saveCheckpoint records the position; the caller holds f.mu.
 func (f *feed) saveCheckpoint(ctx context.Context) {
