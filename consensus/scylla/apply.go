@@ -66,30 +66,35 @@ type applier struct {
 	// queue caches the tracker's queue size for queueCheckEvery.
 	queue   int64
 	queueAt time.Time
+	// queuedSince counts the pins queued since queue was read.
+	queuedSince int64
 }
 
 // queueCheckEvery is how long a reading of the tracker's queue size is
-// trusted.
+// trusted, counting the pins queued since.
 const queueCheckEvery = 100 * time.Millisecond
 
-// queueFull tells whether the tracker holds queueLimit pins.
+// queueFull tells whether the tracker holds queueLimit pins. The size is
+// read again when the last reading is old, or when it plus the pins
+// queued since would reach the limit.
 func (a *applier) queueFull(ctx context.Context) bool {
 	if a.queueLimit <= 0 {
 		return false
 	}
 	a.mu.Lock()
-	fresh := time.Since(a.queueAt) < queueCheckEvery
-	n := a.queue
+	estimate := a.queue + a.queuedSince
+	fresh := time.Since(a.queueAt) < queueCheckEvery && estimate < a.queueLimit
 	a.mu.Unlock()
-	if !fresh {
-		var err error
-		if n, err = a.tracker.PinQueueSize(ctx); err != nil {
-			return false
-		}
-		a.mu.Lock()
-		a.queue, a.queueAt = n, time.Now()
-		a.mu.Unlock()
+	if fresh {
+		return false
 	}
+	n, err := a.tracker.PinQueueSize(ctx)
+	if err != nil {
+		return false
+	}
+	a.mu.Lock()
+	a.queue, a.queueAt, a.queuedSince = n, time.Now(), 0
+	a.mu.Unlock()
 	return n >= a.queueLimit
 }
 
@@ -148,12 +153,18 @@ func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin
 		return a.tracker.Untrack(ctx, c)
 	}
 	a.metrics.applied(scyllastate.OpPin)
-	if !pin.IsRemotePin(a.self) && a.queueFull(ctx) {
+	if pin.IsRemotePin(a.self) {
+		return a.tracker.Track(ctx, *pin)
+	}
+	if a.queueFull(ctx) {
 		a.mu.Lock()
 		a.deferred++
 		a.mu.Unlock()
 		return nil
 	}
+	a.mu.Lock()
+	a.queuedSince++
+	a.mu.Unlock()
 	return a.tracker.Track(ctx, *pin)
 }
 
