@@ -336,6 +336,25 @@ func (h *Helper) SaveIdentityToDisk() error {
 	return h.identity.SaveJSON(h.identityPath)
 }
 
+// WriteNew writes a new configuration folder, as a non-interactive
+// `init` does: every section at its defaults, changed by mod (when not
+// nil), and a new identity.
+func (h *Helper) WriteNew(mod func(*Configs)) error {
+	if err := h.manager.Default(); err != nil {
+		return err
+	}
+	if mod != nil {
+		mod(h.configs)
+	}
+	if err := h.identity.Default(); err != nil {
+		return err
+	}
+	if err := h.SaveConfigToDisk(); err != nil {
+		return err
+	}
+	return h.SaveIdentityToDisk()
+}
+
 // SetupTracing turns tracing on in every component when forced or
 // configured. Call it once the identity is loaded.
 func (h *Helper) SetupTracing(force bool) {

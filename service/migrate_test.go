@@ -39,16 +39,7 @@ func sourcePeer(t *testing.T, consensus, datastore string, pins []api.Pin) strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Manager().Default(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Identity().Default(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SaveConfigToDisk(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SaveIdentityToDisk(); err != nil {
+	if err := h.WriteNew(nil); err != nil {
 		t.Fatal(err)
 	}
 	h.Manager().Shutdown()
@@ -108,17 +99,7 @@ func scyllaPeer(t *testing.T, batchSize int) (string, *scyllastate.ScyllaState) 
 		t.Fatal(err)
 	}
 	defer h.Manager().Shutdown()
-	if err := h.Manager().Default(); err != nil {
-		t.Fatal(err)
-	}
-	*h.Configs().ScyllaState = *db
-	if err := h.Identity().Default(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SaveConfigToDisk(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SaveIdentityToDisk(); err != nil {
+	if err := h.WriteNew(func(c *config.Configs) { *c.ScyllaState = *db }); err != nil {
 		t.Fatal(err)
 	}
 	return dir, cqltest.New(t, db)

@@ -48,34 +48,26 @@ func writeConfigWith(t *testing.T, dir string, db *scyllastate.Config, ipfs *tes
 		t.Fatal(err)
 	}
 	defer h.Manager().Shutdown()
-	if err := h.Manager().Default(); err != nil {
-		t.Fatal(err)
-	}
-	c := h.Configs()
-	local := ma.StringCast("/ip4/127.0.0.1/tcp/0")
-	c.Cluster.Secret = testSecret
-	c.Cluster.Peername = name
-	c.Cluster.ListenAddr = []ma.Multiaddr{local}
-	c.Cluster.MonitorPingInterval = time.Second
-	c.Cluster.PeerWatchInterval = time.Second
-	c.Pubsubmon.CheckInterval = time.Second
-	c.Restapi.HTTPListenAddr = []ma.Multiaddr{local}
-	c.Pinsvcapi.HTTPListenAddr = []ma.Multiaddr{local}
-	c.Ipfsproxy.ListenAddr = []ma.Multiaddr{local}
-	node := ma.StringCast(fmt.Sprintf("/ip4/%s/tcp/%d", ipfs.Addr, ipfs.Port))
-	c.Ipfshttp.NodeAddr = node
-	c.Ipfsproxy.NodeAddr = node
-	*c.ScyllaState = *db
-	if mod != nil {
-		mod(c)
-	}
-	if err := h.Identity().Default(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SaveConfigToDisk(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SaveIdentityToDisk(); err != nil {
+	err = h.WriteNew(func(c *config.Configs) {
+		local := ma.StringCast("/ip4/127.0.0.1/tcp/0")
+		c.Cluster.Secret = testSecret
+		c.Cluster.Peername = name
+		c.Cluster.ListenAddr = []ma.Multiaddr{local}
+		c.Cluster.MonitorPingInterval = time.Second
+		c.Cluster.PeerWatchInterval = time.Second
+		c.Pubsubmon.CheckInterval = time.Second
+		c.Restapi.HTTPListenAddr = []ma.Multiaddr{local}
+		c.Pinsvcapi.HTTPListenAddr = []ma.Multiaddr{local}
+		c.Ipfsproxy.ListenAddr = []ma.Multiaddr{local}
+		node := ma.StringCast(fmt.Sprintf("/ip4/%s/tcp/%d", ipfs.Addr, ipfs.Port))
+		c.Ipfshttp.NodeAddr = node
+		c.Ipfsproxy.NodeAddr = node
+		*c.ScyllaState = *db
+		if mod != nil {
+			mod(c)
+		}
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"sort"
 	"strings"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	peer "github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cfgjson"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
@@ -180,20 +179,8 @@ func (cfg *Config) Validate() error {
 	if merr == nil {
 		return nil
 	}
-	merr.ErrorFormat = listErrors
+	merr.ErrorFormat = cfgjson.ListErrors
 	return merr
-}
-
-// listErrors formats several configuration errors one per line.
-func listErrors(errs []error) string {
-	if len(errs) == 1 {
-		return errs[0].Error()
-	}
-	lines := make([]string, len(errs))
-	for i, err := range errs {
-		lines[i] = "  - " + err.Error()
-	}
-	return fmt.Sprintf("%d configuration errors:\n%s", len(errs), strings.Join(lines, "\n"))
 }
 
 // checkAgainst checks the settings that depend on the store's: the feed
@@ -213,12 +200,12 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	_ = base.Default()
 	jcfg := base.toJSONConfig()
 	var merr *multierror.Error
-	for _, err := range unmarshalFields(raw, jcfg) {
+	for _, err := range cfgjson.UnmarshalFields(raw, jcfg) {
 		var e *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &e) && e.Field != "":
 			kind, _, _ := strings.Cut(e.Value, " ") // not the literal: it could be a password
-			err = invalid(e.Field, "got a JSON %s, want %s", kind, jsonKind(e.Type))
+			err = invalid(e.Field, "got a JSON %s, want %s", kind, cfgjson.Kind(e.Type))
 		case errors.As(err, &e):
 			err = fmt.Errorf("%w: the %s section must be a JSON object, not a JSON %s", ErrInvalidConfig, ConfigKey, e.Value)
 		default:
@@ -229,7 +216,7 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	if merr != nil {
 		// The values that do not parse too, all at once.
 		merr = multierror.Append(merr, (&Config{}).applyJSONConfig(jcfg))
-		merr.ErrorFormat = listErrors
+		merr.ErrorFormat = cfgjson.ListErrors
 		return merr
 	}
 	if cfg.StateSyncInterval == 0 {
@@ -300,7 +287,7 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 		trusted = append(trusted, pid)
 	}
 	if merr != nil {
-		merr.ErrorFormat = listErrors
+		merr.ErrorFormat = cfgjson.ListErrors
 		return merr
 	}
 	cfg.ClusterName = jcfg.ClusterName
@@ -314,43 +301,4 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.PinQueueLimit = jcfg.PinQueueLimit
 	cfg.RecoverSlices = jcfg.RecoverSlices
 	return nil
-}
-
-// unmarshalFields decodes a JSON object into dst one field at a time, so
-// that every field of a wrong JSON type is reported, not only the first.
-func unmarshalFields(raw []byte, dst any) []error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return []error{err}
-	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var errs []error
-	for _, k := range keys {
-		one, err := json.Marshal(map[string]json.RawMessage{k: fields[k]})
-		if err == nil {
-			err = json.Unmarshal(one, dst)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
-}
-
-// jsonKind names the JSON a Go type takes.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "a whole number"
-	case reflect.String:
-		return "a string"
-	case reflect.Slice:
-		return "a list of strings"
-	default:
-		return "an object"
-	}
 }

@@ -4,14 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/ipfs-cluster/ipfs-cluster/config"
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cfgjson"
 )
 
 // ConfigKey is the name of the service.json section of this component.
@@ -286,12 +286,12 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	_ = base.Default()
 	jcfg := base.toJSONConfig()
 	var merr *multierror.Error
-	for _, err := range unmarshalFields(raw, jcfg) {
+	for _, err := range cfgjson.UnmarshalFields(raw, jcfg) {
 		var e *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &e) && e.Field != "":
 			kind, _, _ := strings.Cut(e.Value, " ") // not the literal: it could be a password
-			err = invalid(e.Field, "got a JSON %s, want %s", kind, jsonKind(e.Type))
+			err = invalid(e.Field, "got a JSON %s, want %s", kind, cfgjson.Kind(e.Type))
 		case errors.As(err, &e):
 			err = fmt.Errorf("%w: the %s section must be a JSON object, not a JSON %s", ErrInvalidConfig, ConfigKey, e.Value)
 		default:
@@ -302,55 +302,10 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	if merr != nil {
 		// The durations that do not parse too, all at once.
 		merr = multierror.Append(merr, (&Config{}).applyJSONConfig(jcfg))
-		merr.ErrorFormat = listErrors
+		merr.ErrorFormat = cfgjson.ListErrors
 		return merr
 	}
 	return cfg.applyJSONConfig(jcfg)
-}
-
-// unmarshalFields decodes a JSON object into dst one field at a time, so
-// that every field of a wrong JSON type is reported, not only the first.
-func unmarshalFields(raw []byte, dst any) []error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return []error{err}
-	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var errs []error
-	for _, k := range keys {
-		one, err := json.Marshal(map[string]json.RawMessage{k: fields[k]})
-		if err == nil {
-			err = json.Unmarshal(one, dst)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
-}
-
-// jsonKind names the JSON a Go type takes.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	case reflect.String:
-		return "a string"
-	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.String {
-			return "a list of strings"
-		}
-		return "a list"
-	default:
-		return "an object"
-	}
 }
 
 // ToJSON returns the JSON form of the configuration, password included:
@@ -446,7 +401,7 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 		}
 	}
 	if merr != nil {
-		merr.ErrorFormat = listErrors
+		merr.ErrorFormat = cfgjson.ListErrors
 		return merr
 	}
 

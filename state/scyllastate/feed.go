@@ -196,20 +196,30 @@ feed:
 // change whose writer wrote the event but not the row.
 func (s *ScyllaState) RollForward(ctx context.Context, e Event) (err error) {
 	defer func(start time.Time) { s.metrics.observe("roll_forward", start, err) }(time.Now())
-	if e.Legacy || e.WriteTime == 0 {
-		return fmt.Errorf("event %s of %s carries no change to roll forward", e.ID, e.Cid)
-	}
-	w := &pendingWrite{cid: e.Cid.Bytes(), op: e.Op, ts: e.WriteTime}
-	if e.Op == OpPin {
-		if e.Pin == nil {
-			return fmt.Errorf("pin event %s of %s carries no pin", e.ID, e.Cid)
-		}
-		row, err := encodePin(*e.Pin)
-		if err != nil {
-			return err
-		}
-		w.row = row
+	w, err := writeOf(e)
+	if err != nil {
+		return err
 	}
 	s.runBatches(ctx, chunk(s.rowStmts(w)), "rolling a change forward", s.cons, nil)
 	return w.err
+}
+
+// writeOf rebuilds the write of an event's change, with its timestamp and
+// writer.
+func writeOf(e Event) (*pendingWrite, error) {
+	if e.Legacy || e.WriteTime == 0 {
+		return nil, fmt.Errorf("event %s of %s carries no change", e.ID, e.Cid)
+	}
+	w := &pendingWrite{cid: e.Cid.Bytes(), op: e.Op, ts: e.WriteTime, writer: e.Writer}
+	if e.Op == OpPin {
+		if e.Pin == nil {
+			return nil, fmt.Errorf("pin event %s of %s carries no pin", e.ID, e.Cid)
+		}
+		row, err := encodePin(*e.Pin)
+		if err != nil {
+			return nil, err
+		}
+		w.row = row
+	}
+	return w, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -69,11 +68,8 @@ func scanRow(scan func(...any) error, extra ...any) (pinRow, error) {
 // getter reads pins for Get and Has, several CIDs per query when calls
 // come together.
 type getter struct {
-	s        *ScyllaState
-	mu       sync.Mutex
-	queue    []*getItem
-	flushing int
-	wg       sync.WaitGroup
+	s      *ScyllaState
+	groups *grouper[*getItem]
 }
 
 type getItem struct {
@@ -85,43 +81,22 @@ type getItem struct {
 	done  chan struct{}
 }
 
-func newGetter(s *ScyllaState) *getter { return &getter{s: s} }
+func newGetter(s *ScyllaState) *getter {
+	g := &getter{s: s}
+	g.groups = newGrouper(getFlushers, maxGetGroup, g.read)
+	return g
+}
 
 func (g *getter) get(ctx context.Context, cid []byte) (pinRow, bool, error) {
 	it := &getItem{ctx: ctx, cid: cid, done: make(chan struct{})}
-	g.mu.Lock()
-	g.queue = append(g.queue, it)
-	start := g.flushing < getFlushers
-	if start {
-		g.flushing++
-		g.wg.Add(1)
-	}
-	g.mu.Unlock()
-	if start {
-		go g.flush()
+	if !g.groups.submit(it) {
+		return pinRow{}, false, ErrClosed
 	}
 	select {
 	case <-it.done:
 		return it.row, it.found, it.err
 	case <-ctx.Done():
 		return pinRow{}, false, ctx.Err()
-	}
-}
-
-func (g *getter) flush() {
-	defer g.wg.Done()
-	for {
-		g.mu.Lock()
-		n := min(len(g.queue), maxGetGroup)
-		if n == 0 {
-			g.flushing--
-			g.mu.Unlock()
-			return
-		}
-		items := append([]*getItem(nil), g.queue[:n]...)
-		g.queue = g.queue[n:]
-		g.mu.Unlock()
-		g.read(items)
 	}
 }
 
@@ -181,7 +156,7 @@ func (g *getter) read(items []*getItem) {
 	}
 }
 
-func (g *getter) close() { g.wg.Wait() }
+func (g *getter) close() { g.groups.close() }
 
 // RowVersion is a pin as stored, with the write timestamp of its row.
 type RowVersion struct {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cfgjson"
 )
 
 // identifierRe matches the unquoted CQL identifiers we accept for keyspace
@@ -143,20 +145,8 @@ func (cfg *Config) Validate() error {
 	if merr == nil {
 		return nil
 	}
-	merr.ErrorFormat = listErrors
+	merr.ErrorFormat = cfgjson.ListErrors
 	return merr
-}
-
-// listErrors formats several configuration errors one per line.
-func listErrors(errs []error) string {
-	if len(errs) == 1 {
-		return errs[0].Error()
-	}
-	lines := make([]string, len(errs))
-	for i, err := range errs {
-		lines[i] = "  - " + err.Error()
-	}
-	return fmt.Sprintf("%d configuration errors:\n%s", len(errs), strings.Join(lines, "\n"))
 }
 
 func (cfg *Config) validateTLS() error {

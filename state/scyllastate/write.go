@@ -280,19 +280,9 @@ func (s *ScyllaState) fallBackToLocal(ctx context.Context, ws []*pendingWrite) {
 // event with the same change. Peers of a data center that missed the
 // first event see the new one; its row is there before it.
 func (s *ScyllaState) Reannounce(ctx context.Context, e Event) error {
-	if e.Legacy || e.WriteTime == 0 {
-		return fmt.Errorf("event %s of %s carries no change to announce", e.ID, e.Cid)
-	}
-	w := &pendingWrite{cid: e.Cid.Bytes(), op: e.Op, ts: e.WriteTime, writer: e.Writer}
-	if e.Op == OpPin {
-		if e.Pin == nil {
-			return fmt.Errorf("pin event %s of %s carries no pin", e.ID, e.Cid)
-		}
-		row, err := encodePin(*e.Pin)
-		if err != nil {
-			return err
-		}
-		w.row = row
+	w, err := writeOf(e)
+	if err != nil {
+		return err
 	}
 	s.runBatches(ctx, chunk(s.rowStmts(w)), "announcing a change again (row)", s.eventCons, nil)
 	if w.err != nil {

@@ -56,10 +56,7 @@ type writer struct {
 	unconfirmedSince int64
 	lastFallback     int64
 
-	groupMu  sync.Mutex
-	queue    []groupItem
-	flushing int
-	closed   bool
+	groups *grouper[groupItem]
 }
 
 type groupItem struct {
@@ -69,7 +66,9 @@ type groupItem struct {
 
 func newWriter(s *ScyllaState, id, dc string) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &writer{s: s, id: id, dc: dc, ctx: ctx, cancel: cancel, inflight: map[*pendingWrite]int64{}}
+	wr := &writer{s: s, id: id, dc: dc, ctx: ctx, cancel: cancel, inflight: map[*pendingWrite]int64{}}
+	wr.groups = newGrouper(groupFlushers, maxGroup, wr.writeGroup)
+	return wr
 }
 
 // stamp gives a write its timestamp (microseconds, strictly increasing
@@ -265,26 +264,12 @@ func (wr *writer) repair(ctx context.Context) {
 	wr.mu.Unlock()
 }
 
-// do writes one change, in a group with the changes of concurrent calls:
-// while groupFlushers groups are being written, new changes wait and
-// form the next group, so that a busy peer makes few large requests and
-// an idle one adds no delay.
+// do writes one change, in a group with the changes of concurrent calls
+// (see grouper).
 func (wr *writer) do(ctx context.Context, w *pendingWrite) error {
 	item := groupItem{w: w, done: make(chan error, 1)}
-	wr.groupMu.Lock()
-	if wr.closed {
-		wr.groupMu.Unlock()
+	if !wr.groups.submit(item) {
 		return ErrClosed
-	}
-	wr.queue = append(wr.queue, item)
-	start := wr.flushing < groupFlushers
-	if start {
-		wr.flushing++
-		wr.wg.Add(1)
-	}
-	wr.groupMu.Unlock()
-	if start {
-		go wr.flush()
 	}
 	select {
 	case err := <-item.done:
@@ -294,39 +279,24 @@ func (wr *writer) do(ctx context.Context, w *pendingWrite) error {
 	}
 }
 
-func (wr *writer) flush() {
-	defer wr.wg.Done()
-	for {
-		wr.groupMu.Lock()
-		n := min(len(wr.queue), maxGroup)
-		if n == 0 {
-			wr.flushing--
-			wr.groupMu.Unlock()
-			return
-		}
-		group := append([]groupItem(nil), wr.queue[:n]...)
-		wr.queue = wr.queue[n:]
-		wr.groupMu.Unlock()
-
-		ws := make([]*pendingWrite, len(group))
-		for i, it := range group {
-			ws[i] = it.w
-		}
-		// The group outlives any one caller: statements are bounded by
-		// the driver's timeout and retries.
-		wr.s.commit(context.Background(), ws)
-		for _, it := range group {
-			it.done <- it.w.err
-		}
+// writeGroup commits a group of changes and answers their callers. The
+// group outlives any one caller: statements are bounded by the driver's
+// timeout and retries.
+func (wr *writer) writeGroup(group []groupItem) {
+	ws := make([]*pendingWrite, len(group))
+	for i, it := range group {
+		ws[i] = it.w
+	}
+	wr.s.commit(context.Background(), ws)
+	for _, it := range group {
+		it.done <- it.w.err
 	}
 }
 
 // close waits for the groups in flight, retries pending rows once and
 // records the final heartbeat: closed when nothing is left unfinished.
 func (wr *writer) close() {
-	wr.groupMu.Lock()
-	wr.closed = true
-	wr.groupMu.Unlock()
+	wr.groups.close()
 	wr.mu.Lock() // no heartbeat starts after this
 	wr.cancel()
 	wr.mu.Unlock()

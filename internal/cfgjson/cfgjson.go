@@ -1,0 +1,69 @@
+// Package cfgjson holds what the configuration sections of this module
+// share to report every mistake of a section at once.
+package cfgjson
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// UnmarshalFields decodes a JSON object into dst one field at a time, so
+// that every field of a wrong JSON type is reported, not only the first.
+func UnmarshalFields(raw []byte, dst any) []error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return []error{err}
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		one, err := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		if err == nil {
+			err = json.Unmarshal(one, dst)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// Kind names the JSON that a Go type takes, for error messages.
+func Kind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.String {
+			return "a list of strings"
+		}
+		return "a list"
+	default:
+		return "an object"
+	}
+}
+
+// ListErrors formats several configuration errors one per line; it is a
+// go-multierror ErrorFormat.
+func ListErrors(errs []error) string {
+	if len(errs) == 1 {
+		return errs[0].Error()
+	}
+	lines := make([]string, len(errs))
+	for i, err := range errs {
+		lines[i] = "  - " + err.Error()
+	}
+	return fmt.Sprintf("%d configuration errors:\n%s", len(errs), strings.Join(lines, "\n"))
+}
