@@ -145,21 +145,11 @@ func newFaultPeer(t *testing.T, db *scyllastate.Config, name string, mod func(*c
 // join connects peers to the first and waits until each sees all.
 func join(t *testing.T, peers []*faultPeer) {
 	t.Helper()
-	ctx := context.Background()
-	for _, p := range peers[1:] {
-		if err := p.peer.Cluster.Join(ctx, peers[0].addr()); err != nil {
-			t.Fatal(err)
-		}
+	tps := make([]*testPeer, len(peers))
+	for i, p := range peers {
+		tps[i] = &p.testPeer
 	}
-	waitFor(t, 60*time.Second, "every peer sees the others", func() bool {
-		for _, p := range peers {
-			ps, err := p.peer.Consensus.Peers(ctx)
-			if err != nil || len(ps) != len(peers) {
-				return false
-			}
-		}
-		return true
-	})
+	joinPeers(t, tps, 60*time.Second)
 }
 
 // pinREST pins a CID everywhere through the REST API, as a user would.

@@ -156,22 +156,28 @@ func newCluster(t *testing.T, n int, opts ...service.Options) []*testPeer {
 		t.Cleanup(func() { p.stop(t) })
 		peers[i] = p
 	}
+	joinPeers(t, peers, 30*time.Second)
+	return peers
+}
+
+// joinPeers connects peers to the first and waits until each sees all.
+func joinPeers(t *testing.T, peers []*testPeer, timeout time.Duration) {
+	t.Helper()
 	ctx := context.Background()
 	for _, p := range peers[1:] {
 		if err := p.peer.Cluster.Join(ctx, peers[0].addr()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 30*time.Second, "every peer sees the others", func() bool {
+	waitFor(t, timeout, "every peer sees the others", func() bool {
 		for _, p := range peers {
 			ps, err := p.peer.Consensus.Peers(ctx)
-			if err != nil || len(ps) != n {
+			if err != nil || len(ps) != len(peers) {
 				return false
 			}
 		}
 		return true
 	})
-	return peers
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) time.Duration {

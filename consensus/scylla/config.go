@@ -1,10 +1,8 @@
 package scylla
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -200,17 +198,9 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	_ = base.Default()
 	jcfg := base.toJSONConfig()
 	var merr *multierror.Error
-	for _, err := range cfgjson.UnmarshalFields(raw, jcfg) {
-		var e *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &e) && e.Field != "":
-			kind, _, _ := strings.Cut(e.Value, " ") // not the literal: it could be a password
-			err = invalid(e.Field, "got a JSON %s, want %s", kind, cfgjson.Kind(e.Type))
-		case errors.As(err, &e):
-			err = fmt.Errorf("%w: the %s section must be a JSON object, not a JSON %s", ErrInvalidConfig, ConfigKey, e.Value)
-		default:
-			err = fmt.Errorf("%w: parsing the %s section: %w", ErrInvalidConfig, ConfigKey, err)
-		}
+	for _, err := range cfgjson.Load(raw, jcfg, invalid, func(err error) error {
+		return fmt.Errorf("%w: the %s section: %w", ErrInvalidConfig, ConfigKey, err)
+	}) {
 		merr = multierror.Append(merr, err)
 	}
 	if merr != nil {

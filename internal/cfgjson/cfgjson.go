@@ -4,6 +4,7 @@ package cfgjson
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -66,4 +67,28 @@ func ListErrors(errs []error) string {
 		lines[i] = "  - " + err.Error()
 	}
 	return fmt.Sprintf("%d configuration errors:\n%s", len(errs), strings.Join(lines, "\n"))
+}
+
+// Load decodes a configuration section into dst field by field and
+// returns one error per field that does not decode: invalid(field,
+// format, args...) builds the error of a field of the wrong JSON type
+// (naming the JSON kind, never the literal, which could be a password);
+// wrap is applied to the other errors (a section that is not an object,
+// malformed JSON).
+func Load(raw []byte, dst any, invalid func(field, format string, args ...any) error, wrap func(error) error) []error {
+	var errs []error
+	for _, err := range UnmarshalFields(raw, dst) {
+		var e *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &e) && e.Field != "":
+			kind, _, _ := strings.Cut(e.Value, " ")
+			err = invalid(e.Field, "got a JSON %s, want %s", kind, Kind(e.Type))
+		case errors.As(err, &e):
+			err = wrap(fmt.Errorf("the section must be a JSON object, not a JSON %s", e.Value))
+		default:
+			err = wrap(err)
+		}
+		errs = append(errs, err)
+	}
+	return errs
 }
