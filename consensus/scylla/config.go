@@ -198,9 +198,7 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	_ = base.Default()
 	jcfg := base.toJSONConfig()
 	var merr *multierror.Error
-	for _, err := range cfgjson.Load(raw, jcfg, invalid, func(err error) error {
-		return fmt.Errorf("%w: the %s section: %w", ErrInvalidConfig, ConfigKey, err)
-	}) {
+	for _, err := range cfgjson.Load(raw, jcfg, ConfigKey, ErrInvalidConfig, invalid) {
 		merr = multierror.Append(merr, err)
 	}
 	if merr != nil {

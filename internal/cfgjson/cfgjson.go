@@ -72,10 +72,10 @@ func ListErrors(errs []error) string {
 // Load decodes a configuration section into dst field by field and
 // returns one error per field that does not decode: invalid(field,
 // format, args...) builds the error of a field of the wrong JSON type
-// (naming the JSON kind, never the literal, which could be a password);
-// wrap is applied to the other errors (a section that is not an object,
-// malformed JSON).
-func Load(raw []byte, dst any, invalid func(field, format string, args ...any) error, wrap func(error) error) []error {
+// (naming the JSON kind, never the literal, which could be a password).
+// Errors about the whole section (not an object, malformed JSON) name
+// section and wrap errInvalid.
+func Load(raw []byte, dst any, section string, errInvalid error, invalid func(field, format string, args ...any) error) []error {
 	var errs []error
 	for _, err := range UnmarshalFields(raw, dst) {
 		var e *json.UnmarshalTypeError
@@ -84,9 +84,9 @@ func Load(raw []byte, dst any, invalid func(field, format string, args ...any) e
 			kind, _, _ := strings.Cut(e.Value, " ")
 			err = invalid(e.Field, "got a JSON %s, want %s", kind, Kind(e.Type))
 		case errors.As(err, &e):
-			err = wrap(fmt.Errorf("the section must be a JSON object, not a JSON %s", e.Value))
+			err = fmt.Errorf("%w: the %s section must be a JSON object, not a JSON %s", errInvalid, section, e.Value)
 		default:
-			err = wrap(err)
+			err = fmt.Errorf("%w: error unmarshaling the %s section: %w", errInvalid, section, err)
 		}
 		errs = append(errs, err)
 	}
