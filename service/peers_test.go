@@ -53,6 +53,10 @@ func writeConfigWith(t *testing.T, dir string, db *scyllastate.Config, ipfs *tes
 		c.Cluster.Secret = testSecret
 		c.Cluster.Peername = name
 		c.Cluster.ListenAddr = []ma.Multiaddr{local}
+		// Peers meet only through Join, as in upstream's tests: mDNS
+		// would let peers of other tests (same secret) dial them, and a
+		// failed early dial leaves a dial backoff that fails Join.
+		c.Cluster.MDNSInterval = 0
 		c.Cluster.MonitorPingInterval = time.Second
 		c.Cluster.PeerWatchInterval = time.Second
 		c.Pubsubmon.CheckInterval = time.Second
