@@ -4,6 +4,8 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"testing"
 
 	"github.com/ipfs-cluster/ipfs-cluster/api"
@@ -140,6 +142,28 @@ func BenchmarkList(b *testing.B) {
 				}
 				if n != listPins {
 					b.Fatalf("listed %d pins, want %d", n, listPins)
+				}
+			}
+			reportPinsPerSecond(b, b.N*listPins)
+		})
+	}
+}
+
+// BenchmarkExport lists the pinset and encodes every pin as the NDJSON
+// of `state export` does (written to io.Discard): with -cpuprofile it
+// shows where an export's time goes.
+func BenchmarkExport(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			st, bst := be.open(b)
+			fill(b, bst, listPins)
+			ctx := context.Background()
+			enc := json.NewEncoder(io.Discard)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := pinset.Each(ctx, st, func(p api.Pin) error { return enc.Encode(p) }); err != nil {
+					b.Fatal(err)
 				}
 			}
 			reportPinsPerSecond(b, b.N*listPins)
