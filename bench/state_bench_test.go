@@ -128,42 +128,40 @@ func BenchmarkGet(b *testing.B) {
 
 // BenchmarkList lists a pinset of listPins pins; one op is one full list.
 func BenchmarkList(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
-			st, bst := be.open(b)
-			fill(b, bst, listPins)
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				n := 0
-				if err := pinset.Each(ctx, st, func(api.Pin) error { n++; return nil }); err != nil {
-					b.Fatal(err)
-				}
-				if n != listPins {
-					b.Fatalf("listed %d pins, want %d", n, listPins)
-				}
-			}
-			reportPinsPerSecond(b, b.N*listPins)
-		})
-	}
+	benchScan(b, func() func(api.Pin) error {
+		return func(api.Pin) error { return nil }
+	})
 }
 
 // BenchmarkExport lists the pinset and encodes every pin as the NDJSON
 // of `state export` does (written to io.Discard): with -cpuprofile it
 // shows where an export's time goes.
 func BenchmarkExport(b *testing.B) {
+	benchScan(b, func() func(api.Pin) error {
+		enc := json.NewEncoder(io.Discard)
+		return func(p api.Pin) error { return enc.Encode(p) }
+	})
+}
+
+// benchScan fills each backend with listPins pins and times full scans,
+// each pin handed to a visitor from newVisit.
+func benchScan(b *testing.B, newVisit func() func(api.Pin) error) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			st, bst := be.open(b)
 			fill(b, bst, listPins)
 			ctx := context.Background()
-			enc := json.NewEncoder(io.Discard)
+			visit := newVisit()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := pinset.Each(ctx, st, func(p api.Pin) error { return enc.Encode(p) }); err != nil {
+				n := 0
+				err := pinset.Each(ctx, st, func(p api.Pin) error { n++; return visit(p) })
+				if err != nil {
 					b.Fatal(err)
+				}
+				if n != listPins {
+					b.Fatalf("listed %d pins, want %d", n, listPins)
 				}
 			}
 			reportPinsPerSecond(b, b.N*listPins)
