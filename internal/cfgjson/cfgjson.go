@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 // UnmarshalFields decodes a JSON object into dst one field at a time, so
@@ -70,13 +72,16 @@ func ListErrors(errs []error) string {
 }
 
 // Load decodes a configuration section into dst field by field and
-// returns one error per field that does not decode: invalid(field,
-// format, args...) builds the error of a field of the wrong JSON type
-// (naming the JSON kind, never the literal, which could be a password).
-// Errors about the whole section (not an object, malformed JSON) name
-// section and wrap errInvalid.
-func Load(raw []byte, dst any, section string, errInvalid error, invalid func(field, format string, args ...any) error) []error {
-	var errs []error
+// returns nil, or every mistake at once (formatted by ListErrors): one
+// error per field that does not decode, built by invalid(field, format,
+// args...) (naming the JSON kind, never the literal, which could be a
+// password), and then the errors of check, which reads the values that
+// did decode (durations or names that do not parse). Errors about the
+// whole section (not an object, malformed JSON) name section and wrap
+// errInvalid. Without decoding errors check is not called: the caller
+// applies dst itself.
+func Load(raw []byte, dst any, section string, errInvalid error, invalid func(field, format string, args ...any) error, check func() error) error {
+	var merr *multierror.Error
 	for _, err := range UnmarshalFields(raw, dst) {
 		var e *json.UnmarshalTypeError
 		switch {
@@ -88,7 +93,12 @@ func Load(raw []byte, dst any, section string, errInvalid error, invalid func(fi
 		default:
 			err = fmt.Errorf("%w: error unmarshaling the %s section: %w", errInvalid, section, err)
 		}
-		errs = append(errs, err)
+		merr = multierror.Append(merr, err)
 	}
-	return errs
+	if merr == nil {
+		return nil
+	}
+	merr = multierror.Append(merr, check())
+	merr.ErrorFormat = ListErrors
+	return merr
 }

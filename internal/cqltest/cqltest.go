@@ -71,6 +71,19 @@ func Config(t testing.TB, prefix string) *scyllastate.Config {
 	return cfg
 }
 
+// SecureConfig is Config for the secure instance (scripts/cassandra.sh
+// with CASSANDRA_AUTH=1 CASSANDRA_TLS=1, its env exported with
+// CASSANDRA_ENV_PREFIX=SCYLLASTATE_TEST_SECURE): password authentication
+// and mutual TLS. A missing setting fails t.
+func SecureConfig(t testing.TB) *scyllastate.Config {
+	t.Helper()
+	cfg := Config(t, SecurePrefix)
+	if cfg.Username == "" || cfg.TLS == nil || !cfg.TLS.Enabled || cfg.TLS.CertFile == "" {
+		t.Fatalf("%s_USERNAME/_PASSWORD and _TLS_CA/_CERT/_KEY must be set for the secure database (see scripts/cassandra.sh env)", SecurePrefix)
+	}
+	return cfg
+}
+
 // Keyspace returns a unique keyspace name for a test.
 func Keyspace(t testing.TB) string {
 	var b [6]byte

@@ -11,17 +11,6 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
-// secureConfig is the database with password authentication and mutual
-// TLS (scripts/cassandra.sh with CASSANDRA_AUTH=1 CASSANDRA_TLS=1, its env
-// exported with CASSANDRA_ENV_PREFIX=SCYLLASTATE_TEST_SECURE).
-func secureConfig(t *testing.T) *scyllastate.Config {
-	cfg := cqltest.Config(t, cqltest.SecurePrefix)
-	if cfg.Username == "" || cfg.TLS == nil || !cfg.TLS.Enabled || cfg.TLS.CertFile == "" {
-		t.Fatalf("%s_USERNAME/_PASSWORD and _TLS_CA/_CERT/_KEY must be set for the secure database (see scripts/cassandra.sh env)", cqltest.SecurePrefix)
-	}
-	return cfg
-}
-
 // variant copies cfg (and its TLS settings) and changes the copy.
 func variant(cfg *scyllastate.Config, mod func(c *scyllastate.Config)) *scyllastate.Config {
 	c := *cfg
@@ -32,7 +21,7 @@ func variant(cfg *scyllastate.Config, mod func(c *scyllastate.Config)) *scyllast
 }
 
 func TestTLSAndLogin(t *testing.T) {
-	cfg := secureConfig(t)
+	cfg := cqltest.SecureConfig(t)
 	_ = cqltest.New(t, cfg) // creates the keyspace
 	host := cfg.Hosts[0]
 

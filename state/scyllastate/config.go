@@ -283,15 +283,11 @@ func (cfg *Config) LoadJSON(raw []byte) error {
 	base := &Config{}
 	_ = base.Default()
 	jcfg := base.toJSONConfig()
-	var merr *multierror.Error
-	for _, err := range cfgjson.Load(raw, jcfg, ConfigKey, ErrInvalidConfig, invalid) {
-		merr = multierror.Append(merr, err)
-	}
-	if merr != nil {
-		// The durations that do not parse too, all at once.
-		merr = multierror.Append(merr, (&Config{}).applyJSONConfig(jcfg))
-		merr.ErrorFormat = cfgjson.ListErrors
-		return merr
+	// The values that do not parse are reported with the fields of a wrong
+	// JSON type, all at once.
+	check := func() error { return (&Config{}).applyJSONConfig(jcfg) }
+	if err := cfgjson.Load(raw, jcfg, ConfigKey, ErrInvalidConfig, invalid, check); err != nil {
+		return err
 	}
 	return cfg.applyJSONConfig(jcfg)
 }

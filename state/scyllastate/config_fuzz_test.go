@@ -2,60 +2,20 @@ package scyllastate
 
 import (
 	"encoding/json"
-	"errors"
-	"reflect"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-multierror"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cfgjson/cfgjsontest"
 )
 
-// fieldRe finds the field an error names: scyllastate.<field>.
-var fieldRe = regexp.MustCompile(`scyllastate\.([a-z_]+(\.[a-z_]+)?)`)
-
-// jsonFields are the names of the section's fields, nested ones with
-// their parent (tls.cert_file).
-func jsonFields() map[string]bool {
-	names := map[string]bool{}
-	var walk func(prefix string, t reflect.Type)
-	walk = func(prefix string, t reflect.Type) {
-		for i := 0; i < t.NumField(); i++ {
-			name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
-			names[prefix+name] = true
-			ft := t.Field(i).Type
-			if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
-				walk(prefix+name+".", ft.Elem())
-			}
-		}
-	}
-	walk("", reflect.TypeOf(jsonConfig{}))
-	return names
-}
-
-// checkConfigError fails unless every error in err wraps ErrInvalidConfig
-// and names the section, and those about a field name a real one.
-func checkConfigError(t *testing.T, err error, known map[string]bool) {
-	t.Helper()
-	errs := []error{err}
-	var merr *multierror.Error
-	if errors.As(err, &merr) {
-		errs = merr.Errors
-	}
-	for _, e := range errs {
-		if !errors.Is(e, ErrInvalidConfig) {
-			t.Fatalf("error does not wrap ErrInvalidConfig: %v", e)
-		}
-		msg := e.Error()
-		if !strings.Contains(msg, ConfigKey) {
-			t.Fatalf("error does not name the %s section: %v", ConfigKey, e)
-		}
-		for _, m := range fieldRe.FindAllStringSubmatch(msg, -1) {
-			if !known[m[1]] && !known[strings.Split(m[1], ".")[0]] {
-				t.Fatalf("error names %q, which is not a field of the section: %v", m[1], e)
-			}
-		}
+// section is what every error of the scyllastate section carries.
+func section() cfgjsontest.Section {
+	return cfgjsontest.Section{
+		Sentinel: ErrInvalidConfig,
+		Names:    []string{ConfigKey},
+		Field:    regexp.MustCompile(`scyllastate\.([a-z_]+(\.[a-z_]+)?)`),
+		Known:    cfgjsontest.Fields(jsonConfig{}),
 	}
 }
 
@@ -76,15 +36,15 @@ func FuzzConfigLoadJSON(f *testing.F) {
 	f.Add([]byte(`{"retry_policy":{"num_retries":2000000000,"min_retry_delay":"1ns","max_retry_delay":"2562047h"}}`))
 	f.Add([]byte(`{"timeout":"2562047h","retry_policy":{"num_retries":3}}`))
 	f.Add([]byte(`{"replication_strategy":"NetworkTopologyStrategy","dc_replication":{"dc'1":3}}`))
-	known := jsonFields()
+	sec := section()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		cfg := &Config{}
 		if err := cfg.LoadJSON(raw); err != nil {
-			checkConfigError(t, err, known)
+			sec.Require(t, err)
 			return
 		}
 		if err := cfg.Validate(); err != nil {
-			checkConfigError(t, err, known)
+			sec.Require(t, err)
 			return
 		}
 		// A valid section: the write deadline (which consensus.scylla's
@@ -96,17 +56,7 @@ func FuzzConfigLoadJSON(f *testing.F) {
 		if el := time.Since(start); el > time.Second {
 			t.Fatalf("WriteDeadline took %s", el)
 		}
-		out, err := cfg.ToJSON()
-		if err != nil {
-			t.Fatalf("ToJSON of a valid config: %v", err)
-		}
-		again := &Config{}
-		if err := again.LoadJSON(out); err != nil {
-			t.Fatalf("LoadJSON of its own ToJSON: %v\n%s", err, out)
-		}
-		if !reflect.DeepEqual(cfg, again) {
-			t.Fatalf("ToJSON/LoadJSON changed the config:\nbefore %+v\nafter  %+v", cfg, again)
-		}
+		cfgjsontest.RequireRoundTrip(t, cfg, &Config{})
 		disp, err := cfg.ToDisplayJSON()
 		if err != nil {
 			t.Fatalf("ToDisplayJSON: %v", err)

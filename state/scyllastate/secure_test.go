@@ -25,10 +25,8 @@ import (
 // The secure instance (scripts/cassandra.sh with CASSANDRA_AUTH=1 and
 // CASSANDRA_TLS=1) requires a password and a client certificate.
 func secureConfig(t *testing.T) *scyllastate.Config {
-	cfg := cqltest.Config(t, cqltest.SecurePrefix)
-	if cfg.Username == "" || cfg.TLS == nil || !cfg.TLS.Enabled || cfg.TLS.CertFile == "" {
-		t.Fatalf("%s_USERNAME/_PASSWORD and _TLS_CA/_CERT/_KEY must be set for the secure database (see scripts/cassandra.sh env)", cqltest.SecurePrefix)
-	}
+	t.Helper()
+	cfg := cqltest.SecureConfig(t)
 	cfg.RetryPolicy = &scyllastate.RetryPolicyConfig{NumRetries: 0, MinRetryDelay: 10 * time.Millisecond, MaxRetryDelay: 10 * time.Millisecond}
 	return cfg
 }
