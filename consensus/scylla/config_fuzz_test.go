@@ -43,12 +43,7 @@ func FuzzConfigLoadJSON(f *testing.F) {
 	_ = store.Default()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		cfg := &Config{}
-		if err := cfg.LoadJSON(raw); err != nil {
-			sec.Require(t, err)
-			return
-		}
-		if err := cfg.Validate(); err != nil {
-			sec.Require(t, err)
+		if !sec.LoadValid(t, cfg, raw) {
 			return
 		}
 		if err := cfg.checkAgainst(store); err != nil {

@@ -39,12 +39,7 @@ func FuzzConfigLoadJSON(f *testing.F) {
 	sec := section()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		cfg := &Config{}
-		if err := cfg.LoadJSON(raw); err != nil {
-			sec.Require(t, err)
-			return
-		}
-		if err := cfg.Validate(); err != nil {
-			sec.Require(t, err)
+		if !sec.LoadValid(t, cfg, raw) {
 			return
 		}
 		// A valid section: the write deadline (which consensus.scylla's

@@ -21,16 +21,7 @@ import (
 // is refused as truncated, not imported as a smaller pinset.
 func TestUnmarshalTruncatedStreamFails(t *testing.T) {
 	ctx := testCtx(t)
-	src := newDS(t)
-	for i := 0; i < 3; i++ {
-		if err := src.Add(ctx, statetest.Pin(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := src.Marshal(&buf); err != nil {
-		t.Fatal(err)
-	}
+	buf := dsStream(t, ctx, 3)
 	sc := cqltest.New(t, cqltest.Config(t, cqltest.DefaultPrefix))
 	err := sc.Unmarshal(bytes.NewReader(buf.Bytes()[:buf.Len()-5]))
 	if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "truncated") {

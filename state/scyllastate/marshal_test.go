@@ -22,12 +22,9 @@ func newDS(t *testing.T) *dsstate.State {
 	return st
 }
 
-// TestMarshalCompatibleWithDSState moves a pinset from upstream dsstate to
-// scyllastate and back through Marshal/Unmarshal, and checks that one pin
-// serializes to the same bytes in both.
-func TestMarshalCompatibleWithDSState(t *testing.T) {
-	ctx := testCtx(t)
-	const n = 300
+// dsStream is upstream dsstate's Marshal of pins 0..n-1.
+func dsStream(t *testing.T, ctx context.Context, n int) *bytes.Buffer {
+	t.Helper()
 	src := newDS(t)
 	for i := 0; i < n; i++ {
 		if err := src.Add(ctx, statetest.Pin(i)); err != nil {
@@ -38,8 +35,18 @@ func TestMarshalCompatibleWithDSState(t *testing.T) {
 	if err := src.Marshal(&buf); err != nil {
 		t.Fatal(err)
 	}
+	return &buf
+}
+
+// TestMarshalCompatibleWithDSState moves a pinset from upstream dsstate to
+// scyllastate and back through Marshal/Unmarshal, and checks that one pin
+// serializes to the same bytes in both.
+func TestMarshalCompatibleWithDSState(t *testing.T) {
+	ctx := testCtx(t)
+	const n = 300
+	buf := dsStream(t, ctx, n)
 	sc := cqltest.New(t, cqltest.Config(t, cqltest.DefaultPrefix))
-	if err := sc.Unmarshal(&buf); err != nil {
+	if err := sc.Unmarshal(buf); err != nil {
 		t.Fatalf("scyllastate cannot read dsstate's Marshal: %v", err)
 	}
 	got := statetest.ListAll(t, ctx, sc)
@@ -51,11 +58,11 @@ func TestMarshalCompatibleWithDSState(t *testing.T) {
 	}
 
 	buf.Reset()
-	if err := sc.Marshal(&buf); err != nil {
+	if err := sc.Marshal(buf); err != nil {
 		t.Fatal(err)
 	}
 	back := newDS(t)
-	if err := back.Unmarshal(&buf); err != nil {
+	if err := back.Unmarshal(buf); err != nil {
 		t.Fatalf("dsstate cannot read scyllastate's Marshal: %v", err)
 	}
 	got = statetest.ListAll(t, ctx, back)

@@ -104,3 +104,24 @@ func RequireRoundTrip(t testing.TB, cfg, fresh Config) {
 		t.Fatalf("ToJSON/LoadJSON changed the config:\nbefore %+v\nafter  %+v", cfg, fresh)
 	}
 }
+
+// Validated is a configuration that LoadJSON fills and Validate checks.
+type Validated interface {
+	LoadJSON(raw []byte) error
+	Validate() error
+}
+
+// LoadValid loads raw into cfg and validates it; an error from either is
+// checked with Require. It tells whether cfg is loaded and valid.
+func (s Section) LoadValid(t testing.TB, cfg Validated, raw []byte) bool {
+	t.Helper()
+	err := cfg.LoadJSON(raw)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		s.Require(t, err)
+		return false
+	}
+	return true
+}
