@@ -2,6 +2,7 @@ package scylla
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -54,15 +55,24 @@ type applier struct {
 	metrics *feedMetrics
 	// queueLimit: pins are not queued beyond it; see deferred.
 	queueLimit int64
+	// timeout bounds one database or tracker call of the applier's own
+	// (the deferred pins').
+	timeout time.Duration
+	// retention is the store's event_retention: a deferred pin whose row
+	// shows neither it nor its unpin after that is given up (the unpin's
+	// marker is gone); 0 keeps it.
+	retention time.Duration
+	now       func() time.Time
 
 	seed  maphash.Seed
 	locks [stripes]sync.Mutex
 
+	// deferred holds the pins not queued because the tracker queue was
+	// full, until there is room (drainDeferred).
+	deferred *deferredSet
+
 	mu     sync.Mutex
 	claims map[string]claim
-	// deferred counts pins not queued because the tracker queue was
-	// full; a recover pass queues them later.
-	deferred int64
 	// queue caches the tracker's queue size for queueCheckEvery.
 	queue   int64
 	queueAt time.Time
@@ -88,7 +98,9 @@ func (a *applier) queueFull(ctx context.Context) bool {
 	if fresh {
 		return false
 	}
-	n, err := a.tracker.PinQueueSize(ctx)
+	qctx, cancel := context.WithTimeout(ctx, a.timeout)
+	n, err := a.tracker.PinQueueSize(qctx)
+	cancel()
 	if err != nil {
 		return false
 	}
@@ -105,10 +117,17 @@ func newApplier(self peer.ID, t pinTracker, rows rowReader, m *feedMetrics, queu
 		rows:       rows,
 		metrics:    m,
 		queueLimit: int64(queueLimit),
+		timeout:    defaultCallTimeout,
+		now:        time.Now,
 		seed:       maphash.MakeSeed(),
+		deferred:   newDeferredSet(),
 		claims:     map[string]claim{},
 	}
 }
+
+// defaultCallTimeout bounds one call to the database or to another
+// component of this peer made by the consensus's own loops.
+const defaultCallTimeout = time.Minute
 
 func (a *applier) lock(key string) func() {
 	l := &a.locks[maphash.String(a.seed, key)%stripes]
@@ -144,24 +163,28 @@ func (a *applier) apply(ctx context.Context, c api.Cid, ts int64, pin *api.Pin, 
 }
 
 // tell records the claim and calls the tracker; the CID's lock is held.
+// A pin that finds the tracker queue full is deferred instead: it is
+// tracked once there is room (drainDeferred), unless a newer change of its
+// CID comes first.
 func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin *api.Pin) error {
 	a.mu.Lock()
 	a.claims[key] = claim{ts: ts, present: pin != nil}
 	a.mu.Unlock()
 	if pin == nil {
+		a.deferred.remove(key)
 		a.metrics.applied(scyllastate.OpUnpin)
 		return a.tracker.Untrack(ctx, c)
 	}
 	a.metrics.applied(scyllastate.OpPin)
 	if pin.IsRemotePin(a.self) {
+		a.deferred.remove(key)
 		return a.tracker.Track(ctx, *pin)
 	}
 	if a.queueFull(ctx) {
-		a.mu.Lock()
-		a.deferred++
-		a.mu.Unlock()
+		a.deferred.add(key, c, ts)
 		return nil
 	}
+	a.deferred.remove(key)
 	a.mu.Lock()
 	a.queuedSince++
 	a.mu.Unlock()
@@ -170,10 +193,11 @@ func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin
 
 // settle applies an event that cannot be trusted on its own (too old to
 // compare with the claims, or without payload) by comparing it with the
-// pin row: the row when it is as new as the event, else the event, after
-// rolling the row forward to it (writes are last-writer-wins, so this
-// never overwrites a newer change and completes a change whose writer
-// died between its event and its row).
+// pin row: the row when it is as new as the event (its pin, or the unpin
+// its marker remembers), else the event, after rolling the row forward to
+// it (writes are last-writer-wins, so this never overwrites a newer
+// change and completes a change whose writer died between its event and
+// its row).
 func (a *applier) settle(ctx context.Context, e scyllastate.Event) error {
 	rv, err := a.rows.ReadVersion(ctx, e.Cid)
 	if err != nil {
@@ -183,10 +207,13 @@ func (a *applier) settle(ctx context.Context, e scyllastate.Event) error {
 		if rv.Found {
 			return a.force(ctx, e.Cid, rv.WriteTime, &rv.Pin)
 		}
-		return a.force(ctx, e.Cid, 0, nil)
+		return a.force(ctx, e.Cid, rv.UnpinTime, nil)
 	}
-	if rv.Found && rv.WriteTime >= e.WriteTime {
+	switch {
+	case rv.Found && rv.WriteTime >= e.WriteTime:
 		return a.force(ctx, e.Cid, rv.WriteTime, &rv.Pin)
+	case !rv.Found && rv.UnpinTime >= e.WriteTime:
+		return a.force(ctx, e.Cid, rv.UnpinTime, nil)
 	}
 	// The row is older than the event (or gone): the event's change is
 	// the newest known. Make the row say so.
@@ -206,7 +233,7 @@ func (a *applier) settle(ctx context.Context, e scyllastate.Event) error {
 	if rv.Found {
 		return a.force(ctx, e.Cid, rv.WriteTime, &rv.Pin)
 	}
-	return a.force(ctx, e.Cid, e.WriteTime, nil)
+	return a.force(ctx, e.Cid, max(e.WriteTime, rv.UnpinTime), nil)
 }
 
 // force applies a settled value unless a newer change was applied
@@ -236,11 +263,113 @@ func (a *applier) forget(t time.Time) {
 	}
 }
 
-// takeDeferred returns and resets the number of deferred pins.
-func (a *applier) takeDeferred() int64 {
+// repair tells the tracker a value a repair read from the pin row just
+// before (ts its write timestamp; pin nil for an unpin marker): the pin
+// when this peer should hold it and IPFS does not, the unpin when IPFS
+// still holds the CID. It goes through the claims, so that a change the
+// applier has seen newer than the row is never undone, and the claim
+// records the value told. Unlike force, it tells the tracker again a
+// change it was told already (the repair found that IPFS does not agree:
+// the operation failed, or is under way and the tracker ignores the
+// repeat), except a pin waiting in the deferred set. It reports whether
+// the tracker was told (or the pin deferred).
+func (a *applier) repair(ctx context.Context, c api.Cid, ts int64, pin *api.Pin) (bool, error) {
+	key := c.KeyString()
+	defer a.lock(key)()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := a.deferred
-	a.deferred = 0
-	return n
+	cl, ok := a.claims[key]
+	a.mu.Unlock()
+	if ok && (ts < cl.ts || (ts == cl.ts && cl.present != (pin != nil))) {
+		return false, nil
+	}
+	if pin != nil && a.deferred.has(key, ts) {
+		return false, nil
+	}
+	return true, a.tell(ctx, key, c, ts, pin)
+}
+
+// deferPin adds a pin a repair found missing to the deferred set, without
+// calling the tracker, unless the applier has seen a newer change of it.
+func (a *applier) deferPin(c api.Cid, ts int64) {
+	key := c.KeyString()
+	defer a.lock(key)()
+	a.mu.Lock()
+	cl, ok := a.claims[key]
+	a.mu.Unlock()
+	if ok && (ts < cl.ts || (ts == cl.ts && !cl.present)) {
+		return
+	}
+	a.deferred.add(key, c, ts)
+}
+
+// drainDeferred tracks the deferred pins, newest first, while the
+// tracker queue has room. Each pin's row is read again first (see
+// trackDeferred). It returns the number of entries settled and stops at
+// the first database error (the entry is tried again later).
+func (a *applier) drainDeferred(ctx context.Context) (int, error) {
+	n := 0
+	for ctx.Err() == nil {
+		if a.deferred.len() == 0 || a.queueFull(ctx) {
+			return n, nil
+		}
+		it, ok := a.deferred.pop(a.now())
+		if !ok {
+			return n, nil
+		}
+		done, err := a.trackDeferred(ctx, it)
+		if err != nil || !done {
+			a.deferred.retry(it, a.now())
+		}
+		if err != nil {
+			return n, err
+		}
+		if done {
+			n++
+		}
+	}
+	return n, ctx.Err()
+}
+
+// trackDeferred settles one deferred pin against its row, read again now:
+// the row's pin is tracked when it holds the deferred change or a newer
+// pin; when the row says the CID was unpinned after the change, the
+// unpin is applied (the pin is not tracked); when the row does not show
+// the change yet (a replica behind, a writer that died between event and
+// row), the pin stays deferred (done false). The claim records what the
+// tracker was told.
+func (a *applier) trackDeferred(ctx context.Context, it deferredItem) (done bool, err error) {
+	rctx, cancel := context.WithTimeout(ctx, a.timeout)
+	rv, err := a.rows.ReadVersion(rctx, it.cid)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("reading the row of deferred pin %s: %w", it.cid, err)
+	}
+	defer a.lock(it.key)()
+	if !a.deferred.current(it.key, it.seq) {
+		return true, nil // a newer change of the CID was applied meanwhile
+	}
+	a.mu.Lock()
+	cl, ok := a.claims[it.key]
+	a.mu.Unlock()
+	switch {
+	case rv.Found && rv.WriteTime >= it.ts:
+		if ok && cl.ts > rv.WriteTime {
+			a.deferred.remove(it.key)
+			return true, nil
+		}
+		return true, a.tell(ctx, it.key, it.cid, rv.WriteTime, &rv.Pin)
+	case !rv.Found && rv.UnpinTime >= it.ts:
+		if ok && cl.ts > rv.UnpinTime {
+			a.deferred.remove(it.key)
+			return true, nil
+		}
+		return true, a.tell(ctx, it.key, it.cid, rv.UnpinTime, nil)
+	case a.retention > 0 && !rv.Found && rv.UnpinTime == 0 && time.UnixMicro(it.ts).Before(a.now().Add(-a.retention)):
+		// Older than event_retention and neither pinned nor remembered
+		// as unpinned: its unpin's marker expired.
+		logger.Warnf("deferred pin %s: its row shows neither the pin nor its unpin after event_retention: given up", it.cid)
+		a.deferred.remove(it.key)
+		return true, nil
+	}
+	return false, nil
 }

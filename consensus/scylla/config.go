@@ -31,6 +31,7 @@ const (
 	DefaultReadyTimeout       = 30 * time.Minute
 	DefaultPinQueueLimit      = 10000
 	DefaultRecoverSlices      = 100
+	DefaultRepairInterval     = 15 * time.Minute
 	// DefaultStateSyncInterval and DefaultPinRecoverInterval are
 	// upstream's cluster defaults, used until the daemon sets the
 	// configured ones.
@@ -41,6 +42,10 @@ const (
 // maxInterval bounds poll_interval, feed_overlap and checkpoint_interval:
 // the feed computes multiples of them, which must not overflow.
 const maxInterval = 7 * 24 * time.Hour
+
+// minRepairTick is the shortest time between two slice repairs
+// (repair_interval/recover_slices).
+const minRepairTick = 10 * time.Millisecond
 
 // clockSkewAllowance is added to the write deadline when checking
 // feed_overlap: the clocks of peers must agree within it (NTP).
@@ -74,23 +79,36 @@ type Config struct {
 	// returning peer catches up with the feed.
 	CatchUpConcurrency int
 	// ReadyTimeout bounds the start: connecting (retried while the
-	// database is unreachable), the schema check and the catch-up. The
-	// peer shuts down when it is exceeded.
+	// database is unreachable), the schema check, the catch-up and, for a
+	// peer away longer than event_retention, the repair of the whole
+	// pinset (which needs its IPFS daemon). The peer shuts down when it
+	// is exceeded.
 	ReadyTimeout time.Duration
 	// PinQueueLimit is the number of pins waiting in the pin tracker
-	// beyond which the feed and the recover passes queue no more: the
-	// feed leaves further pins to a recover pass, and recover passes
-	// wait. It bounds the peer's memory when a large pinset arrives at
-	// once (a first start, a big import). 0 disables the limit.
+	// beyond which the feed and the repairs queue no more: further pins
+	// wait, by CID only, in a deferred set and are tracked (newest
+	// first, as their rows hold them then) as soon as the queue has
+	// room; the paced pass of a first start waits. It bounds the peer's
+	// memory when a large pinset arrives at once (a first start, a big
+	// import). 0 disables the limit.
 	PinQueueLimit int
-	// RecoverSlices: every pin_recover_interval, the peer checks
-	// 1/RecoverSlices of the shared pinset against its IPFS daemon,
-	// instead of the whole pinset as upstream does.
+	// RecoverSlices is the number of slices the shared pinset is cut
+	// into for its repair: the peer checks one slice against its IPFS
+	// daemon every RepairInterval/RecoverSlices, instead of the whole
+	// pinset at once as upstream does.
 	RecoverSlices int
+	// RepairInterval is the time in which every slice of the pinset is
+	// repaired once: a pin this peer should hold that IPFS lacks is
+	// tracked, a CID unpinned within event_retention that IPFS still
+	// holds is unpinned. A change the change feed missed is thus
+	// corrected within RepairInterval; each repair reads
+	// 1/RecoverSlices of the pinset table.
+	RepairInterval time.Duration
 
 	// StateSyncInterval and PinRecoverInterval come from the cluster
 	// section (state_sync_interval, pin_recover_interval): the daemon
-	// sets them. They pace the expiry check and the recover passes.
+	// sets them. They pace the expiry check and the recovery of the
+	// tracker's operations in error.
 	StateSyncInterval  time.Duration
 	PinRecoverInterval time.Duration
 }
@@ -105,6 +123,7 @@ type jsonConfig struct {
 	ReadyTimeout       string   `json:"ready_timeout"`
 	PinQueueLimit      int      `json:"pin_queue_limit"`
 	RecoverSlices      int      `json:"recover_slices"`
+	RepairInterval     string   `json:"repair_interval"`
 }
 
 // ConfigKey returns "scylla".
@@ -122,6 +141,7 @@ func (cfg *Config) Default() error {
 	cfg.ReadyTimeout = DefaultReadyTimeout
 	cfg.PinQueueLimit = DefaultPinQueueLimit
 	cfg.RecoverSlices = DefaultRecoverSlices
+	cfg.RepairInterval = DefaultRepairInterval
 	cfg.StateSyncInterval = DefaultStateSyncInterval
 	cfg.PinRecoverInterval = DefaultPinRecoverInterval
 	return nil
@@ -170,6 +190,13 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.RecoverSlices < 1 {
 		add("recover_slices", "%d must be at least 1 (default %d)", cfg.RecoverSlices, DefaultRecoverSlices)
+	}
+	switch {
+	case cfg.RepairInterval < time.Second || cfg.RepairInterval > maxInterval:
+		add("repair_interval", "%s is out of range: use 1s to %s (default %s)", cfg.RepairInterval, maxInterval, DefaultRepairInterval)
+	case cfg.RecoverSlices >= 1 && cfg.RepairInterval/time.Duration(cfg.RecoverSlices) < minRepairTick:
+		add("repair_interval", "%s repairs one of the %d slices (recover_slices) every %s, more often than every %s: use a longer repair_interval or fewer recover_slices",
+			cfg.RepairInterval, cfg.RecoverSlices, cfg.RepairInterval/time.Duration(cfg.RecoverSlices), minRepairTick)
 	}
 	if cfg.StateSyncInterval <= 0 || cfg.PinRecoverInterval <= 0 {
 		add("state_sync_interval", "the cluster's state_sync_interval and pin_recover_interval must be positive")
@@ -240,17 +267,19 @@ func (cfg *Config) toJSONConfig() *jsonConfig {
 		ReadyTimeout:       cfg.ReadyTimeout.String(),
 		PinQueueLimit:      cfg.PinQueueLimit,
 		RecoverSlices:      cfg.RecoverSlices,
+		RepairInterval:     cfg.RepairInterval.String(),
 	}
 }
 
 func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
-	var poll, overlap, ckpt, ready time.Duration
+	var poll, overlap, ckpt, ready, repair time.Duration
 	var merr *multierror.Error
 	for _, d := range []*config.DurationOpt{ // each bad one, not only the first
 		{Duration: jcfg.PollInterval, Dst: &poll, Name: "poll_interval"},
 		{Duration: jcfg.FeedOverlap, Dst: &overlap, Name: "feed_overlap"},
 		{Duration: jcfg.CheckpointInterval, Dst: &ckpt, Name: "checkpoint_interval"},
 		{Duration: jcfg.ReadyTimeout, Dst: &ready, Name: "ready_timeout"},
+		{Duration: jcfg.RepairInterval, Dst: &repair, Name: "repair_interval"},
 	} {
 		if err := config.ParseDurations("consensus."+ConfigKey, d); err != nil {
 			merr = multierror.Append(merr, fmt.Errorf("%w: %w", ErrInvalidConfig, err))
@@ -284,5 +313,6 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.ReadyTimeout = ready
 	cfg.PinQueueLimit = jcfg.PinQueueLimit
 	cfg.RecoverSlices = jcfg.RecoverSlices
+	cfg.RepairInterval = repair
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,12 +56,16 @@ type Consensus struct {
 	store   *scyllastate.ScyllaState
 	feed    *feed
 	apply   *applier
+	upkeep  *upkeep
 	hints   *hints
 	metrics *feedMetrics
 	// firstStart is true when this peer had never read the feed: its
 	// pinset is queued by a full, paced recover pass.
 	firstStart atomic.Bool
 	savedAt    atomic.Int64 // unix nanoseconds of the last checkpoint
+	// applyRef is the applier once the store is set (metrics read it
+	// from other goroutines).
+	applyRef atomic.Pointer[applier]
 
 	wg           sync.WaitGroup
 	shutdownOnce sync.Once
@@ -99,7 +102,7 @@ func New(h host.Host, psub *pubsub.PubSub, cfg *Config, stateCfg *scyllastate.Co
 		_ = c.Trust(ctx, p)
 	}
 	if stateCfg.MetricsEnabled {
-		m, err := newFeedMetrics(observations.PromRegistry, c.lag, c.lastCheckpoint)
+		m, err := newFeedMetrics(observations.PromRegistry, c.lag, c.lastCheckpoint, c.deferredPins)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("registering the change feed metrics: %w", err)
@@ -171,6 +174,8 @@ func (c *Consensus) start() error {
 	c.store = store
 	tracker := &rpcTracker{client: c.rpcClient}
 	c.apply = newApplier(self, tracker, store, c.metrics, c.cfg.PinQueueLimit)
+	c.apply.retention = c.stateCfg.EventRetention
+	c.applyRef.Store(c.apply)
 	c.feed = newFeed(store, c.apply, feedSettings{
 		reader:             self.String(),
 		overlap:            c.cfg.FeedOverlap,
@@ -184,7 +189,23 @@ func (c *Consensus) start() error {
 	c.feed.onSave = func(t time.Time) { c.savedAt.Store(t.UnixNano()) }
 
 	rd := newRedo(store, self.String(), c.cfg.FeedOverlap, c.cfg.CheckpointInterval)
-	rd.reannounce = strings.EqualFold(c.stateCfg.EventConsistency, "EACH_QUORUM")
+	c.upkeep = newUpkeep(self, upkeepSettings{
+		slices:            c.cfg.RecoverSlices,
+		repairInterval:    c.cfg.RepairInterval,
+		recoverInterval:   c.cfg.PinRecoverInterval,
+		stateSyncInterval: c.cfg.StateSyncInterval,
+		queueLimit:        c.cfg.PinQueueLimit,
+		retention:         c.stateCfg.EventRetention,
+		timeout:           defaultCallTimeout,
+	}, store, c.apply, &rpcCalls{c: c}, rd)
+	c.upkeep.metrics = c.metrics
+	// Events lost to the feed (read later than event_retention) are made
+	// up for by a full repair: before Ready at start, in the background
+	// after.
+	c.feed.onGap = func(from, to time.Time) {
+		c.upkeep.requestFull(fmt.Sprintf("the changes made between %s and %s are gone from the change feed",
+			from.Format(time.RFC3339), to.Format(time.RFC3339)))
+	}
 	if err := rd.own(ctx); err != nil {
 		return err
 	}
@@ -194,9 +215,20 @@ func (c *Consensus) start() error {
 		return err
 	}
 	c.firstStart.Store(!returning)
+	c.upkeep.firstStart = !returning
 	if !returning {
 		logger.Infof("first start of this peer on keyspace %q: its pins are queued by a paced recover pass", c.stateCfg.Keyspace)
 		c.metrics.caughtUp(time.Since(start))
+	}
+	if why, ok := c.upkeep.takeFull(); ok {
+		// Pins it cannot queue at once wait in the deferred set, tracked
+		// after Ready: the repair does not wait for the tracker.
+		if err := c.upkeep.fullPass(ctx, deferring, why+"; before this peer reports ready"); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && c.ctx.Err() == nil {
+				return fmt.Errorf("the repair of the whole pinset (this peer was away longer than state.scyllastate.event_retention) did not end within consensus.scylla.ready_timeout (%s); it needs the database and this peer's IPFS daemon: %w", c.cfg.ReadyTimeout, err)
+			}
+			return fmt.Errorf("repairing the whole pinset before ready: %w", err)
+		}
 	}
 	if c.pubsub != nil {
 		h, err := newHints(c)
@@ -210,7 +242,7 @@ func (c *Consensus) start() error {
 	}
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.feed.run(c.ctx) }()
-	go func() { defer c.wg.Done(); newUpkeep(c, rd).run(c.ctx) }()
+	go func() { defer c.wg.Done(); c.upkeep.run(c.ctx) }()
 	return nil
 }
 
@@ -342,6 +374,13 @@ func (c *Consensus) lag() time.Duration {
 	}
 }
 
+func (c *Consensus) deferredPins() int {
+	if a := c.applyRef.Load(); a != nil {
+		return a.deferred.len()
+	}
+	return 0
+}
+
 func (c *Consensus) lastCheckpoint() time.Time {
 	if n := c.savedAt.Load(); n != 0 {
 		return time.Unix(0, n)
@@ -353,14 +392,24 @@ func (c *Consensus) lastCheckpoint() time.Time {
 // before this start (its pinset is queued by a paced recover pass).
 func (c *Consensus) FirstStart() bool { return c.firstStart.Load() }
 
-// rpcTracker calls this peer's PinTracker through the cluster's RPC.
+// trackerCallTimeout bounds a Track or Untrack call: upstream's tracker
+// queues the operation and returns, except for a pin allocated elsewhere,
+// which it unpins from IPFS before returning.
+const trackerCallTimeout = 10 * time.Minute
+
+// rpcTracker calls this peer's PinTracker through the cluster's RPC. The
+// applier bounds its PinQueueSize calls with a timeout.
 type rpcTracker struct{ client *rpc.Client }
 
 func (t *rpcTracker) Track(ctx context.Context, pin api.Pin) error {
+	ctx, cancel := context.WithTimeout(ctx, trackerCallTimeout)
+	defer cancel()
 	return t.client.CallContext(ctx, "", "PinTracker", "Track", pin, &struct{}{})
 }
 
 func (t *rpcTracker) Untrack(ctx context.Context, c api.Cid) error {
+	ctx, cancel := context.WithTimeout(ctx, trackerCallTimeout)
+	defer cancel()
 	return t.client.CallContext(ctx, "", "PinTracker", "Untrack", api.PinCid(c), &struct{}{})
 }
 
@@ -368,4 +417,57 @@ func (t *rpcTracker) PinQueueSize(ctx context.Context) (int64, error) {
 	var n int64
 	err := t.client.CallContext(ctx, "", "PinTracker", "PinQueueSize", struct{}{}, &n)
 	return n, err
+}
+
+// rpcCalls makes the calls of the periodic work (upkeep) to the other
+// components of this peer through the cluster's RPC. The callers bound
+// each call with a timeout.
+type rpcCalls struct{ c *Consensus }
+
+func (r *rpcCalls) TrustedPeers(ctx context.Context) ([]peer.ID, error) {
+	peers, err := r.c.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	trusted := peers[:0]
+	for _, p := range peers {
+		if r.c.IsTrustedPeer(ctx, p) {
+			trusted = append(trusted, p)
+		}
+	}
+	return trusted, nil
+}
+
+func (r *rpcCalls) PinLsCid(ctx context.Context, pin api.Pin) (api.IPFSPinStatus, error) {
+	var st api.IPFSPinStatus
+	err := r.c.rpcClient.CallContext(ctx, "", "IPFSConnector", "PinLsCid", pin, &st)
+	return st, err
+}
+
+func (r *rpcCalls) Unpin(ctx context.Context, pin api.Pin) error {
+	return r.c.rpcClient.CallContext(ctx, "", "Cluster", "Unpin", pin, &api.Pin{})
+}
+
+func (r *rpcCalls) TrackerErrors(ctx context.Context) ([]api.Cid, error) {
+	in := make(chan api.TrackerStatus, 1)
+	in <- api.TrackerStatusPinError | api.TrackerStatusUnpinError
+	close(in)
+	out := make(chan api.PinInfo, 1024)
+	errCh := make(chan error, 1)
+	go func() {
+		errCh <- r.c.rpcClient.Stream(ctx, "", "PinTracker", "StatusAll", in, out)
+	}()
+	var failed []api.Cid
+	for pi := range out {
+		failed = append(failed, pi.Cid)
+	}
+	if err := <-errCh; err != nil {
+		return nil, err
+	}
+	return failed, nil
+}
+
+func (r *rpcCalls) Recover(ctx context.Context, c api.Cid) error {
+	var pi api.PinInfo
+	return r.c.rpcClient.CallContext(ctx, "", "PinTracker", "Recover", c, &pi)
 }

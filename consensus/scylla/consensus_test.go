@@ -55,6 +55,22 @@ func (t *tracker) state(c api.Cid) (tracked, seen bool) {
 	return
 }
 
+// ipfs answers PinLsCid: the CIDs in pinned are pinned (recursively).
+type ipfs struct {
+	mu     sync.Mutex
+	pinned map[string]bool
+}
+
+func (i *ipfs) PinLsCid(_ context.Context, in api.Pin, out *api.IPFSPinStatus) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	*out = api.IPFSPinStatusUnpinned
+	if i.pinned[in.Cid.String()] {
+		*out = api.IPFSPinStatusRecursive
+	}
+	return nil
+}
+
 // monitor answers the peerset metric: no other peer.
 type monitor struct{}
 
@@ -66,19 +82,30 @@ func (monitor) LatestMetrics(_ context.Context, _ string, out *[]api.Metric) err
 type node struct {
 	host    host.Host
 	tracker *tracker
+	ipfs    *ipfs
 	cons    *scylla.Consensus
 }
 
 func newNode(t *testing.T, db *scyllastate.Config) *node {
+	t.Helper()
+	return newNodeWith(t, db, nil)
+}
+
+// newNodeWith is newNode; before starts the consensus's start, given the
+// peer's host, config and IPFS mock.
+func newNodeWith(t *testing.T, db *scyllastate.Config, before func(host.Host, *scylla.Config, *ipfs)) *node {
 	t.Helper()
 	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	n := &node{host: h, tracker: &tracker{tracked: map[string]bool{}, calls: map[string]int{}}}
+	n := &node{host: h, tracker: &tracker{tracked: map[string]bool{}, calls: map[string]int{}}, ipfs: &ipfs{pinned: map[string]bool{}}}
 	srv := rpc.NewServer(h, "/test/rpc")
 	if err := srv.RegisterName("PinTracker", n.tracker); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RegisterName("IPFSConnector", n.ipfs); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.RegisterName("PeerMonitor", monitor{}); err != nil {
@@ -87,6 +114,9 @@ func newNode(t *testing.T, db *scyllastate.Config) *node {
 	cfg := &scylla.Config{}
 	_ = cfg.Default()
 	cfg.PollInterval = 50 * time.Millisecond
+	if before != nil {
+		before(h, cfg, n.ipfs)
+	}
 	dbCopy := *db
 	n.cons, err = scylla.New(h, nil, cfg, &dbCopy)
 	if err != nil {
@@ -209,5 +239,59 @@ func TestPeersBeforeSetClient(t *testing.T) {
 	defer cancel()
 	if _, err := c.Peers(ctx); err == nil {
 		t.Fatal("Peers before SetClient: want an error")
+	}
+}
+
+// A peer whose checkpoint is older than event_retention missed changes
+// the feed no longer holds: it repairs the whole pinset before it reports
+// ready. A pin added while it was away gets tracked, a CID unpinned while
+// it was away (its marker) that its IPFS still holds gets untracked.
+func TestPeerAwayLongerThanRetentionRepairsBeforeReady(t *testing.T) {
+	db := cqltest.Config(t, cqltest.DefaultPrefix)
+	st := cqltest.New(t, db)
+	ctx := context.Background()
+	everywhere := func(n int) api.Pin {
+		p := statetest.Pin(n)
+		p.Allocations = nil
+		p.ReplicationFactorMin, p.ReplicationFactorMax = -1, -1
+		p.ExpireAt = time.Time{}
+		return p
+	}
+	added, removed := everywhere(1), everywhere(2)
+	start := time.Now()
+	for _, p := range []api.Pin{added, removed} {
+		if err := st.Add(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Rm(ctx, removed.Cid); err != nil {
+		t.Fatal(err)
+	}
+	// Those changes are older than event_retention: gone from the feed.
+	sess := cqltest.Session(t, db)
+	defer sess.Close()
+	for _, p := range scyllastate.Partitions(start, time.Now()) {
+		if err := sess.Query("DELETE FROM "+db.Keyspace+".pin_events WHERE bucket = ? AND shard = ?", p.Bucket, p.Shard).Exec(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The peer keeps events 2 minutes: its catch-up reads little.
+	short := *db
+	short.EventRetention = 2 * time.Minute
+	n := newNodeWith(t, &short, func(h host.Host, cfg *scylla.Config, i *ipfs) {
+		cfg.RecoverSlices = 4
+		i.pinned[removed.Cid.String()] = true // pinned before the peer left
+		away := time.Now().Add(-short.EventRetention - time.Hour)
+		if err := st.SaveCheckpoint(ctx, h.ID().String(), away); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer n.cons.Shutdown(ctx)
+	// Ready: the repair is done.
+	if tracked, _ := n.tracker.state(added.Cid); !tracked {
+		t.Fatal("ready before the pin added while the peer was away was tracked")
+	}
+	if tracked, seen := n.tracker.state(removed.Cid); !seen || tracked {
+		t.Fatal("ready before the CID unpinned while the peer was away was untracked")
 	}
 }

@@ -14,12 +14,14 @@ import (
 	peer "github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/seams"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
 const (
 	crashEnv      = "SCYLLA_CRASH_HELPER_KEYSPACE"
+	crashLagEnv   = "SCYLLA_CRASH_HELPER_CLOCK_LAG"
 	crashWriterID = "crashing-writer"
 	crashExitCode = 3
 )
@@ -31,6 +33,13 @@ func TestCrashingWriterHelper(t *testing.T) {
 	ks := os.Getenv(crashEnv)
 	if ks == "" {
 		t.Skip("helper process only")
+	}
+	if lag := os.Getenv(crashLagEnv); lag != "" {
+		d, err := time.ParseDuration(lag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer seams.SetClock(func(string) func() time.Time { return seams.Offset(-d) })()
 	}
 	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
 	cfg.Keyspace = ks
@@ -55,6 +64,13 @@ func TestCrashingWriterHelper(t *testing.T) {
 // dies between the events and the rows of pin 1 and unpin 2.
 func crashWriter(t *testing.T) (*scyllastate.Config, *scyllastate.ScyllaState) {
 	t.Helper()
+	return crashWriterLagging(t, 0)
+}
+
+// crashWriterLagging is crashWriter with a writer whose clock runs lag
+// behind: its events land behind the readers' positions.
+func crashWriterLagging(t *testing.T, lag time.Duration) (*scyllastate.Config, *scyllastate.ScyllaState) {
+	t.Helper()
 	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
 	st := cqltest.New(t, cfg)
 	ctx := context.Background()
@@ -63,6 +79,9 @@ func crashWriter(t *testing.T) (*scyllastate.Config, *scyllastate.ScyllaState) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashingWriterHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashEnv+"="+cfg.Keyspace)
+	if lag != 0 {
+		cmd.Env = append(cmd.Env, crashLagEnv+"="+lag.String())
+	}
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != crashExitCode {
@@ -165,4 +184,59 @@ func TestWriterKilledBetweenTheWritesIsCompletedByAnotherPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCompleted(t, st)
+}
+
+// A dead writer's events may land behind every reader's position (here
+// its clock lags by 10 minutes): no sweep reads them. The peer that
+// completes the writer announces each change again with a fresh event,
+// which every reader then applies.
+func TestDeadWritersLateChangesReachEveryReader(t *testing.T) {
+	const lag = 10 * time.Minute
+	_, st := crashWriterLagging(t, lag)
+	ctx := context.Background()
+	if err := st.SaveCheckpoint(ctx, "reader", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tr := newFakeTracker()
+	reader := func() *feed {
+		return newFeed(st, newApplier(peer.ID("reader"), tr, st, nil, 0), feedSettings{
+			reader: "reader", overlap: time.Minute, pollInterval: time.Second, checkpointInterval: time.Minute,
+			concurrency: 2, readConcurrency: 2, retention: time.Hour, timeout: 10 * time.Second,
+		}, nil)
+	}
+	if _, err := reader().catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, seen := tr.state(statetest.Cid(1)); seen {
+		t.Fatal("the reader read the lagging writer's events: they are not behind its position, the test shows nothing")
+	}
+
+	if err := st.SaveCheckpoint(ctx, "peer-a", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a := newRedo(st, "peer-a", time.Minute, 30*time.Second)
+	a.now = func() time.Time { return time.Now().Add(2 * scyllastate.WriterTimeout) }
+	a.aliveWithin = 3 * scyllastate.WriterTimeout
+	if err := a.others(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := st.Get(ctx, statetest.Cid(1)); err != nil || !p.Equals(statetest.Pin(1)) {
+		t.Fatalf("pin 1 not completed: %v", err)
+	}
+
+	if _, err := reader().catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := tr.state(statetest.Cid(1)); p == nil {
+		t.Fatal("the reader did not track the dead writer's pin: no fresh event announced it")
+	}
+	// The lagging writer's unpin of 2 is older (by its timestamp) than
+	// the pin it meant to remove: the pin stays, in the row and for the
+	// reader.
+	if _, err := st.Get(ctx, statetest.Cid(2)); err != nil {
+		t.Fatalf("pin 2, newer than the lagging unpin, lost its row: %v", err)
+	}
+	if p, _ := tr.state(statetest.Cid(2)); p == nil {
+		t.Fatal("the reader untracked pin 2 for an unpin older than it")
+	}
 }

@@ -19,13 +19,20 @@
 //   - a fresh read, every poll_interval or at once on a hint from a
 //     trusted peer, reads each partition of the current minute after the
 //     last event it read there: only new events;
-//   - a sweep, every feed_overlap (W), re-reads the last 2W. An event is
+//   - a sweep, every feed_overlap (W), re-reads the feed from the feed
+//     position to now: the last 2W when it runs on time. An event is
 //     visible at most W after its ID time: W must exceed the longest
 //     write (timeout and retries, checked at start) plus the clock skew
 //     between peers. So an event that lands behind the fresh read (a
 //     writer whose clock lags, a slow write) is read by a sweep, and after
 //     a sweep every event older than now-W is applied: that is the feed
-//     position, saved every checkpoint_interval.
+//     position, saved every checkpoint_interval. The position moves only
+//     after a sweep that worked, and the next sweep starts from it: reads
+//     that fail for any time, or a sweep that runs late, skip no event
+//     (a long span is read a few minutes at a time). A position older
+//     than event_retention means events are gone: the sweep starts from
+//     the oldest kept and a full repair of the pinset follows (see
+//     below).
 //
 // A peer applies the change an event carries; it never re-reads the pin
 // row, so an event visible before its row (another data center, a replica
@@ -36,13 +43,16 @@
 // claim and the tracker call happen under one lock per CID, so the
 // writer's own call and its event read back, or two changes of one CID,
 // never interleave: each CID gets one Track per change, in order.
+// Writers stamp changes with a hybrid logical clock, so a write timestamp
+// may be ahead of its event's ID time: such events are trusted as others.
 //
 // Claims are forgotten after 4W. An event whose change is older than its
 // ID by more than 2W (re-announced, or completed long after) may be older
 // than a change whose claim is forgotten; such events, and events of a
 // version 1 keyspace (no payload), are settled against the pin row: the
-// row's value when it is as new as the event, else the event's, after
-// rolling the row forward to it. A settled read costs one row read; it
+// row's value (its pin, or the unpin its marker remembers) when it is as
+// new as the event, else the event's, after rolling the row forward to
+// it. A settled read costs one row read; it
 // only happens for such rare events.
 //
 // # Data centers
@@ -57,11 +67,26 @@
 // Every peer saves its feed position (checkpoint_interval and at
 // shutdown). At start, before Ready, it completes its own writes left
 // unfinished by a crash, then reads every event since that position a
-// minute at a time: pins added while it was down get tracked and, unlike
-// upstream's recover loop, pins removed meanwhile get untracked. A peer
-// away for longer than event_retention is warned that removals older than
-// that are lost to it. A peer with no checkpoint (first start) gets its
-// pinset from a full recover pass.
+// few minutes at a time: pins added while it was down get tracked and,
+// unlike upstream's recover loop, pins removed meanwhile get untracked. A
+// peer away for longer than event_retention reconciles in full before
+// Ready: a repair of every slice of the pinset (see below; its progress
+// is logged), whose pins the tracker cannot queue at once wait in the
+// deferred set rather than hold Ready for hours. Removals older than
+// event_retention have left no marker: a CID removed then stays pinned in
+// that peer's IPFS (a warning says so). A peer with no checkpoint (first
+// start) gets its pinset from a full, paced recover pass.
+//
+// # Completing dead writers
+//
+// A writer that died between the event and the row of a change (see
+// scyllastate) is completed by the live peer with the smallest ID, or by
+// itself when it restarts: each of its changes since its safe point is
+// announced again (store.Reannounce): the row, with the change's own
+// timestamp, then a new event with a fresh ID and the same change. Its own
+// event may have become visible late, behind every reader's sweep; the
+// fresh one is read by every reader, which settles it against the row
+// when its timestamp is older than its ID by more than 2W.
 //
 // # A cost that does not grow with the pinset
 //
@@ -74,15 +99,50 @@
 //
 //   - expired pins are read from an expiry index, every
 //     state_sync_interval, and unpinned by the trusted peer closest to
-//     each CID;
-//   - every pin_recover_interval, the tracker's errors are recovered (from
-//     its memory) and one slice (1/recover_slices) of the pinset is
-//     checked against IPFS;
-//   - a first start, or pins the feed left because the tracker queue was
-//     full (pin_queue_limit), get a full pass over the pinset. Every pass
-//     queues pins at the pace of pinning: it waits while the tracker
-//     holds pin_queue_limit pins. The cluster's own recover at start is
-//     skipped (WrapTracker); ipfs-cluster-ctl recover works as upstream.
+//     each CID; an entry whose pin cannot be read or unpinned is kept
+//     and tried again at the next check;
+//   - every pin_recover_interval, the tracker's errors are recovered
+//     (from its memory);
+//   - the cluster's own recover at start is skipped (WrapTracker);
+//     ipfs-cluster-ctl recover works as upstream.
+//
+// # Repair (anti-entropy)
+//
+// Whatever the feed missed, every peer converges within repair_interval
+// (default 15m): the pinset is cut into recover_slices slices of the
+// token ring, and one slice is checked every
+// repair_interval/recover_slices, so that each tick reads 1/recover_slices
+// of the table (1% by default) and the whole ring is covered once per
+// repair_interval. The check reads the slice's pins and the markers that
+// unpins leave for event_retention (ScanSlice) and asks this peer's IPFS
+// (PinLsCid) about:
+//
+//   - each pin this peer should hold (allocated here, not a shard):
+//     missing from IPFS, it is tracked;
+//   - each marker: its CID still pinned in IPFS (an unpin the feed
+//     missed), it is untracked.
+//
+// Each correction reads the pin row again just before it and goes
+// through the applier's last-writer-wins check: a change the applier saw
+// newer than the row is never undone, a pin unpinned meanwhile is not
+// tracked, and the claim records what the tracker was told. A first start
+// runs one paced pass over every slice instead (every pin allocated here
+// is tracked, waiting while the tracker holds pin_queue_limit pins); a
+// feed that lost events (see above) gets a full repair.
+//
+// # The deferred set
+//
+// A pin that finds the tracker queue at pin_queue_limit (from the feed,
+// a repair or a full repair) is not queued: its CID waits in the deferred
+// set, one entry per CID with the write timestamp of its change, until
+// the queue has room; then the deferred pins are tracked newest first (as
+// upstream's tracker queues recent pins first), before a paced pass
+// queues more, each after reading its row again: a pin unpinned
+// meanwhile is not tracked, a pin whose row does not show it yet waits.
+// An entry leaves the set when its pin is tracked or a newer change of
+// its CID reaches the tracker, so the set holds only the pins still to
+// track. The periodic repair adds to it only while it holds fewer than
+// pin_queue_limit pins (it finds the others at its next cycle).
 //
 // # Peers, trust and leaving
 //

@@ -3,12 +3,16 @@ package scylla
 import (
 	"bytes"
 	"context"
+	"errors"
+	"hash/fnv"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/ipfs-cluster/ipfs-cluster/state"
+	peer "github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
@@ -23,6 +27,10 @@ type fakeStore struct {
 	ckpts    map[string]time.Time
 	rolled   int
 	readErrs int // fail the next reads
+
+	expiry    []scyllastate.ExpiryEntry
+	forgotten []scyllastate.ExpiryEntry
+	getErrs   int // fail the next Gets
 }
 
 type fakeRow struct {
@@ -104,14 +112,109 @@ func (s *fakeStore) ReadPartition(ctx context.Context, p scyllastate.Partition, 
 	return nil
 }
 
+// failReads makes the next n partition reads fail (n < 0: all of them
+// until failReads(0)).
+func (s *fakeStore) failReads(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n < 0 {
+		n = 1 << 30
+	}
+	s.readErrs = n
+}
+
 func (s *fakeStore) ReadVersion(ctx context.Context, c api.Cid) (scyllastate.RowVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.rows[c.KeyString()]
-	if !ok || r.deleted {
+	if !ok {
 		return scyllastate.RowVersion{}, nil
 	}
+	if r.deleted {
+		return scyllastate.RowVersion{UnpinTime: r.ts}, nil
+	}
 	return scyllastate.RowVersion{Found: true, Pin: *r.pin, WriteTime: r.ts}, nil
+}
+
+// sliceOf is the slice (of n) of a CID in the fake's token ring.
+func sliceOf(key string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// ScanSlice calls fn for the pins and unpin markers of slice i of n.
+func (s *fakeStore) ScanSlice(ctx context.Context, i, n int, fn func(scyllastate.SliceEntry) error) error {
+	s.mu.Lock()
+	var out []scyllastate.SliceEntry
+	for k, r := range s.rows {
+		if sliceOf(k, n) != i {
+			continue
+		}
+		c, err := api.CastCid([]byte(k))
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		e := scyllastate.SliceEntry{Cid: c, WriteTime: r.ts}
+		if !r.deleted {
+			p := *r.pin
+			e.Pin = &p
+		}
+		out = append(out, e)
+	}
+	s.mu.Unlock()
+	for _, e := range out {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *fakeStore) Expired(ctx context.Context, from, to time.Time, fn func(scyllastate.ExpiryEntry) error) error {
+	s.mu.Lock()
+	var due []scyllastate.ExpiryEntry
+	for _, e := range s.expiry {
+		if !e.ExpireAt.Before(from) && !e.ExpireAt.After(to) {
+			due = append(due, e)
+		}
+	}
+	s.mu.Unlock()
+	for _, e := range due {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *fakeStore) Get(ctx context.Context, c api.Cid) (api.Pin, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.getErrs > 0 {
+		s.getErrs--
+		return api.Pin{}, errors.New("read timeout")
+	}
+	r, ok := s.rows[c.KeyString()]
+	if !ok || r.deleted {
+		return api.Pin{}, state.ErrNotFound
+	}
+	return *r.pin, nil
+}
+
+func (s *fakeStore) ForgetExpiry(ctx context.Context, e scyllastate.ExpiryEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgotten = append(s.forgotten, e)
+	kept := s.expiry[:0]
+	for _, x := range s.expiry {
+		if !(x.Cid.Equals(e.Cid) && x.ExpireAt.Equal(e.ExpireAt)) {
+			kept = append(kept, x)
+		}
+	}
+	s.expiry = kept
+	return nil
 }
 
 func (s *fakeStore) RollForward(ctx context.Context, e scyllastate.Event) error {
@@ -142,14 +245,21 @@ func (s *fakeStore) SaveCheckpoint(ctx context.Context, reader string, pos time.
 
 // fakeTracker records the tracker calls.
 type fakeTracker struct {
-	mu      sync.Mutex
-	tracked map[string]*api.Pin // nil: untracked
-	tracks  map[string]int
-	queue   int64
+	mu       sync.Mutex
+	tracked  map[string]*api.Pin // nil: untracked
+	tracks   map[string]int
+	untracks map[string]int
+	order    []string // CIDs in Track order
+	queue    int64
+	// countQueue: every Track adds one pin to the queue.
+	countQueue bool
+	// onQueueSize, when set, is called (without the lock) by every
+	// PinQueueSize before it answers.
+	onQueueSize func()
 }
 
 func newFakeTracker() *fakeTracker {
-	return &fakeTracker{tracked: map[string]*api.Pin{}, tracks: map[string]int{}}
+	return &fakeTracker{tracked: map[string]*api.Pin{}, tracks: map[string]int{}, untracks: map[string]int{}}
 }
 
 func (t *fakeTracker) Track(_ context.Context, pin api.Pin) error {
@@ -157,6 +267,10 @@ func (t *fakeTracker) Track(_ context.Context, pin api.Pin) error {
 	defer t.mu.Unlock()
 	t.tracked[pin.Cid.KeyString()] = &pin
 	t.tracks[pin.Cid.KeyString()]++
+	t.order = append(t.order, pin.Cid.KeyString())
+	if t.countQueue {
+		t.queue++
+	}
 	return nil
 }
 
@@ -164,14 +278,93 @@ func (t *fakeTracker) Untrack(_ context.Context, c api.Cid) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.tracked[c.KeyString()] = nil
+	t.untracks[c.KeyString()]++
 	return nil
 }
 
 func (t *fakeTracker) PinQueueSize(context.Context) (int64, error) {
 	t.mu.Lock()
+	hook := t.onQueueSize
+	t.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.queue, nil
 }
+
+func (t *fakeTracker) setQueue(n int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.queue = n
+}
+
+func (t *fakeTracker) untrackCount(c api.Cid) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.untracks[c.KeyString()]
+}
+
+func (t *fakeTracker) trackOrder() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.order...)
+}
+
+// fakeCalls answers the upkeep's calls: IPFS holds the CIDs in pinned (in
+// the mode asked about), the peerset is self.
+type fakeCalls struct {
+	mu       sync.Mutex
+	self     peer.ID
+	pinned   map[string]bool
+	unpinned []api.Cid // Unpin calls
+	unpinErr error
+	lsErr    error // PinLsCid fails
+}
+
+func newFakeCalls(self peer.ID) *fakeCalls {
+	return &fakeCalls{self: self, pinned: map[string]bool{}}
+}
+
+func (f *fakeCalls) pin(c api.Cid) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pinned[c.KeyString()] = true
+}
+
+func (f *fakeCalls) TrustedPeers(context.Context) ([]peer.ID, error) {
+	return []peer.ID{f.self}, nil
+}
+
+func (f *fakeCalls) PinLsCid(_ context.Context, pin api.Pin) (api.IPFSPinStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.lsErr != nil:
+		return api.IPFSPinStatusError, f.lsErr
+	case !f.pinned[pin.Cid.KeyString()]:
+		return api.IPFSPinStatusUnpinned, nil
+	case pin.MaxDepth == 0:
+		return api.IPFSPinStatusDirect, nil
+	default:
+		return api.IPFSPinStatusRecursive, nil
+	}
+}
+
+func (f *fakeCalls) Unpin(_ context.Context, pin api.Pin) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unpinErr != nil {
+		return f.unpinErr
+	}
+	f.unpinned = append(f.unpinned, pin.Cid)
+	return nil
+}
+
+func (f *fakeCalls) TrackerErrors(context.Context) ([]api.Cid, error) { return nil, nil }
+
+func (f *fakeCalls) Recover(context.Context, api.Cid) error { return nil }
 
 // state returns whether a CID is tracked and, if so, with which pin.
 func (t *fakeTracker) state(c api.Cid) (*api.Pin, bool) {

@@ -40,13 +40,14 @@ type feedSettings struct {
 //   - a fresh read, every pollInterval or at once on a hint, reads each
 //     partition of the current minute after the last event it read
 //     there: new events only;
-//   - a sweep, every W (feed_overlap), re-reads the last 2W: an event is
-//     visible at most W after its ID time (the write deadline and clock
-//     skew), so every event is read by at least one sweep; then every
-//     event with an ID older than now-W is applied: that is the position
-//     saved as checkpoint;
+//   - a sweep, every W (feed_overlap), re-reads the feed from the
+//     position (at least the last 2W): an event is visible at most W
+//     after its ID time (the write deadline and clock skew), so every
+//     event is read by at least one sweep, however many reads failed
+//     before; then every event with an ID older than now-W is applied:
+//     that is the position, saved as checkpoint;
 //   - at start, a catch-up reads everything since the checkpoint, a
-//     minute at a time.
+//     few minutes at a time.
 type feed struct {
 	store   feedStore
 	apply   *applier
@@ -57,6 +58,11 @@ type feed struct {
 	wake chan struct{}
 	// onSave is told the time of each saved checkpoint (metrics).
 	onSave func(time.Time)
+	// onGap is told when the feed must start reading later than its
+	// position because the events before are gone (older than
+	// event_retention): the changes of [from, to) are lost to the feed
+	// and need a full repair. Called with mu held: it must not block.
+	onGap func(from, to time.Time)
 
 	mu        sync.Mutex // one read of the feed at a time
 	cursors   map[scyllastate.Partition]gocql.UUID
@@ -89,7 +95,9 @@ func (f *feed) wakeUp() {
 
 // trusted tells whether an event can be applied on its own word: its
 // change was issued when its event was (a re-announced or repaired change
-// carries an older write timestamp and is settled against the row).
+// carries an older write timestamp and is settled against the row). A
+// write timestamp ahead of the ID time is fine: writers stamp changes
+// with a hybrid logical clock, after every timestamp they read.
 func (f *feed) trusted(e scyllastate.Event) bool {
 	return e.WriteTime >= e.Time().Add(-2*f.cfg.overlap).UnixMicro()
 }
@@ -225,7 +233,8 @@ func (f *feed) pollCount(ctx context.Context) (int64, error) {
 // fresh reads the events written since the last fresh read, partition by
 // partition.
 func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
-	from := f.lastFresh.Add(-2 * time.Second)
+	// New events only: after a long failure the sweep reads the rest.
+	from := maxTime(f.lastFresh.Add(-2*time.Second), now.Add(-2*f.cfg.overlap))
 	if f.lastFresh.IsZero() {
 		from = now
 	}
@@ -256,12 +265,23 @@ func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 	return n, nil
 }
 
-// sweep re-reads the last 2W of the feed, then moves the position to
-// now-W and forgets the claims no event still to come can need.
+// sweep re-reads the feed from the position (at least the last 2W, at
+// most event_retention back) to now, then moves the position to now-W and
+// forgets the claims no event still to come can need. Every event before
+// the position is applied, and an event is visible at most W after its
+// ID time, so reading from the position leaves no event unread, however
+// long the reads failed before; on time (every W), that is the last 2W,
+// as before. A long span is read a few minutes at a time (readSpan).
 func (f *feed) sweep(ctx context.Context, now time.Time) error {
 	from := now.Add(-2 * f.cfg.overlap)
-	lo := gocql.MinTimeUUID(from)
-	if _, err := f.read(ctx, scyllastate.Partitions(from, now), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(now), nil); err != nil {
+	if !f.position.IsZero() && f.position.Before(from) {
+		from = f.position
+	}
+	if oldest := now.Add(-f.cfg.retention); from.Before(oldest) {
+		f.gap(from, oldest)
+		from = oldest
+	}
+	if _, err := f.readSpan(ctx, from, now, "re-reading the change feed"); err != nil {
 		return err
 	}
 	f.lastSweep = now
@@ -272,9 +292,53 @@ func (f *feed) sweep(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// catchUp applies the changes made since the saved position, a minute
-// at a time, then sweeps. It returns false when this peer has no
-// position: it never read this feed (first start).
+// gap reports that the events of [from, to) are gone: they were not read
+// within event_retention.
+func (f *feed) gap(from, to time.Time) {
+	logger.Warnf("the change feed was last read up to %s, longer ago than state.scyllastate.event_retention (%s): "+
+		"the changes made before %s are no longer in the feed, so the whole pinset is repaired; "+
+		"CIDs unpinned before then left no marker and may stay pinned in this peer's IPFS daemon",
+		from.Format(time.RFC3339), f.cfg.retention, to.Format(time.RFC3339))
+	if f.onGap != nil {
+		f.onGap(from, to)
+	}
+}
+
+// readSpan reads and applies the events with an ID time in [from, to],
+// catchUpChunk minutes at a time, their partitions read in parallel;
+// claims older than any event still to come are forgotten after each
+// chunk, so memory follows the rate of changes, not the span. Progress is
+// logged every 10s under the label what. It returns the number of events
+// read.
+func (f *feed) readSpan(ctx context.Context, from, to time.Time, what string) (int64, error) {
+	var total int64
+	lastLog := time.Now()
+	for b := scyllastate.BucketStart(bucketOf(from)); !b.After(to); b = b.Add(catchUpChunk * scyllastate.BucketWidth) {
+		end := b.Add(catchUpChunk*scyllastate.BucketWidth - time.Nanosecond)
+		if end.After(to) {
+			end = to
+		}
+		lo := gocql.MinTimeUUID(maxTime(b, from))
+		n, err := f.read(ctx, scyllastate.Partitions(maxTime(b, from), end), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(end), nil)
+		if err != nil {
+			return total, fmt.Errorf("%s at %s: %w", what, b.Format(time.RFC3339), err)
+		}
+		total += n
+		if end.Before(to) {
+			f.apply.forget(b.Add(-2 * f.cfg.overlap))
+			if time.Since(lastLog) > 10*time.Second {
+				logger.Infof("%s: %d changes read, up to %s", what, total, end.Format(time.RFC3339))
+				lastLog = time.Now()
+			}
+		}
+	}
+	return total, nil
+}
+
+// catchUp applies the changes made since the saved position, then
+// sweeps. It returns false when this peer has no position: it never read
+// this feed (first start). A position older than event_retention is
+// reported to onGap: the changes before are gone from the feed.
 func (f *feed) catchUp(ctx context.Context) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -292,32 +356,18 @@ func (f *feed) catchUp(ctx context.Context) (bool, error) {
 	start := time.Now()
 	from := pos.Add(-f.cfg.overlap)
 	if oldest := now.Add(-f.cfg.retention); from.Before(oldest) {
-		logger.Warnf("this peer last read the change feed at %s, longer ago than state.scyllastate.event_retention (%s): "+
-			"pins removed before %s may stay pinned in its IPFS daemon; pins added meanwhile are pinned by the recover runs",
-			pos.Format(time.RFC3339), f.cfg.retention, oldest.Format(time.RFC3339))
+		f.gap(from, oldest)
 		from = oldest
 	}
 	logger.Infof("catching up with the pin changes made since %s", from.Format(time.RFC3339))
-	var total int64
-	lastLog := time.Now()
-	// A few minutes at a time, their partitions read in parallel; claims
-	// older than any event still to come are forgotten after each chunk,
-	// so memory follows the rate of changes, not the time away.
-	for b := scyllastate.BucketStart(bucketOf(from)); !b.After(now); b = b.Add(catchUpChunk * scyllastate.BucketWidth) {
-		end := b.Add(catchUpChunk*scyllastate.BucketWidth - time.Nanosecond)
-		lo := gocql.MinTimeUUID(maxTime(b, from))
-		n, err := f.read(ctx, scyllastate.Partitions(b, end), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(end), nil)
-		if err != nil {
-			return true, fmt.Errorf("catching up with the change feed at %s: %w", b.Format(time.RFC3339), err)
-		}
-		total += n
-		f.readUpTo.Store(end.UnixNano())
-		f.apply.forget(b.Add(-2 * f.cfg.overlap))
-		if time.Since(lastLog) > 10*time.Second {
-			logger.Infof("catching up: %d changes read, up to %s", total, end.Format(time.RFC3339))
-			lastLog = time.Now()
-		}
+	total, err := f.readSpan(ctx, from, now, "catching up with the change feed")
+	if err != nil {
+		return true, err
 	}
+	f.readUpTo.Store(now.UnixNano())
+	// Every event up to now was read after now: those older than now-W
+	// were visible.
+	f.position = maxTime(from, now.Add(-f.cfg.overlap))
 	now = f.now()
 	if err := f.sweep(ctx, now); err != nil {
 		return true, fmt.Errorf("catching up with the change feed: %w", err)

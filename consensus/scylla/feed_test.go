@@ -2,6 +2,8 @@ package scylla
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -252,23 +254,257 @@ func TestConcurrentChangesEndWithTheNewest(t *testing.T) {
 	}
 }
 
-// When the tracker queue is full, pins are left to a recover pass
-// instead of being queued without bound.
+// localPin is pin n allocated to every peer (so this peer holds it),
+// without expiry.
+func localPin(n int) api.Pin {
+	p := statetest.Pin(n)
+	p.Allocations = nil
+	p.ReplicationFactorMin, p.ReplicationFactorMax = -1, -1
+	p.ExpireAt = time.Time{}
+	return p
+}
+
+// When the tracker queue is full, pins wait in the deferred set instead
+// of being queued without bound; once there is room they are tracked,
+// newest first, each as its row holds it then: a pin unpinned meanwhile
+// is not tracked, a pin whose row does not show it yet waits.
 func TestFullQueueDefersPins(t *testing.T) {
+	ctx := context.Background()
+	tr := newFakeTracker()
+	tr.queue, tr.countQueue = 500, true
+	st := newFakeStore()
+	clk := &clock{t: time.Now()}
+	a := newApplier(peer.ID("self"), tr, st, nil, 100)
+	a.now = clk.now
+	base := clk.now().Add(-time.Minute)
+	ts := func(n int) int64 { return base.Add(time.Duration(n) * time.Second).UnixMicro() }
+	for n := 1; n <= 5; n++ {
+		p := localPin(n)
+		if n != 5 { // 5: its event is read before its row is written
+			st.writeRow(p.Cid, &p, ts(n))
+		}
+		if _, err := a.apply(ctx, p.Cid, ts(n), &p, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 4 is unpinned before there is room; the feed has not read the
+	// unpin yet, its row says so.
+	st.writeRow(statetest.Cid(4), nil, ts(10))
+	for n := 1; n <= 5; n++ {
+		if tr.trackCount(statetest.Cid(n)) != 0 {
+			t.Fatalf("pin %d was queued beyond pin_queue_limit", n)
+		}
+	}
+	if n := a.deferred.len(); n != 5 {
+		t.Fatalf("%d deferred pins, want 5", n)
+	}
+
+	// Room for two pins: the newest two that can be tracked are.
+	tr.setQueue(98)
+	if _, err := a.drainDeferred(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tr.trackOrder(), []string{statetest.Cid(3).KeyString(), statetest.Cid(2).KeyString()}; !slices.Equal(got, want) {
+		t.Fatalf("tracked %v, want pins 3 then 2", pinNumbers(got, 10))
+	}
+	if tr.trackCount(statetest.Cid(4)) != 0 {
+		t.Fatal("a deferred pin unpinned meanwhile was tracked")
+	}
+
+	// More room, and 5's row is written: everything left is tracked.
+	p5 := localPin(5)
+	st.writeRow(p5.Cid, &p5, ts(5))
+	tr.setQueue(0)
+	clk.advance(maxDeferredBackoff)
+	if _, err := a.drainDeferred(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 3, 5} {
+		if tr.trackCount(statetest.Cid(n)) != 1 {
+			t.Fatalf("deferred pin %d tracked %d times, want once", n, tr.trackCount(statetest.Cid(n)))
+		}
+	}
+	if tr.trackCount(statetest.Cid(4)) != 0 {
+		t.Fatal("a deferred pin unpinned meanwhile was tracked")
+	}
+	if n := a.deferred.len(); n != 0 {
+		t.Fatalf("%d pins still deferred after all were tracked", n)
+	}
+	// The claims record what the tracker was told: the pin's change,
+	// read again, is not tracked twice.
+	if out, _ := a.apply(ctx, statetest.Cid(2), ts(2), ptr(localPin(2)), true); out != older {
+		t.Fatalf("the change of a deferred pin applied again after it was tracked: %v", out)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// pinNumbers names the CID keys by their test pin number (below n).
+func pinNumbers(keys []string, n int) []string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = "?"
+		for m := range n {
+			if statetest.Cid(m).KeyString() == k {
+				names[i] = fmt.Sprintf("pin %d", m)
+			}
+		}
+	}
+	return names
+}
+
+// A deferred pin whose unpin the feed applies is dropped from the
+// deferred set: never tracked.
+func TestDeferredPinUnpinnedByTheFeedIsNotTracked(t *testing.T) {
+	ctx := context.Background()
 	tr := newFakeTracker()
 	tr.queue = 500
-	a := newApplier(peer.ID("self"), tr, newFakeStore(), nil, 100)
-	p := statetest.Pin(1)
-	p.Allocations = nil // pinned everywhere: this peer holds it
-	p.ReplicationFactorMin, p.ReplicationFactorMax = -1, -1
-	if _, err := a.apply(context.Background(), p.Cid, time.Now().UnixMicro(), &p, true); err != nil {
+	st := newFakeStore()
+	a := newApplier(peer.ID("self"), tr, st, nil, 100)
+	p := localPin(1)
+	ts := time.Now().UnixMicro()
+	st.writeRow(p.Cid, &p, ts)
+	if _, err := a.apply(ctx, p.Cid, ts, &p, true); err != nil {
+		t.Fatal(err)
+	}
+	st.writeRow(p.Cid, nil, ts+1)
+	if _, err := a.apply(ctx, p.Cid, ts+1, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.deferred.len(); n != 0 {
+		t.Fatalf("%d pins deferred after the unpin", n)
+	}
+	tr.setQueue(0)
+	if _, err := a.drainDeferred(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if tr.trackCount(p.Cid) != 0 {
-		t.Fatal("a pin was queued beyond pin_queue_limit")
+		t.Fatal("a pin unpinned while deferred was tracked")
 	}
-	if n := a.takeDeferred(); n != 1 {
-		t.Fatalf("%d deferred pins, want 1", n)
+}
+
+// samePartition returns a CID number other than n whose events at time at
+// go to the same feed partition as n's.
+func samePartition(t *testing.T, n int, at time.Time) int {
+	t.Helper()
+	want := partitionOf(event(n, scyllastate.OpPin, at, at))
+	for m := n + 1; m < n+10000; m++ {
+		if partitionOf(event(m, scyllastate.OpPin, at, at)) == want {
+			return m
+		}
+	}
+	t.Fatal("no CID in the same partition")
+	return 0
+}
+
+// Reads fail for many times W in a row. Meanwhile events land late:
+// behind the cursor of the last read that worked (same partition, older
+// ID), and events are written on time that the reads miss. Once reads
+// work again, every one of them is applied.
+func TestLateEventsAfterLongReadFailuresAreApplied(t *testing.T) {
+	r := newFeedRig(t)
+	ctx := context.Background()
+	t0 := r.clock.now()
+	lateAt := t0.Add(500 * time.Millisecond) // behind the cursor event 1 leaves
+	cursorAt := lateAt.Add(time.Millisecond)
+	r.store.addEvent(event(1, scyllastate.OpPin, cursorAt, cursorAt))
+	r.clock.advance(time.Second)
+	r.poll(t)
+	r.mustTrack(t, 1, cursorAt)
+
+	late := samePartition(t, 1, cursorAt)
+	r.store.failReads(-1)
+	for i := range 30 { // 15 W of failed reads
+		r.clock.advance(testOverlap / 2)
+		switch i {
+		case 0: // within W of its ID: the late event lands
+			r.store.addEvent(event(late, scyllastate.OpPin, lateAt, lateAt))
+			r.store.addEvent(event(1, scyllastate.OpUnpin, lateAt.Add(time.Second), lateAt.Add(time.Second)))
+		case 10: // on time, while reads fail
+			now := r.clock.now()
+			r.store.addEvent(event(3, scyllastate.OpPin, now, now))
+		}
+		if err := r.feed.poll(ctx); err == nil {
+			t.Fatalf("poll %d: a failed read reported no error", i)
+		}
+	}
+	r.store.failReads(0)
+	r.clock.advance(time.Second)
+	r.poll(t)
+	r.mustTrack(t, late, lateAt)
+	r.mustUntrack(t, 1)
+	if p, _ := r.tracker.state(statetest.Cid(3)); p == nil {
+		t.Fatal("an event written while reads failed was not applied")
+	}
+}
+
+// A sweep that runs late (the poll after W came late) still reads from
+// the position: an event that landed just after the previous sweep,
+// behind the fresh read's cursor, is applied.
+func TestLateSweepMissesNothing(t *testing.T) {
+	r := newFeedRig(t)
+	r.clock.advance(testOverlap)
+	// Issued 2s after the position the sweep below leaves (now-W),
+	// visible only after that sweep (within W of its ID), behind the
+	// cursor that event 1 (same partition) leaves.
+	lateAt := r.clock.now().Add(-testOverlap + 2*time.Second)
+	cursorAt := lateAt.Add(time.Millisecond)
+	r.store.addEvent(event(1, scyllastate.OpPin, cursorAt, cursorAt))
+	r.poll(t) // fresh read (cursor) and sweep
+	r.mustTrack(t, 1, cursorAt)
+	late := samePartition(t, 1, cursorAt)
+	r.clock.advance(time.Second)
+	r.store.addEvent(event(late, scyllastate.OpPin, lateAt, lateAt))
+	r.clock.advance(testOverlap + 4*time.Second) // the next sweep, 5s late
+	r.poll(t)
+	r.mustTrack(t, late, lateAt)
+}
+
+// Reads that fail for longer than event_retention lose events: the feed
+// reports it (a full repair follows) and goes on from the oldest event
+// kept. A catch-up from a checkpoint older than event_retention reports
+// it too.
+func TestReadsFailingLongerThanRetentionReportAGap(t *testing.T) {
+	r := newFeedRig(t)
+	ctx := context.Background()
+	var gaps []time.Time
+	r.feed.onGap = func(from, to time.Time) { gaps = append(gaps, from) }
+	r.feed.cfg.retention = 2 * time.Minute
+	r.store.failReads(-1)
+	for range 6 {
+		r.clock.advance(time.Minute)
+		_ = r.feed.poll(ctx)
+	}
+	if len(gaps) != 0 {
+		t.Fatal("a gap reported while reads failed")
+	}
+	r.store.failReads(0)
+	now := r.clock.now()
+	r.store.addEvent(event(1, scyllastate.OpPin, now.Add(-time.Minute), now.Add(-time.Minute)))
+	r.clock.advance(time.Second)
+	r.poll(t)
+	if len(gaps) != 1 {
+		t.Fatalf("%d gaps reported after reads failed for longer than event_retention, want 1", len(gaps))
+	}
+	r.mustTrack(t, 1, now.Add(-time.Minute))
+	r.clock.advance(testOverlap)
+	r.poll(t)
+	if len(gaps) != 1 {
+		t.Fatalf("%d gaps reported, want 1: the feed did not go on from the oldest event kept", len(gaps))
+	}
+
+	// A peer back after longer than event_retention.
+	r.feed.close(ctx)
+	r.clock.advance(time.Hour)
+	back := newFeed(r.store, newApplier(peer.ID("self"), r.tracker, r.store, nil, 0), r.feed.cfg, nil)
+	back.now = r.clock.now
+	var backGaps int
+	back.onGap = func(from, to time.Time) { backGaps++ }
+	if _, err := back.catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if backGaps != 1 {
+		t.Fatalf("catch-up from a checkpoint older than event_retention reported %d gaps, want 1", backGaps)
 	}
 }
 
@@ -276,7 +512,7 @@ func TestFailedReadIsRetriedAndNothingIsLost(t *testing.T) {
 	r := newFeedRig(t)
 	now := r.clock.now()
 	r.store.addEvent(event(1, scyllastate.OpPin, now, now))
-	r.store.readErrs = 1
+	r.store.failReads(1)
 	r.clock.advance(time.Second)
 	if err := r.feed.poll(context.Background()); err == nil {
 		t.Fatal("a failed read reported no error")

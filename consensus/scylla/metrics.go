@@ -26,9 +26,11 @@ type feedMetrics struct {
 	checkpointAge   prometheus.GaugeFunc
 	pollErrors      prometheus.Counter
 	rolled          prometheus.Counter
+	repairs         *prometheus.CounterVec
+	deferred        prometheus.GaugeFunc
 }
 
-func newFeedMetrics(reg prometheus.Registerer, lag func() time.Duration, lastCheckpoint func() time.Time) (*feedMetrics, error) {
+func newFeedMetrics(reg prometheus.Registerer, lag func() time.Duration, lastCheckpoint func() time.Time, deferred func() int) (*feedMetrics, error) {
 	opts := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: metricNamespace, Subsystem: metricSubsystem, Name: name, Help: help}
 	}
@@ -53,8 +55,12 @@ func newFeedMetrics(reg prometheus.Registerer, lag func() time.Duration, lastChe
 			"Failed reads of the change feed."))),
 		rolled: prometheus.NewCounter(prometheus.CounterOpts(opts("rolled_forward_total",
 			"Pin rows completed from their change event (a writer died between the two, or a row was behind its event)."))),
+		repairs: prometheus.NewCounterVec(prometheus.CounterOpts(opts("repairs_total",
+			"Pins tracked (pin) or untracked (unpin) by the repair of the pinset slices because IPFS disagreed with the pinset: changes the feed missed, or IPFS changed behind the cluster's back.")), []string{"op"}),
+		deferred: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("deferred_pins",
+			"Pins waiting for room in the tracker queue (pin_queue_limit), tracked newest first.")), func() float64 { return float64(deferred()) }),
 	}
-	for _, c := range []prometheus.Collector{m.eventsApplied, m.lag, m.caughtUpGauge, m.catchUpDuration, m.checkpointAge, m.pollErrors, m.rolled} {
+	for _, c := range []prometheus.Collector{m.eventsApplied, m.lag, m.caughtUpGauge, m.catchUpDuration, m.checkpointAge, m.pollErrors, m.rolled, m.repairs, m.deferred} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -73,6 +79,13 @@ func (m *feedMetrics) applied(op scyllastate.Op) {
 		return
 	}
 	m.eventsApplied.WithLabelValues(op.String()).Inc()
+}
+
+func (m *feedMetrics) repaired(op scyllastate.Op) {
+	if m == nil {
+		return
+	}
+	m.repairs.WithLabelValues(op.String()).Inc()
 }
 
 func (m *feedMetrics) pollError() {

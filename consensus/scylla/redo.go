@@ -13,15 +13,21 @@ import (
 type redoStore interface {
 	Writers(ctx context.Context) ([]scyllastate.WriterInfo, error)
 	Events(ctx context.Context, from, to time.Time, fn func(scyllastate.Event) error) error
-	RollForward(ctx context.Context, e scyllastate.Event) error
 	Reannounce(ctx context.Context, e scyllastate.Event) error
 	MarkWriterDone(ctx context.Context, id string, safeBefore time.Time) error
 }
 
 // redo completes the writes of writers that died between the event and
-// the row of a change: it rolls the rows of their events issued since
-// their safe point forward. Rows are last-writer-wins, so rolling forward
-// never overwrites a newer change, and doing it twice is harmless.
+// the row of a change: it announces each of their changes issued since
+// their safe point again (store.Reannounce): the row, written with the
+// change's own timestamp, then a new event with a fresh ID carrying the
+// same change. Rows are last-writer-wins, so this never overwrites a
+// newer change, and doing it twice is harmless. The fresh event matters:
+// the dead writer's own event may have become visible late, behind every
+// reader's sweep (a write still in flight when it died, a replica or a
+// data center behind), and then no reader would ever apply it; every
+// reader reads the fresh one. A reader compares its change, whose
+// timestamp is older than its ID, with the row (see feed.trusted).
 type redo struct {
 	store   redoStore
 	self    string
@@ -30,10 +36,6 @@ type redo struct {
 	// is taken for alive when choosing who completes a dead writer.
 	aliveWithin time.Duration
 	now         func() time.Time
-	// reannounce: events are written in every data center
-	// (event_consistency EACH_QUORUM): a dead writer's changes may have
-	// reached its own data center only, so they are announced again.
-	reannounce bool
 }
 
 func newRedo(store redoStore, self string, overlap, checkpointInterval time.Duration) *redo {
@@ -88,7 +90,7 @@ func (r *redo) others(ctx context.Context) error {
 	return nil
 }
 
-// complete rolls forward the changes of writer w issued since its safe
+// complete announces again the changes of writer w issued since its safe
 // point, then records it as done.
 func (r *redo) complete(ctx context.Context, w scyllastate.WriterInfo) error {
 	now := time.Now()
@@ -107,11 +109,7 @@ func (r *redo) complete(ctx context.Context, w scyllastate.WriterInfo) error {
 		return fmt.Errorf("reading the changes of writer %s: %w", w.ID, err)
 	}
 	for _, e := range todo {
-		complete := r.store.RollForward
-		if r.reannounce {
-			complete = r.store.Reannounce
-		}
-		if err := complete(ctx, e); err != nil {
+		if err := r.store.Reannounce(ctx, e); err != nil {
 			return fmt.Errorf("completing the changes of writer %s: %w", w.ID, err)
 		}
 	}

@@ -73,12 +73,14 @@ func analyzeHosts(f Facts) []Finding {
 				fs.add("tls", subj, Fail, h.TLSErr.Error(), "see the reason above; the TLS settings are state.scyllastate.tls (ca_file, cert_file, key_file)")
 				continue
 			}
+			if sessionTLS {
+				// With TLS 1.3 a refused client certificate shows only
+				// after the handshake (confirmTLS).
+				fs.add("tls", subj, Fail, fmt.Sprintf("the %s handshake succeeded, then the server refused the session: %s", h.TLSVersion, h.SessionErr), refusalHint(cfg))
+				continue
+			}
 			msg := fmt.Sprintf("%s, server certificate %q", h.TLSVersion, h.ServerCertSubject)
 			st, hint := OK, ""
-			if sessionTLS {
-				msg = fmt.Sprintf("the %s handshake succeeded, then the server refused the session: %s", h.TLSVersion, h.SessionErr)
-				st, hint = Fail, "the server may require a client certificate (tls.cert_file and tls.key_file) signed by an authority it trusts"
-			}
 			if !h.ServerCertExpiry.IsZero() {
 				left := h.ServerCertExpiry.Sub(f.Time)
 				msg += fmt.Sprintf(" valid until %s", h.ServerCertExpiry.UTC().Format(time.DateOnly))
@@ -97,8 +99,6 @@ func analyzeHosts(f Facts) []Finding {
 					hint = "the database requires a login: set state.scyllastate.username and password"
 				}
 				fs.add("login", subj, Fail, h.SessionErr.Error(), hint)
-			case sessionTLS && h.TLS:
-				// reported with the handshake
 			case sessionTLS:
 				fs.add("tls", subj, Fail, h.SessionErr.Error(), "see the error; the TLS settings are state.scyllastate.tls")
 			default:

@@ -176,6 +176,9 @@ func hostJSON(h scyllastate.HostReport, username string) HostJSON {
 	}
 	if h.TLS && j.Reachable {
 		t := &TLSJSON{Version: h.TLSVersion, ServerCertSubject: h.ServerCertSubject, Error: errorText(h.TLSErr)}
+		if h.TLSErr == nil && errors.Is(h.SessionErr, scyllastate.ErrTLS) {
+			t.Error = h.SessionErr.Error() // refused after the handshake
+		}
 		if !h.ServerCertExpiry.IsZero() {
 			exp := h.ServerCertExpiry.UTC()
 			t.ServerCertExpiry = &exp

@@ -41,7 +41,10 @@ type Facts struct {
 	AliveWithin time.Duration
 
 	// Hosts are the probes of the contact points; Nodes the nodes of
-	// the cluster they told about.
+	// the cluster they told about. When the TLS handshake with a host
+	// succeeded but the server refused the connection afterwards (a
+	// client certificate it requires, with TLS 1.3), the host's
+	// SessionErr wraps scyllastate.ErrTLS and says so (confirmTLS).
 	Hosts []scyllastate.HostReport
 	Nodes []scyllastate.Node
 
@@ -110,6 +113,7 @@ func Gather(ctx context.Context, o Options) Facts {
 		go func() {
 			defer wg.Done()
 			f.Hosts[i] = scyllastate.ProbeHost(ctx, cfg, h)
+			confirmTLS(ctx, cfg, &f.Hosts[i])
 		}()
 	}
 	wg.Wait()

@@ -2,6 +2,7 @@ package scyllastate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -120,6 +121,8 @@ func (b *BatchingState) Commit(ctx context.Context) error {
 }
 
 // write commits operations and puts the failed ones back in the buffer.
+// Operations of unknown outcome are not put back: the store retries them
+// with their timestamp until they are written (see ErrOutcomeUnknown).
 func (b *BatchingState) write(ctx context.Context, ws []*pendingWrite) (err error) {
 	if len(ws) == 0 {
 		return nil
@@ -130,23 +133,29 @@ func (b *BatchingState) write(ctx context.Context, ws []*pendingWrite) (err erro
 		b.commit(ctx, ws[start:min(start+b.cfg.BatchSize, len(ws))])
 	}
 	var (
-		merr   *multierror.Error
-		failed []*pendingWrite
+		merr    *multierror.Error
+		failed  []*pendingWrite
+		unknown int
 	)
 	for _, w := range ws {
-		if w.err != nil {
+		if w.err == nil {
+			continue
+		}
+		if errors.Is(w.err, ErrOutcomeUnknown) {
+			unknown++
+		} else {
 			failed = append(failed, w)
-			if merr == nil || merr.Len() < 10 {
-				merr = multierror.Append(merr, fmt.Errorf("%s of %s: %w", w.op, cidString(w.cid), w.err))
-			}
+		}
+		if merr == nil || merr.Len() < 10 {
+			merr = multierror.Append(merr, fmt.Errorf("%s of %s: %w", w.op, cidString(w.cid), w.err))
 		}
 	}
-	if len(failed) == 0 {
+	if len(failed) == 0 && unknown == 0 {
 		return nil
 	}
 	b.requeue(failed)
-	return fmt.Errorf("batch commit: %d of %d operations written, %d kept for the next commit (first errors: %w)",
-		len(ws)-len(failed), len(ws), len(failed), merr.ErrorOrNil())
+	return fmt.Errorf("batch commit: %d of %d operations written, %d of unknown outcome retried by the store until written, %d kept for the next commit (first errors: %w)",
+		len(ws)-len(failed)-unknown, len(ws), unknown, len(failed), merr.ErrorOrNil())
 }
 
 // requeue puts failed operations back unless newer ones replaced them.

@@ -28,7 +28,20 @@ type pinRow struct {
 	legacyUserAllocs [][]byte
 	legacyTsNs       *int64
 	legacyExpireAtNs *int64
+
+	// What a reader orders its next change after (versionColumns): the
+	// write timestamp of pin and that of the last unpin still
+	// remembered, in microseconds; 0 when null.
+	writeTime, unpinnedAt int64
 }
+
+// present tells whether the row holds a pin: a row whose pin was unpinned
+// keeps only the unpin's marker (unpinned_at) for event_retention.
+func (r *pinRow) present() bool { return r.pin != nil }
+
+// observed is the newest write timestamp the row shows: that of its pin,
+// or of the unpin that deleted it.
+func (r *pinRow) observed() int64 { return max(r.writeTime, r.unpinnedAt) }
 
 // meta is what a pin row keeps besides the protobuf.
 type meta struct {

@@ -5,9 +5,10 @@
 //
 // # Layout
 //
-// One keyspace (Config.Keyspace) holds, in schema version 2:
+// One keyspace (Config.Keyspace) holds, in schema version 3:
 //
-//	pins(cid PRIMARY KEY, pin, meta, ...)          the pinset
+//	pins(cid PRIMARY KEY, pin, meta, unpinned_at,  the pinset, and the
+//	     ...)                                       markers unpins leave
 //	pin_events((bucket, shard), event_id, cid,     the change feed
 //	           pin, change, op)
 //	peer_checkpoints(reader PRIMARY KEY, position,  feed positions and
@@ -26,56 +27,94 @@
 // # Writes
 //
 // A change (Add, Rm, or a buffered one committed by a BatchingState) gets
-// a write timestamp T (microseconds, strictly increasing per writer) and
-// an event ID (a time UUID of T). It is written in two steps:
+// an event ID (a time UUID of the writer's physical clock, strictly
+// increasing per writer) and a write timestamp T (microseconds) from a
+// hybrid logical clock (see Ordering). It is written in two steps:
 //
 //  1. its event, in the partition (minute, shard) of pin_events: the
 //     operation, T, the writer's name and the pin itself;
-//  2. once the event is acknowledged, its pin row (insert or delete)
-//     with timestamp T, plus an expiry index entry for a pin that
-//     expires.
+//  2. once the event is acknowledged, its pin row with timestamp T: the
+//     pin and its meta, or for an unpin a deletion (at T-1) and the
+//     unpin's marker unpinned_at = T, kept for event_retention; plus an
+//     expiry index entry for a pin that expires.
 //
 // Concurrent changes are written together: the events of one feed
 // partition in one single-partition unlogged batch (atomic and isolated,
 // no batchlog), the rows in unlogged batches kept below Cassandra's batch
-// size warning. Rows are last-writer-wins by T, as with upstream's crdt.
-// A single change costs two round trips and no batchlog; a busy peer
-// writes many changes per request (see writer.go).
+// size warning. Rows are last-writer-wins by T. A single change costs two
+// round trips and no batchlog; a busy peer writes many changes per
+// request (see writer.go).
 //
-// # Why no crash loses a change or applies one wrongly
+// # Ordering
+//
+// T is max(the event ID's time, every timestamp this writer gave or
+// observed + 1): a hybrid logical clock (Kulkarni et al., 2014). A store
+// observes the timestamps of what it reads: the pin rows of Get, Has and
+// ReadVersion (writetime of the pin, or the marker of the last unpin) and
+// the events of the feed. Upstream's Cluster reads the pin before it pins
+// or unpins it, so a change made after a peer observed another is stamped
+// after it, whatever the two writers' clocks say, and wins everywhere:
+// in the row and in every peer's applier. An unpin leaves its marker for
+// event_retention, so a pin made within that time after reading an unpin
+// wins over it too.
+//
+// What remains ordered by clocks: changes that did not observe each other
+// (concurrent ones, or one made more than event_retention after an unpin
+// it did not read), by T, as with any last-writer-wins store; and the
+// visibility of events to readers, whose sweeps wait feed_overlap for
+// late events (that wait covers a writer's clock running behind the
+// readers' by up to the allowance feed_overlap is checked against). An
+// observed timestamp more than an hour ahead of the local clock comes
+// from a broken clock and is not followed (logged as an error).
+//
+// # Why no failure loses a change or applies one wrongly
 //
 // A row changes only after the event of that change is acknowledged, so
 // no row ever holds a change that is missing from the feed: a peer
 // reading the feed learns of every change of the pinset.
 //
-// The reverse can happen: a writer that dies (or whose row write fails)
-// after step 1 leaves an event whose row was not written. The event is
-// the commit record of the change, and the row is completed from it
-// ("rolled forward": written with the event's T, which, rows being
-// last-writer-wins, can never overwrite a newer change):
+// The reverse can happen: a writer that dies, or whose write fails, after
+// it sent an event leaves an event that may be in the feed without its
+// row. The event is the commit record of the change, and the row is
+// completed from it ("rolled forward": written with the event's T, which,
+// rows being last-writer-wins, can never overwrite a newer change):
 //
+//   - a write that fails is not a failure: a timeout means the database
+//     may have written it. An event sent but not acknowledged goes to the
+//     writer's backlog with its ID and T and is written again until it is
+//     acknowledged (CQL writes with the same timestamp are idempotent),
+//     then its row is written; a row that fails is retried the same way.
+//     The caller's error wraps ErrOutcomeUnknown: the change may still
+//     happen. While the backlog holds ErrBacklog's limit, new changes are
+//     refused with nothing written;
+//   - an event acknowledged later than Config.WriteDeadline after its ID
+//     time (a writer paused between stamping and writing, an event
+//     retried from the backlog, the EACH_QUORUM fallback) may have become
+//     visible after every reader's sweep passed it: once its row is
+//     written, a fresh event with a new ID announces the same change
+//     again. Readers settle such events against the row;
 //   - a writer records, before its first event and then every
-//     HeartbeatInterval, a heartbeat and a safe point: the time before
-//     which all its writes are complete. A row write that fails after its
-//     event is retried in the background, and the safe point stays before
-//     it. A writer that stops cleanly records closed;
-//   - when a peer restarts, it rolls forward its own events since its
-//     safe point before it reports ready; when a writer's heartbeat is
-//     older than WriterTimeout and it did not close, the live peer with
-//     the smallest ID rolls its events forward and marks it done;
+//     HeartbeatInterval, a heartbeat and a safe point: the ID time before
+//     which all its writes are complete. Nothing in flight or in the
+//     backlog is ever behind it. A writer that stops cleanly with an empty
+//     backlog records closed;
+//   - when a peer restarts, it completes its own changes since its safe
+//     point before it reports ready; when a writer's heartbeat is older
+//     than WriterTimeout and it did not close, the live peer with the
+//     smallest ID completes its changes (row, then a fresh event) and
+//     marks it done;
 //   - readers of the feed apply the change an event carries (they never
 //     re-read the row of a fresh event), so they do not depend on the row
 //     at all; an event they cannot compare with what they applied (too
 //     old, or without payload) is settled against the row, which is rolled
 //     forward first when it is older than the event.
 //
-// An error from Add or Rm means that the outcome is unknown, as with any
-// database: the change may or may not have happened; if its event was
-// written, it happened and its row is completed.
-//
-// The tests kill a writer process between the two steps
-// (consensus/scylla crash_test.go) and check that readers apply its
-// changes and that both completions restore the rows.
+// So every event in the feed ends with its row, or is superseded by a
+// newer change. The tests produce ambiguous writes on purpose with a
+// fault proxy between the store and Cassandra (internal/cqlproxy), kill a
+// writer process between the two steps (consensus/scylla crash_test.go),
+// skew writers' clocks (internal/seams) and pause them between stamping
+// and writing.
 //
 // # Reads
 //

@@ -62,6 +62,21 @@ func (cfg *Config) clusterConfig(m *metrics) (*gocql.ClusterConfig, error) {
 	return c, nil
 }
 
+// ClientConfig returns the TLS configuration the driver uses, verifying
+// the server certificate against serverName (an IP address for the
+// driver) unless InsecureSkipVerify; serverName may be empty. Errors name
+// the config field to fix.
+func (t *TLSConfig) ClientConfig(serverName string) (*tls.Config, error) {
+	tc, err := t.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if !tc.InsecureSkipVerify {
+		tc.ServerName = serverName
+	}
+	return tc, nil
+}
+
 func (t *TLSConfig) tlsConfig() (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:         tls.VersionTLS12,

@@ -21,3 +21,17 @@ var (
 	// ErrUndefinedCid is returned when adding a pin without a CID.
 	ErrUndefinedCid = errors.New("pin has an undefined CID")
 )
+
+var (
+	// ErrOutcomeUnknown is wrapped by the errors of Add, Rm, PinChange,
+	// UnpinChange and Commit when a change was sent but not acknowledged
+	// (a timeout: the database may have written it). The change may still
+	// happen: the store keeps retrying it with the same timestamp until it
+	// is known, then completes it; if the store stops first, another peer
+	// completes it. Do not assume it failed.
+	ErrOutcomeUnknown = errors.New("the outcome of the change is unknown: it may still happen")
+	// ErrBacklog is returned, with nothing written, while the store holds
+	// too many changes of unknown outcome to retry (the database does not
+	// answer): retry later.
+	ErrBacklog = errors.New("too many changes of unknown outcome waiting for the database")
+)

@@ -87,6 +87,8 @@ func (s *ScyllaState) ReadPartition(ctx context.Context, p Partition, after, upT
 		if !ok {
 			continue
 		}
+		// This peer's next changes follow every change it has read.
+		s.writer.observe(e.WriteTime)
 		if err := fn(e); err != nil {
 			_ = iter.Close()
 			return err

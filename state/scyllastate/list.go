@@ -38,12 +38,22 @@ func splitTokenRing(n int) []tokenRange {
 	return ranges
 }
 
-// scan reads every row by token ranges, Config.ListConcurrency ranges at a
-// time, each paged by Config.PageSize. emit is called from several
-// goroutines; an error from emit or a query stops the scan. All goroutines
-// have returned when scan returns.
+// scan reads every pin by token ranges, Config.ListConcurrency ranges at a
+// time, each paged by Config.PageSize; the markers unpins leave are
+// skipped. emit is called from several goroutines; an error from emit or
+// a query stops the scan. All goroutines have returned when scan returns.
 func (s *ScyllaState) scan(ctx context.Context, emit func(*pinRow) error) error {
-	return s.scanRanges(ctx, splitTokenRing(s.cfg.ListConcurrency*8), emit)
+	return s.scanRanges(ctx, splitTokenRing(s.cfg.ListConcurrency*8), pinsOnly(emit))
+}
+
+// pinsOnly skips the rows that hold no pin (unpin markers).
+func pinsOnly(emit func(*pinRow) error) func(*pinRow) error {
+	return func(row *pinRow) error {
+		if !row.present() {
+			return nil
+		}
+		return emit(row)
+	}
 }
 
 // scanRanges reads the rows of the given token ranges, as scan does.
@@ -155,18 +165,61 @@ func (s *ScyllaState) List(ctx context.Context, out chan<- api.Pin) (err error) 
 // goroutines; an error from fn stops the listing and is returned.
 func (s *ScyllaState) ListSlice(ctx context.Context, i, n int, fn func(api.Pin) error) (err error) {
 	defer func(start time.Time) { s.metrics.observe("list_slice", start, err) }(time.Now())
-	if n < 1 || i < 0 || i >= n {
-		return fmt.Errorf("slice %d of %d: out of range", i, n)
-	}
-	slice := splitTokenRing(n)[i]
-	sub := splitRange(slice, s.cfg.ListConcurrency)
-	return s.scanRanges(ctx, sub, func(row *pinRow) error {
+	return s.scanSlice(ctx, i, n, pinsOnly(func(row *pinRow) error {
 		p, err := row.decode()
 		if err != nil {
 			logger.Errorf("skipping undecodable pin row: %s", err)
 			return nil
 		}
 		return fn(p)
+	}))
+}
+
+func (s *ScyllaState) scanSlice(ctx context.Context, i, n int, emit func(*pinRow) error) error {
+	if n < 1 || i < 0 || i >= n {
+		return fmt.Errorf("slice %d of %d: out of range", i, n)
+	}
+	slice := splitTokenRing(n)[i]
+	return s.scanRanges(ctx, splitRange(slice, s.cfg.ListConcurrency), emit)
+}
+
+// SliceEntry is one entry of a slice of the pinset: a pin, or the marker
+// an unpin leaves for event_retention.
+type SliceEntry struct {
+	// Cid is the CID of the entry.
+	Cid api.Cid
+	// Pin is the pin; nil when the CID was unpinned (a marker).
+	Pin *api.Pin
+	// WriteTime is the write timestamp (microseconds) of the pin, or of
+	// the unpin when Pin is nil.
+	WriteTime int64
+}
+
+// ScanSlice calls fn for every entry of slice i (0-based) of n equal
+// slices of the token ring: the pins, as ListSlice, and the CIDs unpinned
+// within event_retention (Pin nil), so that a reader can repair both a
+// missed pin and a missed unpin. fn is called from several goroutines; an
+// error from fn stops the scan and is returned.
+func (s *ScyllaState) ScanSlice(ctx context.Context, i, n int, fn func(SliceEntry) error) (err error) {
+	defer func(start time.Time) { s.metrics.observe("list_slice", start, err) }(time.Now())
+	return s.scanSlice(ctx, i, n, func(row *pinRow) error {
+		c, err := api.CastCid(row.cid)
+		if err != nil {
+			logger.Errorf("skipping pin row with a bad CID %x: %s", row.cid, err)
+			return nil
+		}
+		if !row.present() {
+			if row.unpinnedAt == 0 {
+				return nil
+			}
+			return fn(SliceEntry{Cid: c, WriteTime: row.unpinnedAt})
+		}
+		p, err := row.decode()
+		if err != nil {
+			logger.Errorf("skipping undecodable pin row: %s", err)
+			return nil
+		}
+		return fn(SliceEntry{Cid: c, Pin: &p, WriteTime: row.writeTime})
 	})
 }
 

@@ -57,11 +57,19 @@ func (s *ScyllaState) Has(ctx context.Context, c api.Cid) (ok bool, err error) {
 	return found, nil
 }
 
-// scanRow reads the pin columns of one row.
-func scanRow(scan func(...any) error, extra ...any) (pinRow, error) {
-	var row pinRow
-	dest := append([]any{&row.cid, &row.pin, &row.meta, &row.legacyMode, &row.legacyUserAllocs, &row.legacyTsNs, &row.legacyExpireAtNs}, extra...)
-	err := scan(dest...)
+// scanRow reads the pin columns and the version columns of one row.
+func scanRow(scan func(...any) error) (pinRow, error) {
+	var (
+		row            pinRow
+		wt, unpinnedAt *int64
+	)
+	err := scan(&row.cid, &row.pin, &row.meta, &row.legacyMode, &row.legacyUserAllocs, &row.legacyTsNs, &row.legacyExpireAtNs, &wt, &unpinnedAt)
+	if wt != nil {
+		row.writeTime = *wt
+	}
+	if unpinnedAt != nil {
+		row.unpinnedAt = *unpinnedAt
+	}
 	return row, err
 }
 
@@ -141,7 +149,10 @@ func (g *getter) read(items []*getItem) {
 			err = serr
 			break
 		}
-		if it := byKey[string(row.cid)]; it != nil {
+		// A change that follows this read is stamped after what it
+		// read (hybrid logical clock), whatever the clocks.
+		g.s.writer.observe(row.observed())
+		if it := byKey[string(row.cid)]; it != nil && row.present() {
 			it.row, it.found = row, true
 		}
 	}
@@ -160,20 +171,23 @@ func (g *getter) close() { g.groups.close() }
 
 // RowVersion is a pin as stored, with the write timestamp of its row.
 type RowVersion struct {
-	// Found is false when the row does not exist.
+	// Found is false when the CID is not pinned.
 	Found bool
 	// Pin is the stored pin when Found.
 	Pin api.Pin
-	// WriteTime is the write timestamp of the row (microseconds) when
+	// WriteTime is the write timestamp of the pin (microseconds) when
 	// Found.
 	WriteTime int64
+	// UnpinTime is the write timestamp of the last unpin of the CID that
+	// the row still remembers (for event_retention), 0 for none. It is
+	// meaningful when !Found.
+	UnpinTime int64
 }
 
 // ReadVersion reads the pin of a CID with its write timestamp, for
 // readers of the change feed that must compare a change with the row.
 func (s *ScyllaState) ReadVersion(ctx context.Context, c api.Cid) (RowVersion, error) {
-	var wt int64
-	row, err := scanRow(s.session.Query(s.stmts.getPinVerify, c.Bytes()).WithContext(ctx).Scan, &wt)
+	row, err := scanRow(s.session.Query(s.stmts.getPinVerify, c.Bytes()).WithContext(ctx).Scan)
 	if errors.Is(err, gocql.ErrNotFound) {
 		s.health.record(nil)
 		return RowVersion{}, nil
@@ -182,9 +196,13 @@ func (s *ScyllaState) ReadVersion(ctx context.Context, c api.Cid) (RowVersion, e
 	if err != nil {
 		return RowVersion{}, fmt.Errorf("reading pin %s: %w", c, err)
 	}
+	s.writer.observe(row.observed())
+	if !row.present() {
+		return RowVersion{UnpinTime: row.unpinnedAt}, nil
+	}
 	p, err := row.decode()
 	if err != nil {
 		return RowVersion{}, err
 	}
-	return RowVersion{Found: true, Pin: p, WriteTime: wt}, nil
+	return RowVersion{Found: true, Pin: p, WriteTime: row.writeTime, UnpinTime: row.unpinnedAt}, nil
 }

@@ -3,7 +3,7 @@ package scyllastate
 // statements are the CQL statements of one keyspace. The keyspace is
 // validated (ValidateIdentifier) before it is spliced in.
 type statements struct {
-	insertPin, deletePin, getPins, getPinVerify, has, scan string
+	insertPin, deletePin, markUnpin, getPins, getPinVerify, has, scan string
 
 	insertEvent, events string
 
@@ -16,6 +16,11 @@ type statements struct {
 // that rows written before meta existed still hold.
 const pinColumns = "cid, pin, meta, mode, user_allocations, ts_ns, expire_at_ns"
 
+// versionColumns follow pinColumns where a reader needs to order its next
+// change after what it read: the write timestamp of the pin and the
+// timestamp of the last unpin still remembered (see scanVersion).
+const versionColumns = ", writetime(pin), unpinned_at"
+
 func newStatements(ks string) statements {
 	pins := ks + "." + pinsTable
 	events := ks + "." + eventsTable
@@ -24,10 +29,11 @@ func newStatements(ks string) statements {
 	return statements{
 		insertPin:    "INSERT INTO " + pins + " (cid, pin, meta) VALUES (?, ?, ?) USING TIMESTAMP ?",
 		deletePin:    "DELETE FROM " + pins + " USING TIMESTAMP ? WHERE cid = ?",
-		getPins:      "SELECT " + pinColumns + " FROM " + pins + " WHERE cid IN ?",
-		getPinVerify: "SELECT " + pinColumns + ", writetime(pin) FROM " + pins + " WHERE cid = ?",
+		markUnpin:    "UPDATE " + pins + " USING TTL ? AND TIMESTAMP ? SET unpinned_at = ? WHERE cid = ?",
+		getPins:      "SELECT " + pinColumns + versionColumns + " FROM " + pins + " WHERE cid IN ?",
+		getPinVerify: "SELECT " + pinColumns + versionColumns + " FROM " + pins + " WHERE cid = ?",
 		has:          "SELECT cid FROM " + pins + " WHERE cid = ?",
-		scan:         "SELECT " + pinColumns + " FROM " + pins + " WHERE token(cid) >= ? AND token(cid) <= ?",
+		scan:         "SELECT " + pinColumns + versionColumns + " FROM " + pins + " WHERE token(cid) >= ? AND token(cid) <= ?",
 
 		insertEvent: "INSERT INTO " + events + " (bucket, shard, event_id, cid, pin, change) VALUES (?, ?, ?, ?, ?, ?) USING TTL ?",
 		events: "SELECT event_id, cid, op, pin, change FROM " + events +

@@ -83,11 +83,21 @@ type pendingWrite struct {
 	writer string
 
 	// Set when the write is issued.
-	ts      int64 // write timestamp, microseconds
+	ts      int64 // write timestamp, microseconds (hybrid logical clock)
+	idTime  int64 // the event ID's time, microseconds (physical clock)
 	eventID gocql.UUID
+	// sent is set once the event was sent: from then on a failure leaves
+	// its outcome unknown.
+	sent bool
 	// eventDone is set once the event is acknowledged.
 	eventDone bool
-	err       error
+	// late is set when the event may have become visible after the
+	// readers' sweeps passed its ID (see writer.isLate): a fresh event
+	// announces the change again.
+	late bool
+	// stage is what is left to do of a change in the writer's backlog.
+	stage stage
+	err   error
 }
 
 func pinWrite(row pinRow) *pendingWrite { return &pendingWrite{cid: row.cid, op: OpPin, row: row} }
@@ -145,7 +155,15 @@ func (s *ScyllaState) eventStmt(w *pendingWrite) stmt {
 
 func (s *ScyllaState) rowStmts(w *pendingWrite) []stmt {
 	if w.op == OpUnpin {
-		return []stmt{{cql: s.stmts.deletePin, args: []any{w.ts, w.cid}, size: 24 + len(w.cid), w: w}}
+		// The pin (and any older value) is deleted just before the
+		// unpin's timestamp, and the unpin leaves its timestamp for
+		// event_retention: a later change that reads it is stamped
+		// after it (hybrid logical clock). On a tie a deletion wins in
+		// CQL, hence ts-1 for the deletion.
+		return []stmt{
+			{cql: s.stmts.deletePin, args: []any{w.ts - 1, w.cid}, size: 24 + len(w.cid), w: w},
+			{cql: s.stmts.markUnpin, args: []any{int64(s.cfg.EventRetention / time.Second), w.ts, w.ts, w.cid}, size: 40 + len(w.cid), w: w},
+		}
 	}
 	out := []stmt{{
 		cql:  s.stmts.insertPin,
@@ -192,10 +210,19 @@ func chunk(stmts []stmt) [][]stmt {
 
 // commit writes a group of changes: every event, then the rows of the
 // changes whose event was acknowledged. It sets w.err on the changes
-// that failed and returns how many did.
+// that failed and returns how many did. A change whose event was sent but
+// not acknowledged (a timeout: it may have been written) is not dropped:
+// its error wraps ErrOutcomeUnknown and the writer keeps retrying it with
+// the same timestamp until it is known (see writer.end).
 func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
 	if len(ws) == 0 {
 		return 0
+	}
+	if err := s.writer.admit(); err != nil {
+		for _, w := range ws {
+			w.err = err
+		}
+		return len(ws)
 	}
 	s.writer.begin(ws)
 	defer s.writer.end(ws)
@@ -206,7 +233,35 @@ func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
 		return len(ws)
 	}
 
-	// Events, grouped by partition.
+	s.writeEvents(ctx, ws)
+	if s.afterEvents != nil {
+		s.afterEvents()
+	}
+
+	// Rows of the changes whose event is in the feed.
+	var done []*pendingWrite
+	for _, w := range ws {
+		if w.eventDone {
+			done = append(done, w)
+		}
+	}
+	s.writeRows(ctx, done, "writing pin rows")
+
+	failed := 0
+	for _, w := range ws {
+		if w.err != nil {
+			failed++
+		}
+	}
+	return failed
+}
+
+// writeEvents writes the events of changes, grouped by feed partition,
+// at event_consistency (falling back to LOCAL_QUORUM, see
+// fallBackToLocal). It sets eventDone on the acknowledged ones, err on the
+// others, and marks late the events acknowledged after the longest write
+// the readers wait for.
+func (s *ScyllaState) writeEvents(ctx context.Context, ws []*pendingWrite) {
 	type part struct {
 		bucket int64
 		shard  int8
@@ -214,6 +269,7 @@ func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
 	byPart := map[part][]stmt{}
 	var parts []part
 	for _, w := range ws {
+		w.sent = true
 		st := s.eventStmt(w)
 		p := part{st.args[0].(int64), st.args[1].(int8)}
 		if _, ok := byPart[p]; !ok {
@@ -229,28 +285,22 @@ func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
 	if s.eventCons == gocql.EachQuorum {
 		s.fallBackToLocal(ctx, ws)
 	}
-	if s.afterEvents != nil {
-		s.afterEvents()
+	for _, w := range ws {
+		if w.eventDone && s.writer.isLate(w) {
+			w.late = true
+		}
 	}
+}
 
-	// Rows of the changes whose event is in the feed. Rows are sorted by
-	// CID hash so that the batches of one group are stable.
+// writeRows writes the rows of changes whose event is written, sorted by
+// CID hash so that the batches of one group are stable.
+func (s *ScyllaState) writeRows(ctx context.Context, ws []*pendingWrite, what string) {
 	var rows []stmt
 	for _, w := range ws {
-		if w.err == nil {
-			rows = append(rows, s.rowStmts(w)...)
-		}
+		rows = append(rows, s.rowStmts(w)...)
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return cidHash(rows[i].w.cid) < cidHash(rows[j].w.cid) })
-	s.runBatches(ctx, chunk(rows), "writing pin rows", s.cons, nil)
-
-	failed := 0
-	for _, w := range ws {
-		if w.err != nil {
-			failed++
-		}
-	}
-	return failed
+	s.runBatches(ctx, chunk(rows), what, s.cons, nil)
 }
 
 // fallBackToLocal writes at LOCAL_QUORUM the events that EACH_QUORUM
@@ -270,7 +320,7 @@ func (s *ScyllaState) fallBackToLocal(ctx context.Context, ws []*pendingWrite) {
 	}
 	s.runBatches(ctx, chunk(failed), "writing change events (LOCAL_QUORUM)", gocql.LocalQuorum, func(w *pendingWrite) {
 		w.eventDone = true
-		s.writer.unconfirmed(w.ts)
+		s.writer.unconfirmed(w.idTime)
 	})
 	logger.Warnf("%d change events could not be written at EACH_QUORUM (a data center is unreachable?): written at LOCAL_QUORUM, to be announced again in every data center", len(failed))
 }
@@ -288,7 +338,7 @@ func (s *ScyllaState) Reannounce(ctx context.Context, e Event) error {
 	if w.err != nil {
 		return w.err
 	}
-	w.eventID = gocql.UUIDFromTime(time.Now())
+	w.idTime, w.eventID = s.writer.freshID()
 	s.runBatches(ctx, [][]stmt{{s.eventStmt(w)}}, "announcing a change again (event)", s.eventCons, nil)
 	return w.err
 }
