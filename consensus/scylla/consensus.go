@@ -164,10 +164,12 @@ func (c *Consensus) start() error {
 		scyllastate.WithRetryHint(fmt.Sprintf("the peer waits up to consensus.scylla.ready_timeout=%s", c.cfg.ReadyTimeout)),
 		scyllastate.WithWriterID(self.String()),
 	}, c.opts...)
-	store, err := scyllastate.New(ctx, c.stateCfg, opts...)
-	if errors.Is(err, context.DeadlineExceeded) && c.ctx.Err() == nil {
-		return fmt.Errorf("the database stayed unreachable for consensus.scylla.ready_timeout (%s): %w", c.cfg.ReadyTimeout, err)
-	}
+	var store *scyllastate.ScyllaState
+	err := c.retrying(ctx, "opening the shared pinset", func() error {
+		var err error
+		store, err = scyllastate.New(ctx, c.stateCfg, opts...)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -206,11 +208,16 @@ func (c *Consensus) start() error {
 		c.upkeep.requestFull(fmt.Sprintf("the changes made between %s and %s are gone from the change feed",
 			from.Format(time.RFC3339), to.Format(time.RFC3339)))
 	}
-	if err := rd.own(ctx); err != nil {
+	if err := c.retrying(ctx, "completing this peer's unfinished writes", func() error { return rd.own(ctx) }); err != nil {
 		return err
 	}
 	start := time.Now()
-	returning, err := c.feed.catchUp(ctx)
+	var returning bool
+	err = c.retrying(ctx, "catching up with the change feed", func() error {
+		var err error
+		returning, err = c.feed.catchUp(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -223,10 +230,10 @@ func (c *Consensus) start() error {
 	if why, ok := c.upkeep.takeFull(); ok {
 		// Pins it cannot queue at once wait in the deferred set, tracked
 		// after Ready: the repair does not wait for the tracker.
-		if err := c.upkeep.fullPass(ctx, deferring, why+"; before this peer reports ready"); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && c.ctx.Err() == nil {
-				return fmt.Errorf("the repair of the whole pinset (this peer was away longer than state.scyllastate.event_retention) did not end within consensus.scylla.ready_timeout (%s); it needs the database and this peer's IPFS daemon: %w", c.cfg.ReadyTimeout, err)
-			}
+		err := c.retrying(ctx, "repairing the whole pinset (this peer was away longer than state.scyllastate.event_retention; it needs the database and this peer's IPFS daemon)", func() error {
+			return c.upkeep.fullPass(ctx, deferring, why+"; before this peer reports ready")
+		})
+		if err != nil {
 			return fmt.Errorf("repairing the whole pinset before ready: %w", err)
 		}
 	}
@@ -244,6 +251,37 @@ func (c *Consensus) start() error {
 	go func() { defer c.wg.Done(); c.feed.run(c.ctx) }()
 	go func() { defer c.wg.Done(); c.upkeep.run(c.ctx) }()
 	return nil
+}
+
+// retrying runs a step of the start until it works, while its errors are
+// transient (the database does not answer now: a node or a data center
+// down, timeouts), up to ready_timeout (ctx). Other errors end the start
+// at once: retrying cannot fix them.
+func (c *Consensus) retrying(ctx context.Context, what string, step func() error) error {
+	delay := time.Second
+	for attempt := 1; ; attempt++ {
+		err := step()
+		switch {
+		case err == nil:
+			if attempt > 1 {
+				logger.Infof("%s: done after %d attempts", what, attempt)
+			}
+			return nil
+		case ctx.Err() != nil && c.ctx.Err() == nil:
+			return fmt.Errorf("%s: not done within consensus.scylla.ready_timeout (%s): %w", what, c.cfg.ReadyTimeout, err)
+		case ctx.Err() != nil || !scyllastate.Transient(err):
+			return err
+		}
+		logger.Warnf("%s failed (attempt %d), retrying in %s (the peer waits up to consensus.scylla.ready_timeout=%s): %s",
+			what, attempt, delay, c.cfg.ReadyTimeout, err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
 }
 
 // ready waits until the store is usable.
