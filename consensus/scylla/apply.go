@@ -154,7 +154,7 @@ func (a *applier) apply(ctx context.Context, c api.Cid, ts int64, pin *api.Pin, 
 	cl, ok := a.claims[key]
 	a.mu.Unlock()
 	switch {
-	case ok && ts <= cl.ts:
+	case ok && !orderedAfter(ts, pin != nil, cl.ts, cl.present):
 		return older, nil
 	case !ok && !trusted:
 		return unsure, nil
@@ -244,10 +244,18 @@ func (a *applier) force(ctx context.Context, c api.Cid, ts int64, pin *api.Pin) 
 	a.mu.Lock()
 	cl, ok := a.claims[key]
 	a.mu.Unlock()
-	if ok && (ts < cl.ts || (ts == cl.ts && cl.present == (pin != nil))) {
+	if ok && !orderedAfter(ts, pin != nil, cl.ts, cl.present) {
 		return nil
 	}
 	return a.tell(ctx, key, c, ts, pin)
+}
+
+// orderedAfter tells whether a change (ts, present: a pin, else an unpin)
+// is ordered after another: by write timestamp, and on a tie (two
+// writers that read the same value changed it at once) the unpin wins,
+// as the deletion does in the pin row.
+func orderedAfter(ts int64, present bool, otherTS int64, otherPresent bool) bool {
+	return ts > otherTS || (ts == otherTS && !present && otherPresent)
 }
 
 // forget drops the claims of changes written before t: no event still to
@@ -279,7 +287,7 @@ func (a *applier) repair(ctx context.Context, c api.Cid, ts int64, pin *api.Pin)
 	a.mu.Lock()
 	cl, ok := a.claims[key]
 	a.mu.Unlock()
-	if ok && (ts < cl.ts || (ts == cl.ts && cl.present != (pin != nil))) {
+	if ok && orderedAfter(cl.ts, cl.present, ts, pin != nil) {
 		return false, nil
 	}
 	if pin != nil && a.deferred.has(key, ts) {

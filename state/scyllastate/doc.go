@@ -58,6 +58,11 @@
 // event_retention, so a pin made within that time after reading an unpin
 // wins over it too.
 //
+// Two writers that read the same value and change it at once may stamp
+// the same T (both just after what they read); the unpin wins such a
+// tie, in the row (the pin's columns are deleted at T) as in every
+// peer's applier.
+//
 // What remains ordered by clocks: changes that did not observe each other
 // (concurrent ones, or one made more than event_retention after an unpin
 // it did not read), by T, as with any last-writer-wins store; and the

@@ -297,3 +297,47 @@ func TestOnTimeEventIsAnnouncedOnce(t *testing.T) {
 		t.Fatalf("want 1 event, got %d (%v)", n, err)
 	}
 }
+
+// Two writers that read the same pin and change it at once stamp the same
+// write timestamp when the pin they read is ahead of both clocks; the
+// unpin wins the tie in the row, as in every peer's applier, so that the
+// row and the feed agree.
+func TestConcurrentPinAndUnpinOfTheSameTimestampUnpinWins(t *testing.T) {
+	ctx := testCtx(t)
+	clocks := skewClocks(t)
+	clocks.set("ahead", 30*time.Second)
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	ahead := writerStore(t, cfg, "ahead")
+	pinner := writerStore(t, cfg, "pinner")
+	unpinner := writerStore(t, cfg, "unpinner")
+	p := statetest.Pin(8)
+	t0, err := ahead.PinChange(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []*scyllastate.ScyllaState{pinner, unpinner} {
+		if _, err := st.Get(ctx, p.Cid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := p
+	again.Name = "renamed"
+	tsPin, err := pinner.PinChange(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsUnpin, err := unpinner.UnpinChange(ctx, p.Cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tsPin != t0+1 || tsUnpin != t0+1 {
+		t.Fatalf("want both changes stamped %d (just after what they read), got pin %d, unpin %d", t0+1, tsPin, tsUnpin)
+	}
+	rv, err := ahead.ReadVersion(ctx, p.Cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rv.Found || rv.UnpinTime != tsUnpin {
+		t.Fatalf("a pin and an unpin of the same timestamp: the row says found=%v (unpin time %d): the unpin must win", rv.Found, rv.UnpinTime)
+	}
+}

@@ -27,9 +27,10 @@ func newStatements(ks string) statements {
 	expiry := ks + "." + expiryTable
 	ckpt := ks + "." + checkpointsTable
 	return statements{
-		insertPin:    "INSERT INTO " + pins + " (cid, pin, meta) VALUES (?, ?, ?) USING TIMESTAMP ?",
-		deletePin:    "DELETE FROM " + pins + " USING TIMESTAMP ? WHERE cid = ?",
-		markUnpin:    "UPDATE " + pins + " USING TTL ? AND TIMESTAMP ? SET unpinned_at = ? WHERE cid = ?",
+		insertPin: "INSERT INTO " + pins + " (cid, pin, meta) VALUES (?, ?, ?) USING TIMESTAMP ?",
+		deletePin: "DELETE FROM " + pins + " USING TIMESTAMP ? WHERE cid = ?",
+		markUnpin: "UPDATE " + pins + " USING TTL ? AND TIMESTAMP ? SET pin = null, meta = null, mode = null, user_allocations = null," +
+			" ts_ns = null, expire_at_ns = null, unpinned_at = ? WHERE cid = ?",
 		getPins:      "SELECT " + pinColumns + versionColumns + " FROM " + pins + " WHERE cid IN ?",
 		getPinVerify: "SELECT " + pinColumns + versionColumns + " FROM " + pins + " WHERE cid = ?",
 		has:          "SELECT cid FROM " + pins + " WHERE cid = ?",

@@ -155,11 +155,14 @@ func (s *ScyllaState) eventStmt(w *pendingWrite) stmt {
 
 func (s *ScyllaState) rowStmts(w *pendingWrite) []stmt {
 	if w.op == OpUnpin {
-		// The pin (and any older value) is deleted just before the
-		// unpin's timestamp, and the unpin leaves its timestamp for
-		// event_retention: a later change that reads it is stamped
-		// after it (hybrid logical clock). On a tie a deletion wins in
-		// CQL, hence ts-1 for the deletion.
+		// The row (and any older value) is deleted just before the
+		// unpin's timestamp, then the pin's columns at it: a pin of
+		// the same timestamp (a concurrent change of another writer
+		// that read the same value) loses, as in every applier. The
+		// unpin leaves its timestamp for event_retention: a later
+		// change that reads it is stamped after it (hybrid logical
+		// clock). A row deletion at ts would delete the marker too (on
+		// a tie a deletion wins in CQL), hence ts-1 for it.
 		return []stmt{
 			{cql: s.stmts.deletePin, args: []any{w.ts - 1, w.cid}, size: 24 + len(w.cid), w: w},
 			{cql: s.stmts.markUnpin, args: []any{int64(s.cfg.EventRetention / time.Second), w.ts, w.ts, w.cid}, size: 40 + len(w.cid), w: w},
