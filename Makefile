@@ -3,7 +3,7 @@ GO ?= go
 TAGS ?= scylla
 WITH_DB = scripts/with-cassandra.sh
 
-.PHONY: all deps preflight-test build install quickstart kubo fuzz test-integration test-faults test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench bench-tools bench-quick bench-compare cassandra-start cassandra-stop cassandra-status clean
+.PHONY: all deps preflight-test build install quickstart kubo fuzz test-integration test-faults test-chaos test-monitoring test-sharness test-sharness-run vet fmt-check shellcheck test test-unit demo bench bench-tools bench-quick bench-compare cassandra-start cassandra-stop cassandra-status clean
 
 all: build
 
@@ -81,6 +81,19 @@ test-integration:
 test-faults:
 	scripts/cassandra.sh fetch
 	GOLOG_LOG_LEVEL=error $(GO) test -count=1 -v -p 1 -timeout 60m -tags $(TAGS),integration,faults -run '^TestFault' ./service/ ./service/scyllacheck/
+
+## test-chaos: a randomized test in the style of Jepsen: four peers over a
+## two-data-center Cassandra (its own, on 127.0.0.41-44), clients pinning
+## and unpinning a small pool of CIDs while nodes are paused, killed and
+## cut off, peers stopped and writers' clocks skewed; then the history is
+## checked for linearizability (porcupine), the peers for agreement and
+## the change feed against the pins. CHAOS_DURATION [3m] is the workload's
+## length, CHAOS_SEED replays a run (printed at the start and on failure),
+## CHAOS_OUT keeps the history and porcupine's HTML of a failed run;
+## about CHAOS_DURATION plus 2 to 4 minutes
+test-chaos:
+	scripts/cassandra.sh fetch
+	GOLOG_LOG_LEVEL=$${GOLOG_LOG_LEVEL:-error} $(GO) test -count=1 -v -p 1 -timeout 60m -tags $(TAGS),integration,faults -run '^TestChaos' ./service/
 
 ## fuzz: run every Go fuzz target for FUZZTIME each [1m] (`go test ./...` runs their seeds)
 fuzz:

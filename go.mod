@@ -3,6 +3,7 @@ module github.com/ipfs-cluster-scylla/ipfs-cluster-scylla
 go 1.26
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/blang/semver v3.5.1+incompatible
 	github.com/coreos/go-systemd/v22 v22.5.0
 	github.com/gocql/gocql v1.7.0
