@@ -48,17 +48,13 @@ func proxied(t *testing.T, cfg *scyllastate.Config, writer string) (*scyllastate
 }
 
 // eventsOf returns the feed events of a CID since start.
-func eventsOf(t *testing.T, ctx context.Context, st *scyllastate.ScyllaState, c api.Cid, start time.Time) []scyllastate.Event {
+func eventsOf(t *testing.T, st *scyllastate.ScyllaState, c api.Cid, start time.Time) []scyllastate.Event {
 	t.Helper()
 	var out []scyllastate.Event
-	err := st.Events(ctx, start, time.Now().Add(time.Hour), func(e scyllastate.Event) error {
+	for _, e := range events(t, st, start, time.Now().Add(time.Hour)) {
 		if e.Cid.Equals(c) {
 			out = append(out, e)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -95,7 +91,7 @@ func TestAmbiguousEventWriteIsCompleted(t *testing.T) {
 		t.Fatal("the proxy dropped no response: no ambiguous write was produced")
 	}
 	// The database did write the event: it is in the feed.
-	evs := eventsOf(t, ctx, reader, p.Cid, start)
+	evs := eventsOf(t, reader, p.Cid, start)
 	if len(evs) == 0 {
 		t.Fatal("the event was not written: the fault did not produce an ambiguous write")
 	}
@@ -129,7 +125,7 @@ func TestAmbiguousEventWriteIsCompleted(t *testing.T) {
 		t.Fatalf("row %+v (%v), want the pin with write time %d", rv, err, ts)
 	}
 	waitFor(t, 30*time.Second, "a fresh event announcing the late change", func() bool {
-		evs = eventsOf(t, ctx, reader, p.Cid, start)
+		evs = eventsOf(t, reader, p.Cid, start)
 		return len(evs) >= 2
 	})
 	for _, e := range evs {
@@ -157,7 +153,7 @@ func TestWriterStoppingWithUnknownChangesLeavesThemToRedo(t *testing.T) {
 	if err := st.Add(ctx, p); !errors.Is(err, scyllastate.ErrOutcomeUnknown) {
 		t.Fatalf("want ErrOutcomeUnknown, got %v", err)
 	}
-	evs := eventsOf(t, ctx, reader, p.Cid, start)
+	evs := eventsOf(t, reader, p.Cid, start)
 	if len(evs) == 0 {
 		t.Fatal("no ambiguous write was produced")
 	}

@@ -130,16 +130,7 @@ func TestEventsCarryTheCausalOrder(t *testing.T) {
 	if tsUnpin <= tsPin {
 		t.Fatalf("unpin stamped %d, not after the pin it read (%d)", tsUnpin, tsPin)
 	}
-	var ops []scyllastate.Event
-	err = behind.Events(ctx, start, time.Now().Add(time.Minute), func(e scyllastate.Event) error {
-		if e.Cid.Equals(p.Cid) {
-			ops = append(ops, e)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := eventsOf(t, behind, p.Cid, start)
 	if len(ops) != 2 {
 		t.Fatalf("want 2 events of %s, got %d", p.Cid, len(ops))
 	}
@@ -251,17 +242,7 @@ func TestLateEventIsAnnouncedAgain(t *testing.T) {
 	var events []scyllastate.Event
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		events = events[:0]
-		err := st.Events(ctx, start, time.Now().Add(time.Hour), func(e scyllastate.Event) error {
-			if e.Cid.Equals(p.Cid) {
-				events = append(events, e)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(events) >= 2 {
+		if events = eventsOf(t, st, p.Cid, start); len(events) >= 2 {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -286,15 +267,8 @@ func TestOnTimeEventIsAnnouncedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second) // longer than the backlog's retry interval
-	n := 0
-	err := st.Events(ctx, start, time.Now().Add(time.Minute), func(e scyllastate.Event) error {
-		if e.Cid.Equals(p.Cid) {
-			n++
-		}
-		return nil
-	})
-	if err != nil || n != 1 {
-		t.Fatalf("want 1 event, got %d (%v)", n, err)
+	if n := len(eventsOf(t, st, p.Cid, start)); n != 1 {
+		t.Fatalf("want 1 event, got %d", n)
 	}
 }
 
