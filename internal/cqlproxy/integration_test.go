@@ -47,19 +47,7 @@ func newDBEnv(t *testing.T) *dbEnv {
 	e.exec(direct, "CREATE KEYSPACE "+e.ks+" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
 	e.exec(direct, "CREATE TABLE "+e.ks+".kv (k int PRIMARY KEY, v text)")
 
-	p, err := New(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.SetLogf(t.Logf)
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := p.Err(); err != nil {
-			t.Errorf("proxy: %v", err)
-		}
-	})
+	p := startProxy(t, target)
 	e.p = p
 	return e
 }

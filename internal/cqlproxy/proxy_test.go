@@ -134,7 +134,14 @@ func (s *fakeServer) close() {
 func newTestProxy(t *testing.T) (*Proxy, *fakeServer) {
 	t.Helper()
 	s := newFakeServer(t)
-	p, err := New(s.addr())
+	return startProxy(t, s.addr()), s
+}
+
+// startProxy starts a proxy to target, logging to t; it is closed, and
+// its Err checked, when the test ends.
+func startProxy(t *testing.T, target string) *Proxy {
+	t.Helper()
+	p, err := New(target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +154,7 @@ func newTestProxy(t *testing.T) (*Proxy, *fakeServer) {
 			t.Errorf("proxy errors: %v", err)
 		}
 	})
-	return p, s
+	return p
 }
 
 // client is a raw CQL connection through the proxy.
