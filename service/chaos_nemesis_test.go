@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,17 +50,18 @@ func (f faultRecord) String() string {
 type nemesis struct {
 	r *chaosRun
 
-	mu       sync.Mutex
-	faults   []faultRecord
-	paused   map[int]bool    // nodes (1-based) paused
-	killed   map[int]bool    // nodes killed
-	pausedDC map[string]bool // data centers cut off
-	stopped  map[int]bool    // peers (0-based) stopped
-	errs     []string
+	mu     sync.Mutex
+	faults []faultRecord
+	// undo holds the database faults in place, by the cassandra.sh
+	// command and argument that undo them ("resume-dc dc1",
+	// "resume-node 2", "start-node 3"): sorted, data centers first.
+	undo    map[string]bool
+	stopped map[int]bool // peers (0-based) stopped
+	errs    []string
 }
 
 func newNemesis(r *chaosRun) *nemesis {
-	return &nemesis{r: r, paused: map[int]bool{}, killed: map[int]bool{}, pausedDC: map[string]bool{}, stopped: map[int]bool{}}
+	return &nemesis{r: r, undo: map[string]bool{}, stopped: map[int]bool{}}
 }
 
 // record logs a fault as it is injected.
@@ -158,93 +160,57 @@ func (n *nemesis) dbLane(ctx context.Context, rng *rand.Rand) {
 		case x < 40:
 			node := 1 + rng.Intn(nodes)
 			d := between(rng, 2*time.Second, 12*time.Second)
-			n.pauseNode(ctx, node, d)
+			n.dbFault(ctx, "pause-node", "resume-node", fmt.Sprint(node), d)
 		case x < 65:
 			node := 1 + rng.Intn(nodes)
 			d := between(rng, 3*time.Second, 15*time.Second)
-			n.killNode(ctx, node, d)
+			n.dbFault(ctx, "kill-node", "start-node", fmt.Sprint(node), d)
 		default:
 			dc := dcs[rng.Intn(len(dcs))]
 			// Sometimes longer than feed_overlap: the changes made
 			// meanwhile reach that DC late.
 			d := between(rng, 3*time.Second, 2*n.r.feedOverlap)
-			n.pauseDC(ctx, dc, d)
+			n.dbFault(ctx, "pause-dc", "resume-dc", dc, d)
 		}
 	}
 }
 
-func (n *nemesis) pauseNode(ctx context.Context, node int, d time.Duration) {
-	i := n.record(faultRecord{Lane: "db", Kind: "pause-node", Target: n.r.nodeName(node), At: n.r.history.now()})
-	if err := n.script("pause-node", fmt.Sprint(node)); err != nil {
+// dbFault runs `cassandra.sh do target` (a node number or a data center),
+// holds the fault for d, then undoes it with `cassandra.sh undo target`.
+func (n *nemesis) dbFault(ctx context.Context, do, undo, target string, d time.Duration) {
+	i := n.record(faultRecord{Lane: "db", Kind: do, Target: n.targetName(target), At: n.r.history.now()})
+	if err := n.script(do, target); err != nil {
 		n.failed("%v", err)
 	}
+	key := undo + " " + target
 	n.mu.Lock()
-	n.paused[node] = true
+	n.undo[key] = true
 	n.mu.Unlock()
 	n.held(i, hold(ctx, d))
-	n.resumeNode(node)
+	n.undoFault(key)
 }
 
-func (n *nemesis) resumeNode(node int) {
+// targetName names a fault's target: a node by its name, a data center
+// as it is.
+func (n *nemesis) targetName(target string) string {
+	if node, err := strconv.Atoi(target); err == nil {
+		return n.r.nodeName(node)
+	}
+	return target
+}
+
+// undoFault runs the cassandra.sh command of an undo key.
+func (n *nemesis) undoFault(key string) {
+	cmd, target, _ := strings.Cut(key, " ")
 	at := n.r.history.now()
-	err := n.script("resume-node", fmt.Sprint(node))
-	n.r.logf("nemesis: %8.3fs db   resume-node %s (%s)%s", at.Seconds(), n.r.nodeName(node), (n.r.history.now() - at).Round(100*time.Millisecond), errSuffix(err))
+	err := n.script(cmd, target)
+	n.r.logf("nemesis: %8.3fs db   %s %s (%s)%s", at.Seconds(), cmd, n.targetName(target), (n.r.history.now() - at).Round(100*time.Millisecond), errSuffix(err))
 	if err != nil {
 		n.failed("%v", err)
 		return
 	}
 	n.mu.Lock()
-	delete(n.paused, node)
-	n.mu.Unlock()
-}
-
-func (n *nemesis) killNode(ctx context.Context, node int, d time.Duration) {
-	i := n.record(faultRecord{Lane: "db", Kind: "kill-node", Target: n.r.nodeName(node), At: n.r.history.now()})
-	if err := n.script("kill-node", fmt.Sprint(node)); err != nil {
-		n.failed("%v", err)
-	}
-	n.mu.Lock()
-	n.killed[node] = true
-	n.mu.Unlock()
-	n.held(i, hold(ctx, d))
-	n.startNode(node)
-}
-
-func (n *nemesis) startNode(node int) {
-	at := n.r.history.now()
-	err := n.script("start-node", fmt.Sprint(node))
-	n.r.logf("nemesis: %8.3fs db   start-node %s (%s)%s", at.Seconds(), n.r.nodeName(node), (n.r.history.now() - at).Round(100*time.Millisecond), errSuffix(err))
-	if err != nil {
-		n.failed("%v", err)
-		return
-	}
-	n.mu.Lock()
-	delete(n.killed, node)
-	n.mu.Unlock()
-}
-
-func (n *nemesis) pauseDC(ctx context.Context, dc string, d time.Duration) {
-	i := n.record(faultRecord{Lane: "db", Kind: "pause-dc", Target: dc, At: n.r.history.now()})
-	if err := n.script("pause-dc", dc); err != nil {
-		n.failed("%v", err)
-	}
-	n.mu.Lock()
-	n.pausedDC[dc] = true
-	n.mu.Unlock()
-	n.held(i, hold(ctx, d))
-	n.resumeDC(dc)
-}
-
-func (n *nemesis) resumeDC(dc string) {
-	at := n.r.history.now()
-	err := n.script("resume-dc", dc)
-	n.r.logf("nemesis: %8.3fs db   resume-dc %s (%s)%s", at.Seconds(), dc, (n.r.history.now() - at).Round(100*time.Millisecond), errSuffix(err))
-	if err != nil {
-		n.failed("%v", err)
-		return
-	}
-	n.mu.Lock()
-	delete(n.pausedDC, dc)
+	delete(n.undo, key)
 	n.mu.Unlock()
 }
 
@@ -323,16 +289,10 @@ func (n *nemesis) startPeer(i int, ready time.Duration) {
 // peers started, clocks set right. The lanes have ended.
 func (n *nemesis) healAll() {
 	n.mu.Lock()
-	dcs, paused, killed, stopped := keys(n.pausedDC), keys(n.paused), keys(n.killed), keys(n.stopped)
+	undo, stopped := keys(n.undo), keys(n.stopped)
 	n.mu.Unlock()
-	for _, dc := range dcs {
-		n.resumeDC(dc)
-	}
-	for _, node := range paused {
-		n.resumeNode(node)
-	}
-	for _, node := range killed {
-		n.startNode(node)
+	for _, key := range undo {
+		n.undoFault(key)
 	}
 	for _, i := range stopped {
 		if err := n.r.peers[i].start(); err != nil {
