@@ -51,6 +51,9 @@ func NewStateManager(ctx context.Context, h *config.Helper) (StateManager, error
 	if err != nil {
 		return nil, err
 	}
+	if h.Consensus() == config.Crdt {
+		return crdtStateManager{upstreamStateManager{mgr}, h}, nil
+	}
 	return upstreamStateManager{mgr}, nil
 }
 
@@ -81,6 +84,31 @@ func (u upstreamStateManager) Cleanup(context.Context) error { return u.mgr.Clea
 func (u upstreamStateManager) Shared() string                { return "" }
 func (u upstreamStateManager) ImportReplaces() bool          { return true }
 func (u upstreamStateManager) Close() error                  { return nil }
+
+// crdtStateManager is upstream's crdt state manager, but exports through a
+// CrdtStore: upstream's ExportState closes the datastore under the offline
+// crdt and ipfs-lite goroutines it leaves running (a data race with pebble).
+type crdtStateManager struct {
+	upstreamStateManager
+	h *config.Helper
+}
+
+func (c crdtStateManager) Export(ctx context.Context, w io.Writer) (err error) {
+	cs, err := OpenCrdtStore(c.h)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := cs.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the crdt datastore: %w", cerr)
+		}
+	}()
+	st, err := cs.State(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the crdt state: %w", err)
+	}
+	return exportPins(ctx, st, w)
+}
 
 // exportPins writes the pins of st as NDJSON, as upstream's export.
 func exportPins(ctx context.Context, st state.ReadOnly, w io.Writer) error {
