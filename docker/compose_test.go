@@ -1,24 +1,24 @@
-//go:build scylla
-
 // Package docker_test validates docker/docker-compose.yml without a
-// container engine: the services it declares, the names they use for
-// each other, and that every CLUSTER_* variable is one the peer applies
-// (envconfig ignores unknown names silently) and gives a valid
-// configuration, as docker/entrypoint.sh's `init` would.
+// container engine. Here, the file itself: the services it declares, the
+// names they use for each other, the image they build, and that the
+// ScyllaDB nodes run several shards with the shard-aware port open to the
+// peers. With the scylla build tag (compose_config_test.go), also that
+// every CLUSTER_* variable is one the peer applies (envconfig ignores
+// unknown names silently) and gives a valid configuration, as
+// docker/entrypoint.sh's `init` would, whose replication fits the nodes.
 package docker_test
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	yaml "gopkg.in/yaml.v2"
-
-	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
 )
 
 type service struct {
@@ -31,6 +31,7 @@ type service struct {
 	Command     string            `yaml:"command"`
 	Environment map[string]string `yaml:"environment"`
 	Ports       []string          `yaml:"ports"`
+	Expose      []string          `yaml:"expose"`
 	Volumes     []string          `yaml:"volumes"`
 	DependsOn   map[string]struct {
 		Condition string `yaml:"condition"`
@@ -157,130 +158,6 @@ func TestComposeReferencesResolve(t *testing.T) {
 	}
 }
 
-// clearClusterEnv unsets the CLUSTER_* variables of the test's own
-// environment for the test.
-func clearClusterEnv(t *testing.T) {
-	for _, kv := range os.Environ() {
-		name, value, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "CLUSTER_") {
-			t.Setenv(name, value) // restored at the end
-			os.Unsetenv(name)
-		}
-	}
-}
-
-// initHelper returns the configuration `init --datastore scylla` writes
-// with env, and its JSON.
-func initHelper(t *testing.T, base []byte, env map[string]string) (*config.Helper, []byte) {
-	t.Helper()
-	dir := t.TempDir()
-	h, err := config.NewHelper(filepath.Join(dir, "service.json"), filepath.Join(dir, "identity.json"), "", config.Scylla)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Shutdown waits for the manager's save ticker (up to a second):
-	// in the background, all at the end.
-	t.Cleanup(func() { go h.Manager().Shutdown() })
-	if err := h.Manager().LoadJSON(base); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	if err := h.Manager().ApplyEnvVars(); err != nil {
-		t.Fatalf("applying %v: %s", env, err)
-	}
-	js, err := h.Manager().ToJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := range env {
-		os.Unsetenv(k)
-	}
-	return h, js
-}
-
-func TestComposeClusterEnvironmentIsAppliedAndValid(t *testing.T) {
-	clearClusterEnv(t)
-	f := load(t)
-	scylla, kubo, cluster := byKind(t, f)
-
-	dir := t.TempDir()
-	h, err := config.NewHelper(filepath.Join(dir, "service.json"), filepath.Join(dir, "identity.json"), "", config.Scylla)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Manager().Shutdown()
-	if err := h.Manager().Default(); err != nil {
-		t.Fatal(err)
-	}
-	base, err := h.Manager().ToJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	usedKubo := map[string]string{}
-	names, keyspaces := map[string]bool{}, map[string]bool{}
-	for _, name := range cluster {
-		env := f.Services[name].Environment
-		for k, v := range env {
-			if !strings.HasPrefix(k, "CLUSTER_") {
-				continue
-			}
-			if _, js := initHelper(t, base, map[string]string{k: v}); bytes.Equal(js, base) {
-				t.Errorf("%s: %s=%s changes nothing: the peer does not know this variable (a typo?) or it sets the default", name, k, v)
-			}
-		}
-		h, _ := initHelper(t, base, env)
-		if err := h.Manager().Validate(); err != nil {
-			t.Errorf("%s: the configuration init writes with this environment is invalid: %s", name, err)
-			continue
-		}
-		c := h.Configs()
-		if got := strings.Join(c.ScyllaState.Hosts, ","); got != strings.Join(scylla, ",") {
-			t.Errorf("%s: scyllastate hosts %s, want the Scylla services %s", name, got, strings.Join(scylla, ","))
-		}
-		if c.ScyllaState.ReplicationFactor > len(scylla) {
-			t.Errorf("%s: replication factor %d with %d Scylla nodes", name, c.ScyllaState.ReplicationFactor, len(scylla))
-		}
-		if keyspaces[c.ScyllaState.Keyspace] = true; len(keyspaces) != 1 {
-			t.Errorf("%s: keyspace %q: every peer must share one keyspace (%v)", name, c.ScyllaState.Keyspace, keyspaces)
-		}
-		node := c.Ipfshttp.NodeAddr.String()
-		m := regexp.MustCompile(`^/dns4/([a-z0-9]+)/tcp/5001$`).FindStringSubmatch(node)
-		if m == nil || f.Services[m[1]].Image == "" || !strings.HasPrefix(f.Services[m[1]].Image, "ipfs/kubo:") {
-			t.Errorf("%s: ipfshttp node %s is not the API of a kubo service (%v)", name, node, kubo)
-		} else if other, ok := usedKubo[m[1]]; ok {
-			t.Errorf("%s and %s share %s", other, name, m[1])
-		} else {
-			usedKubo[m[1]] = name
-			if _, ok := f.Services[name].DependsOn[m[1]]; !ok {
-				t.Errorf("%s uses %s but does not depend on it", name, m[1])
-			}
-		}
-		if c.Ipfsproxy.NodeAddr.String() != node {
-			t.Errorf("%s: the IPFS proxy uses %s, the connector %s", name, c.Ipfsproxy.NodeAddr, node)
-		}
-		if names[c.Cluster.Peername] {
-			t.Errorf("%s: peername %s used twice", name, c.Cluster.Peername)
-		}
-		names[c.Cluster.Peername] = true
-		if len(c.Cluster.Secret) != 32 {
-			t.Errorf("%s: the secret is not CLUSTER_SECRET", name)
-		}
-		for _, p := range f.Services[name].Ports {
-			port := p[strings.LastIndex(p, ":")+1:]
-			found := false
-			for _, a := range c.Restapi.HTTPListenAddr {
-				found = found || strings.HasPrefix(a.String(), "/ip4/0.0.0.0/tcp/"+port)
-			}
-			if !found {
-				t.Errorf("%s publishes %s but its REST API listens on %v", name, p, c.Restapi.HTTPListenAddr)
-			}
-		}
-	}
-}
-
 func TestComposeMatchesTheImage(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
 	if err != nil {
@@ -302,6 +179,59 @@ func TestComposeMatchesTheImage(t *testing.T) {
 			if s.Build != nil && !strings.HasSuffix(v, ":/data/ipfs-cluster") {
 				t.Errorf("%s mounts %s: the image keeps its folder in /data/ipfs-cluster", name, v)
 			}
+		}
+	}
+}
+
+// flag returns the value of --name in a ScyllaDB command ("--name value"
+// or "--name=value"), and whether it is there.
+func flag(command, name string) (string, bool) {
+	fields := strings.Fields(command)
+	for i, f := range fields {
+		if v, ok := strings.CutPrefix(f, "--"+name+"="); ok {
+			return v, true
+		}
+		if f == "--"+name && i+1 < len(fields) {
+			return fields[i+1], true
+		}
+	}
+	return "", false
+}
+
+// The ScyllaDB nodes run a 2025 release with real shards (at least 2 per
+// node, at least 1 GiB each), overprovisioned, in developer mode (the
+// compose file says why), and open the shard-aware port to the peers.
+func TestComposeScyllaRunsShards(t *testing.T) {
+	f := load(t)
+	scylla, _, _ := byKind(t, f)
+	for _, name := range scylla {
+		s := f.Services[name]
+		tag := strings.TrimPrefix(s.Image, "scylladb/scylla:")
+		if !regexp.MustCompile(`^2025\.[34](\.[0-9]+)?$`).MatchString(tag) {
+			t.Errorf("%s: image %s, want scylladb/scylla:2025.3 or 2025.4", name, s.Image)
+		}
+		smp, _ := flag(s.Command, "smp")
+		shards, err := strconv.Atoi(smp)
+		if err != nil || shards < 2 {
+			t.Errorf("%s: --smp %q, want 2 shards or more", name, smp)
+			continue
+		}
+		mem, _ := flag(s.Command, "memory")
+		gib, err := strconv.Atoi(strings.TrimSuffix(mem, "G"))
+		if err != nil || !strings.HasSuffix(mem, "G") || gib < shards {
+			t.Errorf("%s: --memory %q for %d shards, want at least 1G per shard", name, mem, shards)
+		}
+		for flagName, want := range map[string]string{"overprovisioned": "1", "developer-mode": "1"} {
+			if got, _ := flag(s.Command, flagName); got != want {
+				t.Errorf("%s: --%s %q, want %s", name, flagName, got, want)
+			}
+		}
+		open := slices.Contains(s.Expose, "19042")
+		for _, p := range s.Ports {
+			open = open || strings.HasSuffix(p, ":19042")
+		}
+		if !open {
+			t.Errorf("%s exposes %v and publishes %v: not the shard-aware port 19042", name, s.Expose, s.Ports)
 		}
 	}
 }

@@ -8,11 +8,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// clockTicks is USER_HZ, the unit of utime/stime in /proc/PID/stat (100 on
-// every Linux architecture Go supports).
-const clockTicks = 100
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/procstat"
+)
 
 // rssBytes is the current resident set (VmRSS) of pid.
 func rssBytes(pid int) (int64, error) {
@@ -33,28 +31,7 @@ func rssBytes(pid int) (int64, error) {
 }
 
 // cpuTime is the user + system CPU time pid has used so far.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces: fields restart after ")".
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state): utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime %q %q", pid, f[11], f[12])
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
+func cpuTime(pid int) (time.Duration, error) { return procstat.CPUTime(pid) }
 
 // rssSeries is what an rssSampler saw.
 type rssSeries struct {

@@ -13,7 +13,7 @@ import (
 func scyllaCommand(p *paths) *cli.Command {
 	return &cli.Command{
 		Name:  "scylla",
-		Usage: "Diagnoses the ScyllaDB/Cassandra database of a scylla peer",
+		Usage: "Diagnoses the ScyllaDB/Cassandra database of a scylla peer (check) and sets its change feed layout (event-partitions)",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "check",
@@ -66,6 +66,44 @@ docs/troubleshooting.md for its fields and for what each finding means).`,
 					return nil
 				},
 			},
+			eventPartitionsCommand(p),
 		},
+	}
+}
+
+func eventPartitionsCommand(p *paths) *cli.Command {
+	return &cli.Command{
+		Name:      "event-partitions",
+		Usage:     "show or change the change feed's partitions per minute recorded in the keyspace",
+		ArgsUsage: "[N]",
+		Description: `
+The change feed (table pin_events) spreads the changes of each minute over
+a number of partitions: more partitions spread its writes over more shards
+of each replica, and every peer reads each of them. The keyspace records
+that number (table feed_layout) and every peer uses what it records. The
+setting state.scyllastate.event_partitions (default 32) is only used when
+a peer creates the keyspace; a peer whose setting differs from the
+keyspace says so in its log.
+
+Without N: prints the layout (from when, how many partitions per minute,
+including a change that is scheduled) and the configured event_partitions.
+
+With N (1 to 128), or --from-config (the configured event_partitions):
+after a confirmation (skipped with --yes), schedules the change from the
+first minute that starts at least 10 minutes from now; earlier minutes
+keep their count. Every running peer re-reads the layout every 30 seconds
+and picks the change up by itself: no restart, safe on a live cluster.
+When the keyspace already uses N, or already has N scheduled, nothing is
+changed.
+
+Reads the state.scyllastate section of service.json (with the CLUSTER_*
+environment overrides) and connects as a peer would (with schema_mode
+"create" that creates a missing keyspace or upgrades its schema). It never
+touches the pins and takes no lock, so it runs next to a running peer.`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "from-config", Usage: "use the configured event_partitions as N"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y", "force", "f"}, Usage: "skip the confirmation prompt"},
+		},
+		Action: func(c *cli.Context) error { return runEventPartitions(c, p) },
 	}
 }

@@ -270,7 +270,11 @@ func TestPeerAwayLongerThanRetentionRepairsBeforeReady(t *testing.T) {
 	// Those changes are older than event_retention: gone from the feed.
 	sess := cqltest.Session(t, db)
 	defer sess.Close()
-	for _, p := range scyllastate.Partitions(start, time.Now()) {
+	parts, err := st.Partitions(ctx, start, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
 		if err := sess.Query("DELETE FROM "+db.Keyspace+".pin_events WHERE bucket = ? AND shard = ?", p.Bucket, p.Shard).Exec(); err != nil {
 			t.Fatal(err)
 		}

@@ -27,6 +27,9 @@ type fakeStore struct {
 	ckpts    map[string]time.Time
 	rolled   int
 	readErrs int // fail the next reads
+	queries  int // ReadPartitions and ActivePartitions calls (per bucket)
+
+	unindexed map[scyllastate.Partition]bool // left out of ActivePartitions
 
 	expiry    []scyllastate.ExpiryEntry
 	forgotten []scyllastate.ExpiryEntry
@@ -44,13 +47,70 @@ func newFakeStore() *fakeStore {
 		events: map[scyllastate.Partition][]scyllastate.Event{},
 		rows:   map[string]fakeRow{},
 		ckpts:  map[string]time.Time{},
+
+		unindexed: map[scyllastate.Partition]bool{},
 	}
 }
 
+// fakePartitions is the fake feed's partitions per bucket.
+const fakePartitions = 8
+
 func partitionOf(e scyllastate.Event) scyllastate.Partition {
-	ps := scyllastate.Partitions(e.Time(), e.Time())
 	// The shard is the store's business; any stable choice works here.
-	return ps[int(e.Cid.Bytes()[len(e.Cid.Bytes())-1])%len(ps)]
+	b := e.Cid.Bytes()
+	return scyllastate.Partition{Bucket: bucketOf(e.Time()), Shard: int8(int(b[len(b)-1]) % fakePartitions)}
+}
+
+func (s *fakeStore) Partitions(ctx context.Context, from, to time.Time) ([]scyllastate.Partition, error) {
+	var ps []scyllastate.Partition
+	for b := bucketOf(from); b <= bucketOf(to); b++ {
+		for shard := range fakePartitions {
+			ps = append(ps, scyllastate.Partition{Bucket: b, Shard: int8(shard)})
+		}
+	}
+	return ps, nil
+}
+
+// ActivePartitions is the activity index: the partitions holding events,
+// less those hidden with hideActivity (an index write that failed).
+func (s *fakeStore) ActivePartitions(ctx context.Context, from, to time.Time) ([]scyllastate.Partition, error) {
+	all, _ := s.Partitions(ctx, from, to)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.readErrs > 0 { // the database fails the index's reads too
+		s.readErrs--
+		return nil, context.DeadlineExceeded
+	}
+	s.queries += int(bucketOf(to) - bucketOf(from) + 1)
+	var out []scyllastate.Partition
+	for _, p := range all {
+		if len(s.events[p]) > 0 && !s.unindexed[p] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// hideActivity leaves the partition of an event out of the activity
+// index, as when its writer failed to record it.
+func (s *fakeStore) hideActivity(e scyllastate.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unindexed[partitionOf(e)] = true
+}
+
+// ReadPartitions reads the partitions one after the other, as one query
+// would (one read error fails the whole group).
+func (s *fakeStore) ReadPartitions(ctx context.Context, parts []scyllastate.Partition, after func(scyllastate.Partition) gocql.UUID, upTo gocql.UUID, fn func(scyllastate.Partition, scyllastate.Event) error) error {
+	s.mu.Lock()
+	s.queries++
+	s.mu.Unlock()
+	for _, p := range parts {
+		if err := s.ReadPartition(ctx, p, after(p), upTo, func(e scyllastate.Event) error { return fn(p, e) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // addEvent makes an event visible (it may be "late": an ID time in the

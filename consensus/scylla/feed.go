@@ -16,7 +16,9 @@ import (
 // feedStore is what the feed reads and writes of the shared store.
 type feedStore interface {
 	rowReader
-	ReadPartition(ctx context.Context, p scyllastate.Partition, after, upTo gocql.UUID, fn func(scyllastate.Event) error) error
+	Partitions(ctx context.Context, from, to time.Time) ([]scyllastate.Partition, error)
+	ActivePartitions(ctx context.Context, from, to time.Time) ([]scyllastate.Partition, error)
+	ReadPartitions(ctx context.Context, parts []scyllastate.Partition, after func(scyllastate.Partition) gocql.UUID, upTo gocql.UUID, fn func(scyllastate.Partition, scyllastate.Event) error) error
 	Checkpoint(ctx context.Context, reader string) (time.Time, bool, error)
 	SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error
 }
@@ -37,11 +39,12 @@ type feedSettings struct {
 // tracker, through the applier. See the package documentation for the
 // design; in short:
 //
-//   - a fresh read, every pollInterval or at once on a hint, reads each
-//     partition of the current minute after the last event it read
-//     there: new events only;
-//   - a sweep, every W (feed_overlap), re-reads the feed from the
-//     position (at least the last 2W): an event is visible at most W
+//   - a fresh read, every pollInterval or at once on a hint, reads the
+//     partitions of the current minute that the activity index names,
+//     each after the last event it read there: new events only;
+//   - a sweep, every W (feed_overlap), re-reads every partition of the
+//     feed from the position (at least the last 2W): an event is visible
+//     at most W
 //     after its ID time (the write deadline and clock skew), so every
 //     event is read by at least one sweep, however many reads failed
 //     before; then every event with an ID older than now-W is applied:
@@ -118,10 +121,41 @@ func (f *feed) handle(ctx context.Context, e scyllastate.Event) error {
 	return f.apply.settle(ctx, e)
 }
 
-// read reads partitions and applies their events: partitions in
-// parallel, the events of one CID by one worker in feed order, different
-// CIDs in parallel. It returns the number of events read.
-func (f *feed) read(ctx context.Context, parts []scyllastate.Partition, after func(scyllastate.Partition) gocql.UUID, upTo gocql.UUID, seen func(scyllastate.Partition, gocql.UUID)) (int64, error) {
+// wholeBuckets reads all the partitions of a bucket with one query: the
+// fresh reads and the sweeps, which find few events, cost the database
+// one query per bucket however many partitions it has.
+const wholeBuckets = 0
+
+// balancedGroups asks readSpan for groups that keep every reader busy.
+const balancedGroups = -1
+
+// groupParts cuts partitions (in bucket order) into the groups read by
+// one query each: perQuery partitions of one bucket, or whole buckets.
+func groupParts(parts []scyllastate.Partition, perQuery int) [][]scyllastate.Partition {
+	var out [][]scyllastate.Partition
+	for i := 0; i < len(parts); {
+		j := i + 1
+		for j < len(parts) && parts[j].Bucket == parts[i].Bucket && (perQuery == wholeBuckets || j-i < perQuery) {
+			j++
+		}
+		out = append(out, parts[i:j])
+		i = j
+	}
+	return out
+}
+
+// balanced is the group size that gives every reader a query: for long
+// reads (a catch-up) of busy buckets.
+func (f *feed) balanced(parts []scyllastate.Partition) int {
+	r := max(f.cfg.readConcurrency, 1)
+	return max(1, (len(parts)+r-1)/r)
+}
+
+// read reads groups of partitions (one query each, see groupParts) and
+// applies their events: groups in parallel, the events of one CID by one
+// worker in feed order, different CIDs in parallel. It returns the number
+// of events read.
+func (f *feed) read(ctx context.Context, groups [][]scyllastate.Partition, after func(scyllastate.Partition) gocql.UUID, upTo gocql.UUID, seen func(scyllastate.Partition, gocql.UUID)) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -151,17 +185,17 @@ func (f *feed) read(ctx context.Context, parts []scyllastate.Partition, after fu
 	}
 	seed := maphash.MakeSeed()
 	var seenMu sync.Mutex
-	work := make(chan scyllastate.Partition)
+	work := make(chan []scyllastate.Partition)
 	var readers sync.WaitGroup
 	for range max(f.cfg.readConcurrency, 1) {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			for p := range work {
-				var last gocql.UUID
-				err := f.store.ReadPartition(ctx, p, after(p), upTo, func(e scyllastate.Event) error {
+			for g := range work {
+				last := map[scyllastate.Partition]gocql.UUID{}
+				err := f.store.ReadPartitions(ctx, g, after, upTo, func(p scyllastate.Partition, e scyllastate.Event) error {
 					count.Add(1)
-					last = e.ID
+					last[p] = e.ID
 					select {
 					case queues[maphash.String(seed, e.Cid.KeyString())%uint64(workers)] <- e:
 						return nil
@@ -173,18 +207,20 @@ func (f *feed) read(ctx context.Context, parts []scyllastate.Partition, after fu
 					fail(err)
 					continue
 				}
-				if seen != nil && last != (gocql.UUID{}) {
+				if seen != nil && len(last) > 0 {
 					seenMu.Lock()
-					seen(p, last)
+					for p, id := range last {
+						seen(p, id)
+					}
 					seenMu.Unlock()
 				}
 			}
 		}()
 	}
 feed:
-	for _, p := range parts {
+	for _, g := range groups {
 		select {
-		case work <- p:
+		case work <- g:
 		case <-ctx.Done():
 			break feed
 		}
@@ -238,7 +274,12 @@ func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 	if f.lastFresh.IsZero() {
 		from = now
 	}
-	parts := scyllastate.Partitions(from, now)
+	// Only the partitions the activity index names: an idle poll is one
+	// small read. One the index misses is read by the next sweep.
+	parts, err := f.store.ActivePartitions(ctx, from, now)
+	if err != nil {
+		return 0, err
+	}
 	start := gocql.MinTimeUUID(f.position.Add(-f.cfg.overlap))
 	after := func(p scyllastate.Partition) gocql.UUID {
 		if c, ok := f.cursors[p]; ok {
@@ -247,14 +288,14 @@ func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 		return start
 	}
 	fresh := map[scyllastate.Partition]gocql.UUID{}
-	n, err := f.read(ctx, parts, after, gocql.MaxTimeUUID(now), func(p scyllastate.Partition, last gocql.UUID) { fresh[p] = last })
+	n, err := f.read(ctx, groupParts(parts, wholeBuckets), after, gocql.MaxTimeUUID(now), func(p scyllastate.Partition, last gocql.UUID) { fresh[p] = last })
 	if err != nil {
 		return 0, err
 	}
 	for p, id := range fresh {
 		f.cursors[p] = id
 	}
-	oldest := parts[0].Bucket
+	oldest := bucketOf(from)
 	for p := range f.cursors {
 		if p.Bucket < oldest {
 			delete(f.cursors, p)
@@ -281,7 +322,7 @@ func (f *feed) sweep(ctx context.Context, now time.Time) error {
 		f.gap(from, oldest)
 		from = oldest
 	}
-	if _, err := f.readSpan(ctx, from, now, "re-reading the change feed"); err != nil {
+	if _, err := f.readSpan(ctx, from, now, wholeBuckets, "re-reading the change feed"); err != nil {
 		return err
 	}
 	f.lastSweep = now
@@ -307,10 +348,12 @@ func (f *feed) gap(from, to time.Time) {
 // readSpan reads and applies the events with an ID time in [from, to],
 // catchUpChunk minutes at a time, their partitions read in parallel;
 // claims older than any event still to come are forgotten after each
-// chunk, so memory follows the rate of changes, not the span. Progress is
+// chunk, so memory follows the rate of changes, not the span. perQuery is
+// the partitions read by one query (wholeBuckets or balancedGroups).
+// Progress is
 // logged every 10s under the label what. It returns the number of events
 // read.
-func (f *feed) readSpan(ctx context.Context, from, to time.Time, what string) (int64, error) {
+func (f *feed) readSpan(ctx context.Context, from, to time.Time, perQuery int, what string) (int64, error) {
 	var total int64
 	lastLog := time.Now()
 	for b := scyllastate.BucketStart(bucketOf(from)); !b.After(to); b = b.Add(catchUpChunk * scyllastate.BucketWidth) {
@@ -319,7 +362,15 @@ func (f *feed) readSpan(ctx context.Context, from, to time.Time, what string) (i
 			end = to
 		}
 		lo := gocql.MinTimeUUID(maxTime(b, from))
-		n, err := f.read(ctx, scyllastate.Partitions(maxTime(b, from), end), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(end), nil)
+		parts, err := f.store.Partitions(ctx, maxTime(b, from), end)
+		if err != nil {
+			return total, fmt.Errorf("%s at %s: %w", what, b.Format(time.RFC3339), err)
+		}
+		per := perQuery
+		if per < 0 {
+			per = f.balanced(parts)
+		}
+		n, err := f.read(ctx, groupParts(parts, per), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(end), nil)
 		if err != nil {
 			return total, fmt.Errorf("%s at %s: %w", what, b.Format(time.RFC3339), err)
 		}
@@ -360,7 +411,7 @@ func (f *feed) catchUp(ctx context.Context) (bool, error) {
 		from = oldest
 	}
 	logger.Infof("catching up with the pin changes made since %s", from.Format(time.RFC3339))
-	total, err := f.readSpan(ctx, from, now, "catching up with the change feed")
+	total, err := f.readSpan(ctx, from, now, balancedGroups, "catching up with the change feed")
 	if err != nil {
 		return true, err
 	}

@@ -548,3 +548,86 @@ func TestCatchUpAppliesChangesMadeWhileAway(t *testing.T) {
 	r.mustUntrack(t, 2)
 	r.mustUntrack(t, 3)
 }
+
+// An idle peer's poll costs one query per minute of feed read, however
+// many partitions a minute has; events of every partition are applied,
+// each once.
+func TestFreshReadIsOneQueryPerBucket(t *testing.T) {
+	r := newFeedRig(t)
+	r.clock.advance(time.Second)
+	r.store.mu.Lock()
+	r.store.queries = 0
+	r.store.mu.Unlock()
+	for range 5 {
+		r.clock.advance(100 * time.Millisecond)
+		r.poll(t)
+	}
+	r.store.mu.Lock()
+	q := r.store.queries
+	r.store.mu.Unlock()
+	if q > 5*2 { // a poll spans one bucket, two at a minute's turn
+		t.Fatalf("5 idle polls made %d queries over %d partitions per minute: want one per minute read", q, fakePartitions)
+	}
+	now := r.clock.now()
+	for n := 1; n <= 3*fakePartitions; n++ {
+		r.store.addEvent(event(n, scyllastate.OpPin, now, now))
+	}
+	r.clock.advance(time.Second)
+	r.poll(t)
+	r.poll(t)
+	for n := 1; n <= 3*fakePartitions; n++ {
+		r.mustTrack(t, n, now)
+		if c := r.tracker.trackCount(statetest.Cid(n)); c != 1 {
+			t.Fatalf("pin %d tracked %d times: cursors per partition must not re-read it", n, c)
+		}
+	}
+}
+
+func TestGroupParts(t *testing.T) {
+	var parts []scyllastate.Partition
+	for b := int64(10); b < 13; b++ {
+		for s := range 5 {
+			parts = append(parts, scyllastate.Partition{Bucket: b, Shard: int8(s)})
+		}
+	}
+	whole := groupParts(parts, wholeBuckets)
+	if len(whole) != 3 || len(whole[0]) != 5 {
+		t.Fatalf("whole buckets: %d groups of %d", len(whole), len(whole[0]))
+	}
+	two := groupParts(parts, 2)
+	if len(two) != 9 { // 2+2+1 per bucket
+		t.Fatalf("groups of 2: %d, want 9", len(two))
+	}
+	seen := 0
+	for _, g := range two {
+		for _, p := range g {
+			if p.Bucket != g[0].Bucket {
+				t.Fatalf("a group spans buckets: %v", g)
+			}
+			seen++
+		}
+	}
+	if seen != len(parts) {
+		t.Fatalf("%d partitions grouped, want %d", seen, len(parts))
+	}
+}
+
+// A partition the activity index misses (its writer failed to record it)
+// is not read by the fresh reads, but the next sweep applies its events:
+// the index only speeds changes up.
+func TestPartitionMissingFromTheIndexIsReadBySweep(t *testing.T) {
+	r := newFeedRig(t)
+	r.clock.advance(time.Second)
+	now := r.clock.now()
+	e := event(1, scyllastate.OpPin, now, now)
+	r.store.hideActivity(e)
+	r.store.addEvent(e)
+	r.clock.advance(time.Second)
+	r.poll(t)
+	if _, seen := r.tracker.state(statetest.Cid(1)); seen {
+		t.Fatal("a fresh read found an event of a partition the index does not name")
+	}
+	r.clock.advance(testOverlap)
+	r.poll(t)
+	r.mustTrack(t, 1, now)
+}

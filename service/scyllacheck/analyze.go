@@ -39,7 +39,7 @@ func ConfigFailure(at time.Time, err error, hint string) *Report {
 // f: the tests give it facts made by hand.
 func Analyze(f Facts) []Finding {
 	var out []Finding
-	for _, section := range []func(Facts) []Finding{analyzeHosts, analyzeCluster, analyzeKeyspace, analyzeSchema, analyzeReads, analyzeFeed} {
+	for _, section := range []func(Facts) []Finding{analyzeHosts, analyzeCluster, analyzeServer, analyzeKeyspace, analyzeSchema, analyzeReads, analyzeFeed} {
 		out = append(out, section(f)...)
 	}
 	return out
@@ -123,7 +123,12 @@ func analyzeHosts(f Facts) []Finding {
 			fs.add("data_center", subj, Fail, h.QueryErr.Error(), "the node serves CQL but cannot read its own system tables: see its log")
 			continue
 		}
-		msg := fmt.Sprintf("data center %s, rack %s, release %s", h.Local.DataCenter, h.Local.Rack, h.Local.ReleaseVersion)
+		msg := fmt.Sprintf("data center %s, rack %s", h.Local.DataCenter, h.Local.Rack)
+		if f.Server == nil || f.Server.Kind != scyllastate.Scylla {
+			// ScyllaDB's release_version is always 3.0.8: its version
+			// is in the server section.
+			msg += ", release " + h.Local.ReleaseVersion
+		}
 		st, hint := OK, ""
 		if cfg.LocalDC != "" && dcNodes[cfg.LocalDC] > 0 && h.Local.DataCenter != cfg.LocalDC {
 			st = Warn
@@ -244,6 +249,86 @@ func analyzeKeyspace(f Facts) []Finding {
 		fd.Section = SectionKeyspace
 		fs.list = append(fs.list, fd)
 	}
+	if f.Server != nil && f.Server.Kind == scyllastate.Scylla {
+		switch {
+		case f.TabletsErr != nil:
+			fs.add("tablets", cfg.Keyspace, Warn, f.TabletsErr.Error(),
+				"the check could not read system_schema.scylla_keyspaces: see the error (nothing the peers need)")
+		case f.Tablets == nil:
+		case *f.Tablets:
+			fs.add("tablets", cfg.Keyspace, OK, "the keyspace uses tablets: fine, the store uses no lightweight transaction, counter, "+
+				"materialized view or secondary index, the features tablets restrict; the change feed's partitions per minute "+
+				"(event_partitions) spread its writes over the tablets. Tablets cannot be switched off in an existing keyspace, "+
+				"only in a new one (CREATE KEYSPACE ... AND tablets = {'enabled': false})", "")
+		default:
+			fs.add("tablets", cfg.Keyspace, OK, "the keyspace uses vnodes: fine, the store needs nothing that differs between vnodes and tablets; "+
+				"the change feed's partitions per minute (event_partitions) spread its writes over the token ring and the shards. "+
+				"Tablets cannot be switched on in an existing keyspace, only in a new one (with the shipped scylla.yaml, new "+
+				"NetworkTopologyStrategy keyspaces get them by default)", "")
+		}
+	}
+	return fs.list
+}
+
+// analyzeServer reports what the database is and, on ScyllaDB, whether
+// the driver reaches each shard directly.
+func analyzeServer(f Facts) []Finding {
+	cfg := f.Config
+	fs := &findings{section: SectionServer}
+	switch {
+	case !f.Connected:
+		fs.add("server", "", Skip, "not checked: no connection", "")
+		return fs.list
+	case f.ServerErr != nil:
+		fs.add("server", "", Warn, fmt.Sprintf("the server could not be identified: %s; the rest of the check reads it as Apache Cassandra", f.ServerErr),
+			"a peer asks the same when it starts (system.versions on ScyllaDB, else system.local) and does not start while that fails: see the error")
+		return fs.list
+	case f.Server == nil:
+		return fs.list
+	}
+	s := f.Server
+	fs.add("server", "", OK, fmt.Sprintf("%s %s", s.Kind, s.Version), "")
+	if s.Kind != scyllastate.Scylla {
+		return fs.list
+	}
+	portSetting, defaultPort := "native_shard_aware_transport_port", 19042
+	if cfg.TLS != nil && cfg.TLS.Enabled {
+		portSetting, defaultPort = "native_shard_aware_transport_port_ssl", 19142
+	}
+	switch {
+	case !s.DriverShardAware:
+		fs.add("shard_awareness", "", Fail, "this program's gocql is not ScyllaDB's shard-aware fork: it opens num_conns connections "+
+			"per node, which land on shards at random, and most queries take an extra hop from shard to shard",
+			"build ipfs-cluster-service with `replace github.com/gocql/gocql => github.com/scylladb/gocql v1.17.0` in its go.mod (see the README)")
+	case s.ShardAwarePort == 0:
+		fs.add("shard_awareness", "", Warn, fmt.Sprintf("the driver is shard-aware but no node advertises a shard-aware port (%s): "+
+			"it still opens one connection per shard, through port %d, where the server picks each connection's shard: "+
+			"reaching every shard takes extra connections", portSetting, cfg.Port),
+			fmt.Sprintf("set %s: %d in scylla.yaml on every node and restart them (the shipped scylla.yaml sets native_shard_aware_transport_port: 19042 and leaves the TLS one commented out)", portSetting, defaultPort))
+	default:
+		fs.add("shard_awareness", "", OK, fmt.Sprintf("the driver is shard-aware: one connection per shard of each node through port %d, "+
+			"and each query goes to the shard that owns its data (num_conns does not apply)", s.ShardAwarePort), "")
+	}
+	down := downNodes(f.Hosts)
+	for _, p := range f.ShardPorts {
+		switch {
+		case p.Err == nil:
+			fs.add("shard_aware_port", p.Node, OK, fmt.Sprintf("port %d reachable (TCP in %s)", p.Port, human(p.Time)), "")
+		case down[p.Node]:
+			fs.add("shard_aware_port", p.Node, Skip, fmt.Sprintf("port %d not checked: the node is down (see the hosts section)", p.Port), "")
+		case p.RegularErr != nil:
+			fs.add("shard_aware_port", p.Node, Warn,
+				fmt.Sprintf("neither port %d nor port %d answers from this machine (%s): the node is down, or cut off from here", p.Port, p.RegularPort, p.Err),
+				fmt.Sprintf("if the node runs, open ports %d and %d from the peers to it: the driver leaves a node it cannot reach out of its pool", p.RegularPort, p.Port))
+		default:
+			fs.add("shard_aware_port", p.Node, Warn,
+				fmt.Sprintf("port %d unreachable (%s): the driver falls back to port %d, one connection per shard is still opened but through the regular port, "+
+					"where the server picks each connection's shard", p.Port, p.Err, p.RegularPort),
+				fmt.Sprintf("open port %d (the shard-aware port: 19042, or 19142 with TLS) from the peers to every node, "+
+					"or remove %s from scylla.yaml so that the nodes stop advertising it: until then every new connection "+
+					"tries it first, for up to connect_timeout where a firewall drops the attempt", p.Port, portSetting))
+		}
+	}
 	return fs.list
 }
 
@@ -280,7 +365,8 @@ func analyzeSchema(f Facts) []Finding {
 	}
 	switch {
 	case f.SchemaErr != nil:
-		fs.add("version", "", Fail, f.SchemaErr.Error(), "the serial read of the schema version failed: see the replication and consistency findings")
+		fs.add("version", "", Fail, f.SchemaErr.Error(),
+			fmt.Sprintf("reading the schema version at %s (consistency) failed, as a starting peer's would: see the replication and consistency findings", cfg.Consistency))
 	case f.Schema == nil:
 		// no schema_version table: reported with the tables
 	case !f.Schema.Found:
@@ -393,6 +479,7 @@ func analyzeFeed(f Facts) []Finding {
 			fs.add("newest_event", "", OK, fmt.Sprintf("newest event %s ago, at %s: %s", human(max(age, 0)), e.Time().UTC().Format(time.RFC3339), what), "")
 		}
 	}
+	fs.list = append(fs.list, layoutFindings(f)...)
 	switch {
 	case f.WritersErr != nil:
 		fs.add("positions", "", Fail, f.WritersErr.Error(), "")
@@ -459,6 +546,69 @@ func analyzeFeed(f Facts) []Finding {
 	}
 	if f.Self != "" && !selfSeen {
 		fs.add("position", f.Self, Info, "this peer has no feed position in this keyspace yet: it has not run against it", "")
+	}
+	return fs.list
+}
+
+// legacyPartitions are the partitions per minute of a keyspace without a
+// layout (schema versions 1 to 3; see scyllastate's FeedLayout).
+const legacyPartitions = 4
+
+// layoutAt returns the partitions per minute of the bucket at t, the
+// count the newest entry sets (what a peer compares event_partitions
+// with) and the entries that start after t, oldest first.
+func layoutAt(layout []scyllastate.LayoutEntry, t time.Time) (now, newest int, scheduled []scyllastate.LayoutEntry) {
+	now = legacyPartitions
+	for _, e := range layout {
+		if e.From.After(t) {
+			scheduled = append(scheduled, e)
+		} else {
+			now = e.Partitions
+		}
+	}
+	newest = now
+	if len(scheduled) > 0 {
+		newest = scheduled[len(scheduled)-1].Partitions
+	}
+	return now, newest, scheduled
+}
+
+// layoutFindings reports the change feed's layout: its partitions per
+// minute now and any scheduled change, and whether event_partitions
+// agrees.
+func layoutFindings(f Facts) []Finding {
+	cfg := f.Config
+	fs := &findings{section: SectionFeed}
+	switch {
+	case f.LayoutErr != nil:
+		fs.add("layout", "", Fail, f.LayoutErr.Error(),
+			"peers cannot write or read the change feed without its layout: see the reads and keyspace findings")
+		return fs.list
+	case !f.LayoutRead:
+		if _, ok := f.Tables[layoutTable]; !ok {
+			fs.add("layout", "", Skip, fmt.Sprintf("not checked: no %s table (see the schema section)", layoutTable), "")
+		}
+		return fs.list
+	}
+	now, newest, scheduled := layoutAt(f.Layout, f.Time)
+	msg := fmt.Sprintf("%d partitions per minute", now)
+	if len(f.Layout) == 0 {
+		msg += " (no layout recorded: the layout of schema versions 1 to 3)"
+	}
+	for _, e := range scheduled {
+		msg += fmt.Sprintf("; scheduled: %d from %s (in %s)", e.Partitions, e.From.UTC().Format(time.RFC3339), human(e.From.Sub(f.Time)))
+	}
+	fs.add("layout", "", OK, msg, "")
+	if cfg.EventPartitions != newest {
+		when := ""
+		if len(scheduled) > 0 {
+			when = " from " + scheduled[len(scheduled)-1].From.UTC().Format(time.RFC3339)
+		}
+		fs.add("event_partitions", "", Warn,
+			fmt.Sprintf("state.scyllastate.event_partitions is %d but keyspace %s records %d partitions per minute%s: peers use the keyspace's layout; the setting only applies when a peer creates the keyspace",
+				cfg.EventPartitions, cfg.Keyspace, newest, when),
+			fmt.Sprintf("to change the keyspace's, run `ipfs-cluster-service scylla event-partitions %d` once (it schedules the change ahead, so that every peer knows it in time); otherwise set event_partitions to %d",
+				cfg.EventPartitions, newest))
 	}
 	return fs.list
 }

@@ -49,11 +49,14 @@ func healthy() Facts {
 		Hosts:       []scyllastate.HostReport{hostOK("10.0.0.1", "dc1")},
 		Nodes:       []scyllastate.Node{node("10.0.0.1", "dc1")},
 		Connected:   true,
+		Server:      &scyllastate.ServerInfo{Kind: scyllastate.Cassandra, Version: "5.0.8", DriverShardAware: true},
 		Keyspace: &scyllastate.KeyspaceInfo{Name: "pins", Exists: true, Class: scyllastate.SimpleStrategy,
 			Options: map[string]string{"replication_factor": "1"}, DurableWrites: true},
 		Tables:      allTables(),
 		Schema:      &scyllastate.SchemaInfo{Found: true, Version: scyllastate.SchemaVersion, MinCompatible: scyllastate.MinCompatibleSchemaVersion},
 		Reads:       []time.Duration{time.Millisecond, 2 * time.Millisecond, time.Millisecond},
+		Layout:      []scyllastate.LayoutEntry{{From: scyllastate.BucketStart(0), Partitions: cfg.EventPartitions}},
+		LayoutRead:  true,
 		FeedWindow:  time.Hour,
 		WritersRead: true,
 		Writers: []scyllastate.WriterInfo{
@@ -98,7 +101,7 @@ func TestHealthyFactsAreOK(t *testing.T) {
 	if r.Verdict != OK {
 		t.Fatalf("verdict %s, want OK:\n%s", r.Verdict, dump(fs))
 	}
-	for _, check := range []string{"reach", "login", "data_center", "clock", "nodes", "replication", "consistency", "tables", "version", "gc_grace", "latency", "position"} {
+	for _, check := range []string{"reach", "login", "data_center", "clock", "nodes", "server", "replication", "consistency", "tables", "version", "gc_grace", "latency", "layout", "position"} {
 		if len(find(fs, check)) == 0 {
 			t.Errorf("no %q finding in a healthy report:\n%s", check, dump(fs))
 		}
@@ -271,8 +274,10 @@ func TestClusterFindings(t *testing.T) {
 		f.Hosts[0].DialErr = fmt.Errorf("%w: refused", scyllastate.ErrConnect)
 		f.Nodes, f.Connected, f.ConnectErr = nil, false, errors.New("no contact point")
 		f.Keyspace, f.Tables, f.Schema, f.Reads, f.Writers, f.WritersRead = nil, nil, nil, nil, nil, false
+		f.Server, f.Layout, f.LayoutRead = nil, nil, false
 		fs := Analyze(f)
 		one(t, fs, Skip, "nodes")
+		one(t, fs, Skip, "server")
 		one(t, fs, Skip, "exists")
 		one(t, fs, Skip, "tables")
 		one(t, fs, Skip, "latency")
@@ -311,7 +316,7 @@ func TestSchemaFindings(t *testing.T) {
 		delete(f.Tables, scyllastate.CheckpointsTable)
 		fs := Analyze(f)
 		got := one(t, fs, Fail, "tables")
-		if !strings.Contains(got.Message, "pin_events") || !strings.Contains(got.Message, "peer_checkpoints") {
+		if !strings.Contains(got.Message, scyllastate.EventsTable) || !strings.Contains(got.Message, scyllastate.CheckpointsTable) {
 			t.Errorf("tables message %q", got.Message)
 		}
 		one(t, fs, Skip, "newest_event")

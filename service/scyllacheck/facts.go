@@ -13,6 +13,7 @@ import (
 type FactsJSON struct {
 	Hosts    []HostJSON    `json:"hosts"`
 	Nodes    []NodeJSON    `json:"nodes"`
+	Server   *ServerJSON   `json:"server,omitempty"`
 	Keyspace *KeyspaceJSON `json:"keyspace,omitempty"`
 	Schema   *SchemaJSON   `json:"schema,omitempty"`
 	Reads    *ReadsJSON    `json:"reads,omitempty"`
@@ -58,6 +59,32 @@ type NodeJSON struct {
 	SchemaVersion  string `json:"schema_version,omitempty"`
 }
 
+// ServerJSON is what the database server is and how the driver talks to
+// it.
+type ServerJSON struct {
+	// Kind is "scylla" or "cassandra"; empty when Error says why it
+	// could not be told.
+	Kind string `json:"kind,omitempty"`
+	// Version is ScyllaDB's own version, or Cassandra's release_version.
+	Version string `json:"version,omitempty"`
+	// DriverShardAware: this program's gocql is ScyllaDB's shard-aware
+	// fork.
+	DriverShardAware bool `json:"driver_shard_aware"`
+	// ShardAwarePort is the port the nodes advertise (0: none).
+	ShardAwarePort uint16 `json:"shard_aware_port,omitempty"`
+	// ShardAwarePorts are the TCP probes of that port, one per node.
+	ShardAwarePorts []PortJSON `json:"shard_aware_ports,omitempty"`
+	Error           string     `json:"error,omitempty"`
+}
+
+// PortJSON is a TCP probe of one node's port.
+type PortJSON struct {
+	Address   string  `json:"address"`
+	Reachable bool    `json:"reachable"`
+	TCPMs     float64 `json:"tcp_ms,omitempty"`
+	Error     string  `json:"error,omitempty"`
+}
+
 // KeyspaceJSON is the keyspace and its replication.
 type KeyspaceJSON struct {
 	Name          string            `json:"name"`
@@ -65,6 +92,9 @@ type KeyspaceJSON struct {
 	Class         string            `json:"class,omitempty"`
 	Replication   map[string]string `json:"replication,omitempty"`
 	DurableWrites bool              `json:"durable_writes,omitempty"`
+	// Tablets tells, on ScyllaDB only, whether the keyspace uses
+	// tablets (false: vnodes).
+	Tablets *bool `json:"tablets,omitempty"`
 }
 
 // SchemaJSON is the recorded schema version and the tables.
@@ -99,7 +129,20 @@ type FeedJSON struct {
 	// for alive.
 	AliveWithinSeconds float64    `json:"alive_within_seconds"`
 	Peers              []PeerJSON `json:"peers"`
-	Error              string     `json:"error,omitempty"`
+	// PartitionsPerMinute is the feed's partitions per bucket now, and
+	// Layout the recorded layout, scheduled changes included (empty: 4
+	// partitions per minute, the layout of schema versions 1 to 3). Both
+	// are left out when the layout could not be read.
+	PartitionsPerMinute *int         `json:"partitions_per_minute,omitempty"`
+	Layout              []LayoutJSON `json:"layout,omitempty"`
+	Error               string       `json:"error,omitempty"`
+}
+
+// LayoutJSON is one entry of the change feed's layout: from From on,
+// Partitions partitions per minute.
+type LayoutJSON struct {
+	From       time.Time `json:"from"`
+	Partitions int       `json:"partitions"`
 }
 
 // EventJSON is one event of the change feed.
@@ -141,8 +184,9 @@ func (f *Facts) JSON() *FactsJSON {
 	for _, n := range f.Nodes {
 		out.Nodes = append(out.Nodes, NodeJSON(n))
 	}
+	out.Server = f.serverJSON()
 	if ks := f.Keyspace; ks != nil {
-		out.Keyspace = &KeyspaceJSON{Name: ks.Name, Exists: ks.Exists, Class: ks.Class, Replication: ks.Options, DurableWrites: ks.DurableWrites}
+		out.Keyspace = &KeyspaceJSON{Name: ks.Name, Exists: ks.Exists, Class: ks.Class, Replication: ks.Options, DurableWrites: ks.DurableWrites, Tablets: f.Tablets}
 	}
 	if f.Tables != nil {
 		s := &SchemaJSON{
@@ -213,6 +257,29 @@ func hostJSON(h scyllastate.HostReport, username string) HostJSON {
 	return j
 }
 
+// serverJSON is nil when there was no connection.
+func (f *Facts) serverJSON() *ServerJSON {
+	switch {
+	case f.ServerErr != nil:
+		return &ServerJSON{Error: f.ServerErr.Error()}
+	case f.Server == nil:
+		return nil
+	}
+	s := f.Server
+	j := &ServerJSON{Kind: "cassandra", Version: s.Version, DriverShardAware: s.DriverShardAware, ShardAwarePort: s.ShardAwarePort}
+	if s.Kind == scyllastate.Scylla {
+		j.Kind = "scylla"
+	}
+	for _, p := range f.ShardPorts {
+		pj := PortJSON{Address: p.Address(), Reachable: p.Err == nil, Error: errorText(p.Err)}
+		if p.Err == nil {
+			pj.TCPMs = ms(p.Time)
+		}
+		j.ShardAwarePorts = append(j.ShardAwarePorts, pj)
+	}
+	return j
+}
+
 func (f *Facts) feedJSON() *FeedJSON {
 	j := &FeedJSON{WindowSeconds: f.FeedWindow.Seconds(), AliveWithinSeconds: f.AliveWithin.Seconds(), Peers: []PeerJSON{}}
 	if e := f.Newest; e != nil {
@@ -242,7 +309,14 @@ func (f *Facts) feedJSON() *FeedJSON {
 		}
 		j.Peers = append(j.Peers, p)
 	}
-	errs := errors.Join(f.NewestErr, f.WritersErr)
+	if f.LayoutRead {
+		now, _, _ := layoutAt(f.Layout, f.Time)
+		j.PartitionsPerMinute = &now
+		for _, e := range f.Layout {
+			j.Layout = append(j.Layout, LayoutJSON{From: e.From.UTC(), Partitions: e.Partitions})
+		}
+	}
+	errs := errors.Join(f.NewestErr, f.LayoutErr, f.WritersErr)
 	j.Error = errorText(errs)
 	return j
 }

@@ -3,6 +3,9 @@ package scyllacheck
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -58,17 +61,40 @@ type Facts struct {
 	// dc_aware_routing.
 	PlainRouting bool
 
+	// Server is what the database is (ScyllaDB or Cassandra, its
+	// version, whether the driver is shard-aware and the shard-aware
+	// port the nodes advertise); ServerErr is why that could not be
+	// told (Server is then nil).
+	Server    *scyllastate.ServerInfo
+	ServerErr error
+	// ShardPorts are the TCP probes of every node's shard-aware port, on
+	// ScyllaDB with the shard-aware driver and a port advertised.
+	ShardPorts []PortProbe
+
 	Keyspace    *scyllastate.KeyspaceInfo
 	KeyspaceErr error
-	Tables      map[string]scyllastate.TableInfo
-	TablesErr   error
-	Schema      *scyllastate.SchemaInfo
-	SchemaErr   error
+	// Tablets tells, on ScyllaDB, whether the keyspace uses tablets
+	// (else vnodes); nil on Cassandra or when TabletsErr says why it
+	// could not be read.
+	Tablets    *bool
+	TabletsErr error
+
+	Tables    map[string]scyllastate.TableInfo
+	TablesErr error
+	Schema    *scyllastate.SchemaInfo
+	SchemaErr error
 
 	// Reads are the durations of the latency probe; ReadErr the first
 	// failed read.
 	Reads   []time.Duration
 	ReadErr error
+
+	// Layout is the change feed's layout, oldest entry first (empty: 4
+	// partitions per minute, the layout of schema versions 1 to 3);
+	// LayoutRead tells whether it could be read, LayoutErr why not.
+	Layout     []scyllastate.LayoutEntry
+	LayoutRead bool
+	LayoutErr  error
 
 	// FeedWindow is how far back Newest was looked for. Newest is nil
 	// when no event is that recent.
@@ -144,9 +170,99 @@ func Gather(ctx context.Context, o Options) Facts {
 	}
 	defer in.Close()
 	f.Connected = true
+	f.inspectServer(ctx, in)
 	f.inspect(ctx, in, reads)
 	return f
 }
+
+// PortProbe is a TCP connection attempt to one node's shard-aware port.
+type PortProbe struct {
+	// Node is the node's IP address; Port the shard-aware port dialled.
+	Node string
+	Port uint16
+	// Err is why TCP did not connect within connect_timeout; Time how
+	// long it took.
+	Err  error
+	Time time.Duration
+	// RegularPort is the node's regular CQL port. When Err is set it is
+	// dialled too: RegularErr tells a closed shard-aware port from a
+	// node this machine cannot reach at all.
+	RegularPort int
+	RegularErr  error
+}
+
+// Address is the ip:port dialled.
+func (p PortProbe) Address() string {
+	return net.JoinHostPort(p.Node, strconv.Itoa(int(p.Port)))
+}
+
+// inspectServer reads what the server is and, on ScyllaDB with the
+// shard-aware driver and a shard-aware port advertised, dials that port
+// on every node: the driver opens its connections there.
+func (f *Facts) inspectServer(ctx context.Context, in *scyllastate.Inspector) {
+	info, err := in.Server()
+	if err != nil {
+		f.ServerErr = err
+		return
+	}
+	f.Server = &info
+	if info.Kind != scyllastate.Scylla || !info.DriverShardAware || info.ShardAwarePort == 0 {
+		return
+	}
+	f.ShardPorts = f.probeShardPorts(ctx, info.ShardAwarePort)
+}
+
+// probeShardPorts dials port on every node, in parallel, each attempt
+// bounded by connect_timeout; where it fails, the node's regular port
+// too.
+func (f *Facts) probeShardPorts(ctx context.Context, port uint16) []PortProbe {
+	out := make([]PortProbe, len(f.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range f.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := PortProbe{Node: n.Address, Port: port, RegularPort: f.regularPort(n.Address)}
+			p.Time, p.Err = dialTCP(ctx, p.Address(), f.Config.ConnectTimeout)
+			if p.Err != nil {
+				_, p.RegularErr = dialTCP(ctx, net.JoinHostPort(p.Node, strconv.Itoa(p.RegularPort)), f.Config.ConnectTimeout)
+			}
+			out[i] = p
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// regularPort is the CQL port the driver uses for a node: the port of a
+// contact point at that address, else the configured port.
+func (f *Facts) regularPort(ip string) int {
+	for _, h := range f.Hosts {
+		if host, port, err := net.SplitHostPort(h.Address); err == nil && host == ip {
+			if n, err := strconv.Atoi(port); err == nil {
+				return n
+			}
+		}
+	}
+	return f.Config.Port
+}
+
+// dialTCP connects to addr and closes the connection at once.
+func dialTCP(ctx context.Context, addr string, timeout time.Duration) (time.Duration, error) {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+	took := time.Since(start)
+	if err != nil {
+		return took, fmt.Errorf("TCP to %s: %w", addr, err)
+	}
+	_ = conn.Close()
+	return took, nil
+}
+
+// layoutTable is the table of the change feed's layout.
+const layoutTable = scyllastate.LayoutTable
 
 // inspect reads the keyspace, schema, latency and feed facts.
 func (f *Facts) inspect(ctx context.Context, in *scyllastate.Inspector, reads int) {
@@ -166,6 +282,16 @@ func (f *Facts) inspect(ctx context.Context, in *scyllastate.Inspector, reads in
 	f.Keyspace = &ks
 	if !ks.Exists {
 		return
+	}
+	if f.Server != nil && f.Server.Kind == scyllastate.Scylla {
+		qctx, cancel = call()
+		tablets, err := in.KeyspaceTablets(qctx)
+		cancel()
+		if err != nil {
+			f.TabletsErr = err
+		} else {
+			f.Tablets = &tablets
+		}
 	}
 	qctx, cancel = call()
 	f.Tables, f.TablesErr = in.Tables(qctx)
@@ -199,8 +325,14 @@ func (f *Facts) inspect(ctx context.Context, in *scyllastate.Inspector, reads in
 			f.Reads = append(f.Reads, d)
 		}
 	}
+	if _, ok := f.Tables[layoutTable]; ok {
+		qctx, cancel = call()
+		f.Layout, f.LayoutErr = in.FeedLayout(qctx)
+		cancel()
+		f.LayoutRead = f.LayoutErr == nil
+	}
 	if _, ok := f.Tables[scyllastate.EventsTable]; ok {
-		// Up to 4 partitions per bucket, read a few buckets at a time.
+		// The partitions of a few buckets at a time, in parallel.
 		budget := time.Duration(f.FeedWindow/scyllastate.BucketWidth+2) * cfg.WriteDeadline()
 		qctx, cancel := context.WithTimeout(ctx, budget)
 		e, found, err := in.NewestEvent(qctx, f.Time, f.FeedWindow)

@@ -60,18 +60,22 @@ func only(t *testing.T, r *scyllacheck.Report, st scyllacheck.Status, check stri
 	return got[0]
 }
 
-// rows returns the readers of peer_checkpoints and their positions, as
-// text (not the heartbeats, which a running store updates).
+// feedComponent is the partition of the store's rows in feed_members
+// (and the other tables keyed by component).
+const feedComponent = "scyllastate"
+
+// rows returns the members of feed_members and their positions, as text
+// (not the heartbeats, which a running store updates).
 func rows(t *testing.T, s *gocql.Session, ks string) []string {
 	t.Helper()
-	iter := s.Query("SELECT reader, position FROM " + ks + ".peer_checkpoints").Iter()
+	iter := s.Query("SELECT member, position FROM "+ks+"."+scyllastate.CheckpointsTable+" WHERE component = ?", feedComponent).Iter()
 	var (
 		out    []string
-		reader string
+		member string
 		pos    time.Time
 	)
-	for iter.Scan(&reader, &pos) {
-		out = append(out, fmt.Sprintf("%s %d", reader, pos.UnixMilli()))
+	for iter.Scan(&member, &pos) {
+		out = append(out, fmt.Sprintf("%s %d", member, pos.UnixMilli()))
 	}
 	if err := iter.Close(); err != nil {
 		t.Fatal(err)
@@ -114,6 +118,27 @@ func TestHealthyKeyspace(t *testing.T) {
 		t.Fatalf("verdict %s, want OK", r.Verdict)
 	}
 	host := cfg.Hosts[0]
+	// The test database is Apache Cassandra: the server finding names it
+	// with the version its system.local reports, and nothing of
+	// ScyllaDB's (shards, tablets) is reported.
+	var release string
+	if err := s.Query("SELECT release_version FROM system.local WHERE key = 'local'").Scan(&release); err != nil {
+		t.Fatal(err)
+	}
+	if f := only(t, r, scyllacheck.OK, "server"); f.Section != scyllacheck.SectionServer || f.Message != "Apache Cassandra "+release {
+		t.Errorf("server finding %+v, want \"Apache Cassandra %s\"", f, release)
+	}
+	if srv := r.Facts.Server; srv == nil || srv.Kind != "cassandra" || srv.Version != release || srv.ShardAwarePort != 0 || srv.ShardAwarePorts != nil {
+		t.Errorf("server facts %+v", srv)
+	}
+	for _, f := range r.Findings {
+		if f.Check == "shard_awareness" || f.Check == "shard_aware_port" || f.Check == "tablets" {
+			t.Errorf("a ScyllaDB finding on Cassandra: %+v", f)
+		}
+	}
+	if f := only(t, r, scyllacheck.OK, "layout"); f.Message != fmt.Sprintf("%d partitions per minute", cfg.EventPartitions) {
+		t.Errorf("layout: %q", f.Message)
+	}
 	only(t, r, scyllacheck.OK, "reach", host)
 	only(t, r, scyllacheck.OK, "login", host)
 	only(t, r, scyllacheck.OK, "clock", host)
@@ -136,7 +161,7 @@ func TestHealthyKeyspace(t *testing.T) {
 		t.Errorf("feed facts: %+v", feed)
 	}
 	if after := rows(t, s, cfg.Keyspace); strings.Join(after, "\n") != strings.Join(before, "\n") {
-		t.Errorf("the check changed peer_checkpoints:\nbefore %q\nafter  %q", before, after)
+		t.Errorf("the check changed %s:\nbefore %q\nafter  %q", scyllastate.CheckpointsTable, before, after)
 	}
 }
 
@@ -191,8 +216,8 @@ func TestStaleWriter(t *testing.T) {
 	s := cqltest.Session(t, cfg)
 	defer s.Close()
 	died := time.Now().Add(-5 * time.Minute)
-	if err := s.Query("UPDATE "+cfg.Keyspace+".peer_checkpoints SET position = ?, heartbeat = ?, safe_before = ?, closed = false WHERE reader = 'peer-dead'",
-		died.Add(-time.Minute), died, died).Exec(); err != nil {
+	if err := s.Query("UPDATE "+cfg.Keyspace+"."+scyllastate.CheckpointsTable+" SET position = ?, heartbeat = ?, safe_before = ?, closed = false WHERE component = ? AND member = 'peer-dead'",
+		died.Add(-time.Minute), died, died, feedComponent).Exec(); err != nil {
 		t.Fatal(err)
 	}
 	r := run(t, cfg, "peer-live")
@@ -229,5 +254,51 @@ func TestUnreachableHost(t *testing.T) {
 	only(t, r, scyllacheck.OK, "version")
 	if r.Failures != 1 {
 		t.Errorf("%d failures, want 1", r.Failures)
+	}
+}
+
+// The change feed's layout: the partitions per minute the keyspace was
+// created with, a scheduled change, and a warning while event_partitions
+// differs from what the keyspace records.
+func TestFeedLayout(t *testing.T) {
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.EventPartitions = 8
+	ctx := testCtx(t)
+	st := cqltest.New(t, cfg)
+
+	r := run(t, cfg, "")
+	if f := only(t, r, scyllacheck.OK, "layout"); f.Message != "8 partitions per minute" {
+		t.Errorf("layout: %q", f.Message)
+	}
+	if r.Verdict != scyllacheck.OK {
+		t.Errorf("verdict %s, want OK", r.Verdict)
+	}
+	if n := r.Facts.Feed.PartitionsPerMinute; n == nil || *n != 8 || len(r.Facts.Feed.Layout) != 1 {
+		t.Errorf("feed facts: partitions %v, layout %+v", n, r.Facts.Feed.Layout)
+	}
+
+	other := *cfg
+	other.EventPartitions = 16
+	r = run(t, &other, "")
+	f := only(t, r, scyllacheck.Warn, "event_partitions")
+	if !strings.Contains(f.Message, "records 8 partitions per minute") || !strings.Contains(f.Hint, "event-partitions 16") {
+		t.Errorf("event_partitions finding %+v", f)
+	}
+
+	from, err := st.ScheduleEventPartitions(ctx, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, &other, "")
+	f = only(t, r, scyllacheck.OK, "layout")
+	if want := fmt.Sprintf("8 partitions per minute; scheduled: 16 from %s", from.UTC().Format(time.RFC3339)); !strings.HasPrefix(f.Message, want) {
+		t.Errorf("layout %q, want %q...", f.Message, want)
+	}
+	if r.Verdict != scyllacheck.OK {
+		t.Errorf("with the change scheduled as configured: verdict %s, want OK", r.Verdict)
+	}
+	r = run(t, cfg, "")
+	if f := only(t, r, scyllacheck.Warn, "event_partitions"); !strings.Contains(f.Message, "records 16 partitions per minute from "+from.UTC().Format(time.RFC3339)) {
+		t.Errorf("event_partitions %q", f.Message)
 	}
 }

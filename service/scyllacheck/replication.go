@@ -111,7 +111,7 @@ func (r replicas) requirements(level, localDC string) (reqs []requirement, refus
 		return []requirement{{all, 2, r.totalAvail()}}, ""
 	case "THREE":
 		return []requirement{{all, 3, r.totalAvail()}}, ""
-	case "QUORUM", "SERIAL":
+	case "QUORUM":
 		return []requirement{{all, quorum(r.totalRF()), r.totalAvail()}}, ""
 	case "ALL":
 		return []requirement{{all, r.totalRF(), r.totalAvail()}}, ""
@@ -126,8 +126,8 @@ func (r replicas) requirements(level, localDC string) (reqs []requirement, refus
 		}
 		return reqs, ""
 	}
-	// LOCAL_ONE, LOCAL_QUORUM, LOCAL_SERIAL: counted in the
-	// coordinator's data center.
+	// LOCAL_ONE, LOCAL_QUORUM: counted in the coordinator's data
+	// center.
 	local := func(rf int) int {
 		if level == "LOCAL_ONE" {
 			return 1
@@ -222,7 +222,9 @@ func analyzeReplication(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, d
 	if cfg.EventConsistency != "" && !strings.EqualFold(cfg.EventConsistency, cfg.Consistency) {
 		settings = append(settings, struct{ name, level string }{"event_consistency", cfg.EventConsistency})
 	}
-	settings = append(settings, struct{ name, level string }{"serial_consistency", cfg.SerialConsistency})
+	// serial_consistency is not judged: the store sends no lightweight
+	// transaction and reads the schema version at consistency; the
+	// setting is only accepted for configurations of older builds.
 	for _, s := range settings {
 		fs.list = append(fs.list, consistencyFinding(r, s.name, strings.ToUpper(s.level), cfg.LocalDC, ks.Name))
 	}
@@ -236,9 +238,8 @@ func analyzeReplication(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, d
 func consistencyFinding(r replicas, setting, level, localDC, ks string) Finding {
 	fd := Finding{Section: SectionKeyspace, Check: setting, Subject: level}
 	uses := map[string]string{
-		"consistency":        "reads and writes",
-		"event_consistency":  "change-feed event writes",
-		"serial_consistency": "schema version reads at start",
+		"consistency":       "reads, writes and the schema version read at start",
+		"event_consistency": "change-feed event writes",
 	}[setting]
 	reqs, refusal := r.requirements(level, localDC)
 	if refusal != "" {

@@ -1,11 +1,13 @@
 // Package scyllacheck diagnoses, read-only, the database of a Scylla
 // peer: `ipfs-cluster-service scylla check`. Gather probes every contact
-// point and reads the keyspace (replication, tables, schema version), a
-// few pin rows (latency) and the change feed (newest event, the peers'
-// feed positions and writer heartbeats); Analyze turns those facts into
-// findings (OK, INFO, WARN, FAIL), each with a hint of what to do; a
-// Report renders them for people (WriteText) or machines (WriteJSON) with
-// a verdict. Nothing here writes to the database.
+// point, tells ScyllaDB from Cassandra (on ScyllaDB: the driver's shard
+// awareness and each node's shard-aware port, the keyspace's tablets or
+// vnodes) and reads the keyspace (replication, tables, schema version), a
+// few pin rows (latency) and the change feed (its layout, newest event,
+// the peers' feed positions and writer heartbeats); Analyze turns those
+// facts into findings (OK, INFO, WARN, FAIL), each with a hint of what to
+// do; a Report renders them for people (WriteText) or machines
+// (WriteJSON) with a verdict. Nothing here writes to the database.
 package scyllacheck
 
 import (
@@ -33,18 +35,20 @@ const (
 	SectionConfig   = "config"
 	SectionHosts    = "hosts"
 	SectionCluster  = "cluster"
+	SectionServer   = "server"
 	SectionKeyspace = "keyspace"
 	SectionSchema   = "schema"
 	SectionReads    = "reads"
 	SectionFeed     = "feed"
 )
 
-var sectionOrder = []string{SectionConfig, SectionHosts, SectionCluster, SectionKeyspace, SectionSchema, SectionReads, SectionFeed}
+var sectionOrder = []string{SectionConfig, SectionHosts, SectionCluster, SectionServer, SectionKeyspace, SectionSchema, SectionReads, SectionFeed}
 
 var sectionTitles = map[string]string{
 	SectionConfig:   "Configuration",
 	SectionHosts:    "Hosts",
 	SectionCluster:  "Cluster",
+	SectionServer:   "Server",
 	SectionKeyspace: "Keyspace",
 	SectionSchema:   "Schema",
 	SectionReads:    "Reads",

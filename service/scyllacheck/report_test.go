@@ -115,14 +115,16 @@ func TestJSONFieldNames(t *testing.T) {
 	}{
 		"report":   {keys(doc), "checked_at,facts,failures,findings,hosts,keyspace,verdict,warnings"},
 		"finding":  {keys(first(doc["findings"])), "check,message,section,status,subject"},
-		"facts":    {keys(facts), "feed,hosts,keyspace,nodes,reads,schema"},
+		"facts":    {keys(facts), "feed,hosts,keyspace,nodes,reads,schema,server"},
+		"server":   {keys(facts["server"]), "driver_shard_aware,kind,version"},
 		"host":     {keys(first(facts["hosts"])), "address,clock_skew_ms,data_center,host,login,rack,reachable,release_version,tcp_ms,username"},
 		"bad host": {keys(facts["hosts"].([]any)[1]), "error,host,reachable"},
 		"node":     {keys(first(facts["nodes"])), "address,data_center,host_id,rack,release_version,schema_version"},
 		"keyspace": {keys(facts["keyspace"]), "class,durable_writes,exists,name,replication"},
 		"schema":   {keys(facts["schema"]), "build_min_compatible,build_version,event_retention_seconds,found,min_compatible,pins_gc_grace_seconds,version"},
 		"reads":    {keys(facts["reads"]), "consistency,count,max_ms,p50_ms"},
-		"feed":     {keys(facts["feed"]), "alive_within_seconds,newest_event,peers,window_seconds"},
+		"feed":     {keys(facts["feed"]), "alive_within_seconds,layout,newest_event,partitions_per_minute,peers,window_seconds"},
+		"layout":   {keys(first(facts["feed"].(map[string]any)["layout"])), "from,partitions"},
 		"peer":     {keys(first(facts["feed"].(map[string]any)["peers"])), "alive,behind_seconds,closed,heartbeat,heartbeat_age_seconds,id,position,safe_before,self,stale"},
 	} {
 		if c.got != c.want {

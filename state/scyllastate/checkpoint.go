@@ -13,7 +13,7 @@ import (
 // false when there is none.
 func (s *ScyllaState) Checkpoint(ctx context.Context, reader string) (time.Time, bool, error) {
 	var pos time.Time
-	err := s.session.Query(s.stmts.getCheckpoint, reader).WithContext(ctx).Scan(&pos)
+	err := s.session.Query(s.stmts.getCheckpoint, schemaComponent, reader).WithContext(ctx).Scan(&pos)
 	if errors.Is(err, gocql.ErrNotFound) || (err == nil && pos.IsZero()) {
 		return time.Time{}, false, nil
 	}
@@ -27,7 +27,7 @@ func (s *ScyllaState) Checkpoint(ctx context.Context, reader string) (time.Time,
 // SaveCheckpoint records how far a reader has processed the feed. Pins
 // are never touched.
 func (s *ScyllaState) SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error {
-	err := s.session.Query(s.stmts.saveCheckpoint, pos, reader).WithContext(ctx).Exec()
+	err := s.session.Query(s.stmts.saveCheckpoint, pos, schemaComponent, reader).WithContext(ctx).Exec()
 	s.health.record(err)
 	if err != nil {
 		return fmt.Errorf("saving the feed checkpoint of %s: %w", reader, err)
@@ -65,7 +65,7 @@ func (w WriterInfo) Stale(now time.Time) bool {
 
 // Writers lists the readers and writers recorded in the keyspace.
 func (s *ScyllaState) Writers(ctx context.Context) ([]WriterInfo, error) {
-	iter := s.session.Query(s.stmts.writers).WithContext(ctx).Iter()
+	iter := s.session.Query(s.stmts.writers, schemaComponent).WithContext(ctx).Iter()
 	var out []WriterInfo
 	var (
 		w      WriterInfo
@@ -93,13 +93,63 @@ func (s *ScyllaState) Writers(ctx context.Context) ([]WriterInfo, error) {
 // safeBefore are complete (another peer rolled them forward).
 func (s *ScyllaState) MarkWriterDone(ctx context.Context, id string, safeBefore time.Time) error {
 	ttl := int64(s.cfg.EventRetention / time.Second)
-	err := s.session.Query(
-		"UPDATE "+s.cfg.Keyspace+"."+checkpointsTable+" USING TTL ? SET safe_before = ?, closed = true WHERE reader = ?",
-		ttl, safeBefore, id,
-	).WithContext(ctx).Exec()
+	err := s.session.Query(s.stmts.markDone, ttl, safeBefore, schemaComponent, id).WithContext(ctx).Exec()
 	s.health.record(err)
 	if err != nil {
 		return fmt.Errorf("marking writer %s done: %w", id, err)
 	}
 	return nil
+}
+
+// copyLegacyMembers copies the readers and writers that builds of schema
+// versions 1 to 3 recorded in peer_checkpoints into feed_members, when
+// that table is still empty: their feed positions, and the heartbeats
+// that tell redo which writers died with changes unfinished. It reads
+// the whole of peer_checkpoints (one row per peer), once per keyspace.
+func (s *ScyllaState) copyLegacyMembers(ctx context.Context) error {
+	existing, err := s.tableNames(ctx)
+	if err != nil || !existing[checkpointsTable] {
+		return err
+	}
+	var member string
+	err = s.session.Query(s.stmts.anyMember, schemaComponent).WithContext(ctx).Consistency(s.meta).Scan(&member)
+	if err == nil {
+		return nil // copied before
+	}
+	if !errors.Is(err, gocql.ErrNotFound) {
+		return fmt.Errorf("%w: reading %s: %w", ErrSchema, membersTable, err)
+	}
+	ttl := int64(s.cfg.EventRetention / time.Second)
+	iter := s.session.Query(s.stmts.legacyMembers).WithContext(ctx).Consistency(s.meta).Iter()
+	var (
+		id                       string
+		pos, updated, beat, safe time.Time
+		closed                   *bool
+		dc                       *string
+		n                        int
+	)
+	for iter.Scan(&id, &pos, &updated, &beat, &safe, &closed, &dc) {
+		if err := s.session.Query(s.stmts.copyMember, schemaComponent, id, nullTime(pos), nullTime(updated), nullTime(beat), nullTime(safe), closed, dc, ttl).
+			WithContext(ctx).Consistency(s.meta).Exec(); err != nil {
+			_ = iter.Close()
+			return fmt.Errorf("%w: copying feed member %s into %s: %w", ErrSchema, id, membersTable, err)
+		}
+		n++
+		closed, dc = nil, nil
+	}
+	if err := iter.Close(); err != nil {
+		return fmt.Errorf("%w: reading %s: %w", ErrSchema, checkpointsTable, err)
+	}
+	if n > 0 {
+		logger.Infof("copied %d feed readers and writers from %s.%s into %s", n, s.cfg.Keyspace, checkpointsTable, membersTable)
+	}
+	return nil
+}
+
+// nullTime leaves a zero time unset.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return gocql.UnsetValue
+	}
+	return t
 }

@@ -42,6 +42,12 @@ const (
 	DefaultWriteConcurrency           = 16
 	DefaultListConcurrency            = 8
 	DefaultEventRetention             = 7 * 24 * time.Hour
+	// DefaultEventPartitions spreads the feed's writes over every shard of
+	// a 3-node ScyllaDB cluster of 8 shards per node (see docs/cql.md).
+	DefaultEventPartitions = 32
+	// MaxEventPartitions is the most partitions per bucket: the shard
+	// column of pin_events is a tinyint.
+	MaxEventPartitions = 128
 )
 
 // Schema modes.
@@ -87,8 +93,9 @@ type Config struct {
 	// consistencies, EACH_QUORUM makes a change visible to the peers of
 	// every data center once it is acknowledged (see the README).
 	EventConsistency string
-	// SerialConsistency for lightweight transactions (SERIAL or
-	// LOCAL_SERIAL).
+	// SerialConsistency (SERIAL or LOCAL_SERIAL) is accepted for
+	// configurations written by older builds and otherwise unused: the
+	// store sends no lightweight transaction.
 	SerialConsistency string
 	// Timeout of every query.
 	Timeout time.Duration
@@ -139,6 +146,13 @@ type Config struct {
 	// (the TTL of its rows). A peer away for longer cannot learn from the
 	// feed which pins were removed while it was away.
 	EventRetention time.Duration
+	// EventPartitions is the number of change-feed partitions per minute
+	// that a new keyspace gets (1 to MaxEventPartitions): the feed's writes
+	// spread over that many partitions, so over at most that many shards
+	// of each replica. The keyspace records it (table feed_layout): peers
+	// use the recorded layout, and a peer whose setting differs says so in
+	// its log. `ipfs-cluster-service scylla event-partitions` changes it.
+	EventPartitions int
 }
 
 // TLSConfig configures client-to-node encryption.
@@ -211,6 +225,7 @@ type jsonConfig struct {
 	WriteConcurrency           int              `json:"write_concurrency"`
 	ListConcurrency            int              `json:"list_concurrency"`
 	EventRetention             string           `json:"event_retention"`
+	EventPartitions            int              `json:"event_partitions"`
 }
 
 // ConfigKey returns the service.json section name: "scyllastate".
@@ -251,6 +266,7 @@ func (cfg *Config) Default() error {
 	setIfZero(&cfg.WriteConcurrency, DefaultWriteConcurrency)
 	setIfZero(&cfg.ListConcurrency, DefaultListConcurrency)
 	setIfZero(&cfg.EventRetention, DefaultEventRetention)
+	setIfZero(&cfg.EventPartitions, DefaultEventPartitions)
 	return nil
 }
 
@@ -357,6 +373,7 @@ func (cfg *Config) toJSONConfig() *jsonConfig {
 		WriteConcurrency:    cfg.WriteConcurrency,
 		ListConcurrency:     cfg.ListConcurrency,
 		EventRetention:      cfg.EventRetention.String(),
+		EventPartitions:     cfg.EventPartitions,
 	}
 }
 
@@ -435,5 +452,6 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.WriteConcurrency = jcfg.WriteConcurrency
 	cfg.ListConcurrency = jcfg.ListConcurrency
 	cfg.EventRetention = retention
+	cfg.EventPartitions = jcfg.EventPartitions
 	return nil
 }

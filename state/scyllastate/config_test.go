@@ -74,6 +74,7 @@ func fullConfig() *Config {
 		WriteConcurrency:           5,
 		ListConcurrency:            6,
 		EventRetention:             36 * time.Hour,
+		EventPartitions:            12,
 	}
 }
 

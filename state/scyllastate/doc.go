@@ -5,16 +5,41 @@
 //
 // # Layout
 //
-// One keyspace (Config.Keyspace) holds, in schema version 3:
+// One keyspace (Config.Keyspace) holds, in schema version 4:
 //
 //	pins(cid PRIMARY KEY, pin, meta, unpinned_at,  the pinset, and the
 //	     ...)                                       markers unpins leave
 //	pin_events((bucket, shard), event_id, cid,     the change feed
 //	           pin, change, op)
-//	peer_checkpoints(reader PRIMARY KEY, position,  feed positions and
-//	           heartbeat, safe_before, closed, ...)   writer heartbeats
+//	feed_layout((component), from_bucket,          its partitions per
+//	           partitions)                          minute (layout.go)
+//	feed_activity((bucket), shard)                 its partitions in use
+//	                                                (activity.go)
+//	feed_members((component), member, position,    feed positions and
+//	           heartbeat, safe_before, closed, ...)  writer heartbeats
 //	pin_expiry((bucket), expire_at_ns, cid)        pins by expiry hour
-//	schema_version(component PRIMARY KEY, version, min_compatible)
+//	schema_history((component), version, ...)      one row per version
+//	schema_version(component PRIMARY KEY, ...)     read by older builds
+//
+// No statement is a lightweight transaction, so the schema works on
+// ScyllaDB keyspaces with tablets as on vnodes and on Cassandra; every
+// statement is listed, with its partition key, consistency and
+// idempotence, in docs/cql.md. On ScyllaDB (detected at start from its
+// system.versions table) reads carry USING TIMEOUT and full scans BYPASS
+// CACHE (see newStatements).
+//
+// # The shard-aware driver
+//
+// This module replaces github.com/gocql/gocql with ScyllaDB's fork,
+// github.com/scylladb/gocql, which opens one connection per shard and
+// sends each query to the shard that owns its partition. A replace
+// directive applies only to the main module: a program that imports this
+// package must carry the same line in its own go.mod,
+//
+//	replace github.com/gocql/gocql => github.com/scylladb/gocql v1.17.0
+//
+// or it talks to ScyllaDB without shard awareness. New logs once which it
+// is (ServerInfo), and `ipfs-cluster-service scylla check` reports it.
 //
 // The pin column is api.Pin.ProtoMarshal(), byte for byte the value that
 // upstream's dsstate stores, which keeps Marshal/Unmarshal compatible with

@@ -21,6 +21,19 @@ func ApplyCQLFile(s *gocql.Session, ks, file string) error {
 	if err != nil {
 		return err
 	}
+	return applyStatements(s, ks, stmts)
+}
+
+// ApplyCQLText runs the statements of a .cql text in a keyspace.
+func ApplyCQLText(s *gocql.Session, ks, name string, raw []byte) error {
+	stmts, err := splitStatements(name, raw)
+	if err != nil {
+		return err
+	}
+	return applyStatements(s, ks, stmts)
+}
+
+func applyStatements(s *gocql.Session, ks string, stmts []string) error {
 	for _, st := range stmts {
 		q, err := qualify(st, ks)
 		if err != nil {
@@ -44,8 +57,17 @@ func V1Row(p api.Pin) []any {
 	return []any{p.Cid.Bytes(), pb, int8(p.Mode), ua, unixNano(p.Timestamp), unixNano(p.ExpireAt)}
 }
 
-// EventPartition returns the feed partition of an event written at t for
-// a CID.
-func EventPartition(t time.Time, c api.Cid) Partition {
-	return Partition{Bucket: bucketOf(t), Shard: shardOf(c.Bytes())}
+// LegacyEventPartition returns the feed partition of an event written at
+// t for a CID by a build of schema versions 1 to 3 (4 partitions).
+func LegacyEventPartition(t time.Time, c api.Cid) Partition {
+	return Partition{Bucket: bucketOf(t), Shard: partitionOf(c.Bytes(), legacyEventPartitions)}
 }
+
+// EventPartitionOf returns the partition in which s writes the event of
+// a CID written at t.
+func EventPartitionOf(s *ScyllaState, t time.Time, c api.Cid) Partition {
+	return Partition{Bucket: bucketOf(t), Shard: partitionOf(c.Bytes(), s.layout.current().at(bucketOf(t)))}
+}
+
+// LayoutLead is how far ahead a change of the feed layout applies.
+const LayoutLead = layoutLead

@@ -46,18 +46,6 @@ type Partition struct {
 	Shard  int8
 }
 
-// Partitions returns the partitions holding events with IDs between from
-// and to, in time order.
-func Partitions(from, to time.Time) []Partition {
-	var ps []Partition
-	for b := bucketOf(from); b <= bucketOf(to); b++ {
-		for shard := int8(0); shard < eventShards; shard++ {
-			ps = append(ps, Partition{b, shard})
-		}
-	}
-	return ps
-}
-
 // BucketStart is the time at which a bucket begins.
 func BucketStart(bucket int64) time.Time { return time.Unix(0, bucket*int64(eventBucket)) }
 
@@ -98,6 +86,73 @@ func (s *ScyllaState) ReadPartition(ctx context.Context, p Partition, after, upT
 	s.health.record(err)
 	if err != nil {
 		return fmt.Errorf("reading pin events of partition %d/%d: %w", p.Bucket, p.Shard, err)
+	}
+	return nil
+}
+
+// ReadPartitions reads several partitions of one bucket with one query:
+// it calls fn, in ID order within each partition, for the events of each
+// partition p whose ID is after after(p) and not after upTo. An event
+// whose ID time equals after(p) may be read again. One query costs the
+// database far less than one per partition: it is how a peer polls the
+// feed (see docs/cql.md).
+func (s *ScyllaState) ReadPartitions(ctx context.Context, parts []Partition, after func(Partition) gocql.UUID, upTo gocql.UUID, fn func(Partition, Event) error) (err error) {
+	if len(parts) == 0 {
+		return nil
+	}
+	if len(parts) == 1 {
+		p := parts[0]
+		return s.ReadPartition(ctx, p, after(p), upTo, func(e Event) error { return fn(p, e) })
+	}
+	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
+	bucket := parts[0].Bucket
+	shards := make([]int8, len(parts))
+	bounds := make(map[int8]gocql.UUID, len(parts))
+	lo := after(parts[0])
+	for i, p := range parts {
+		if p.Bucket != bucket {
+			return fmt.Errorf("reading pin events: partitions of buckets %d and %d in one query", bucket, p.Bucket)
+		}
+		shards[i] = p.Shard
+		a := after(p)
+		bounds[p.Shard] = a
+		if a.Time().Before(lo.Time()) {
+			lo = a
+		}
+	}
+	lo = gocql.MinTimeUUID(lo.Time())
+	iter := s.session.Query(s.stmts.eventsIn, bucket, shards, lo, upTo).
+		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
+	scanner := iter.Scanner()
+	for scanner.Next() {
+		var (
+			shard       int8
+			id          gocql.UUID
+			cid, pin    []byte
+			op          *int8
+			changeBytes []byte
+		)
+		if err := scanner.Scan(&shard, &id, &cid, &op, &pin, &changeBytes); err != nil {
+			_ = iter.Close()
+			return fmt.Errorf("reading pin events: %w", err)
+		}
+		if b := bounds[shard]; id == b || id.Time().Before(b.Time()) {
+			continue // read before, by the cursor of its partition
+		}
+		e, ok := decodeEvent(id, cid, op, pin, changeBytes)
+		if !ok {
+			continue
+		}
+		s.writer.observe(e.WriteTime)
+		if err := fn(Partition{Bucket: bucket, Shard: shard}, e); err != nil {
+			_ = iter.Close()
+			return err
+		}
+	}
+	err = scanner.Err()
+	s.health.record(err)
+	if err != nil {
+		return fmt.Errorf("reading pin events of bucket %d (%d partitions): %w", bucket, len(parts), err)
 	}
 	return nil
 }
@@ -176,8 +231,12 @@ func (s *ScyllaState) Events(ctx context.Context, from, to time.Time, fn func(Ev
 			}
 		}()
 	}
+	ps, err := s.Partitions(ctx, from, to)
+	if err != nil {
+		return err
+	}
 feed:
-	for _, p := range Partitions(from, to) {
+	for _, p := range ps {
 		select {
 		case parts <- p:
 		case <-ctx.Done():

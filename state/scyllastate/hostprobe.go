@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/seams"
 )
 
 // Node is one node of the database cluster, as its system.local or
@@ -203,6 +205,7 @@ func probeSession(ctx context.Context, cfg *Config, ip net.IP, addr string, aske
 	if err != nil {
 		return nil, err
 	}
+	seams.ObserveCQL(c) // tests only: see seams.SetCQLObserver
 	if c.Authenticator != nil {
 		a := &askedAuth{Authenticator: c.Authenticator}
 		c.Authenticator = a

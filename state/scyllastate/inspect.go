@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/seams"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 )
 
@@ -23,7 +25,8 @@ import (
 // safe on the keyspace of a running cluster.
 type Inspector struct {
 	// s has no writer and no getter: nothing can write through it.
-	s *ScyllaState
+	s         *ScyllaState
+	serverErr error
 }
 
 // Inspect connects to the database of cfg as New does, once (errors wrap
@@ -42,6 +45,7 @@ func Inspect(ctx context.Context, cfg *Config) (*Inspector, error) {
 			return nil, err
 		}
 		c.Logger = quietDriver
+		seams.ObserveCQL(c) // tests only: see seams.SetCQLObserver
 		cluster = c
 		return c, nil
 	}, false, "")
@@ -51,12 +55,31 @@ func Inspect(ctx context.Context, cfg *Config) (*Inspector, error) {
 	s := &ScyllaState{
 		cfg:       cfg,
 		session:   session,
-		stmts:     newStatements(cfg.Keyspace),
 		cons:      cluster.Consistency,
+		meta:      metaConsistency(cluster.Consistency),
 		eventCons: cluster.Consistency,
-		serial:    cluster.SerialConsistency,
 	}
-	return &Inspector{s: s}, nil
+	in := &Inspector{s: s}
+	s.server, in.serverErr = detectServer(ctx, session, cfg.TLS != nil && cfg.TLS.Enabled)
+	s.stmts = newStatements(cfg.Keyspace, s.server.Kind, cfg.Timeout)
+	s.layout = newLayoutCache(s)
+	return in, nil
+}
+
+// Server returns what the database server is (ScyllaDB or Cassandra, its
+// version, whether the driver is shard-aware), or why that could not be
+// told (then the check goes on with Cassandra's statements).
+func (in *Inspector) Server() (ServerInfo, error) { return in.s.server, in.serverErr }
+
+// KeyspaceTablets tells whether the ScyllaDB keyspace uses tablets (see
+// ScyllaState.KeyspaceTablets).
+func (in *Inspector) KeyspaceTablets(ctx context.Context) (bool, error) {
+	return in.s.KeyspaceTablets(ctx)
+}
+
+// FeedLayout reads the change feed's layout (see ScyllaState.FeedLayout).
+func (in *Inspector) FeedLayout(ctx context.Context) ([]LayoutEntry, error) {
+	return in.s.FeedLayout(ctx)
 }
 
 // quietDriver silences the driver's own log: the check reports every
@@ -143,7 +166,8 @@ func RequiredTables() []string { return append([]string(nil), tables...) }
 const (
 	PinsTable          = pinsTable
 	EventsTable        = eventsTable
-	CheckpointsTable   = checkpointsTable
+	CheckpointsTable   = membersTable
+	LayoutTable        = layoutTable
 	SchemaVersionTable = schemaVersionTable
 )
 
@@ -156,8 +180,8 @@ type SchemaInfo struct {
 	MinCompatible int
 }
 
-// SchemaVersion reads the recorded schema version (a serial read, as the
-// store does). The schema_version table must exist.
+// SchemaVersion reads the recorded schema version, as the store does
+// (schema_history, or schema_version for keyspaces of versions 1 to 3).
 func (in *Inspector) SchemaVersion(ctx context.Context) (SchemaInfo, error) {
 	v, err := in.s.readVersion(ctx)
 	if err != nil {
@@ -216,9 +240,12 @@ func (in *Inspector) Writers(ctx context.Context) ([]WriterInfo, error) {
 // newest first, a few buckets at a time, one row each.
 func (in *Inspector) NewestEvent(ctx context.Context, now time.Time, window time.Duration) (Event, bool, error) {
 	const bucketsAtOnce = 4
-	stmt := "SELECT event_id, cid, op, pin, change FROM " + in.s.cfg.Keyspace + "." + eventsTable +
-		" WHERE bucket = ? AND shard = ? ORDER BY event_id DESC LIMIT 1"
+	stmt := in.s.stmts.newestEvent
 	oldest := bucketOf(now.Add(-window))
+	layout, err := in.s.layout.forBuckets(ctx, bucketOf(now.Add(eventBucket)))
+	if err != nil {
+		return Event{}, false, err
+	}
 	for b := bucketOf(now.Add(eventBucket)); b >= oldest; b -= bucketsAtOnce {
 		var (
 			wg       sync.WaitGroup
@@ -228,7 +255,7 @@ func (in *Inspector) NewestEvent(ctx context.Context, now time.Time, window time
 			firstErr error
 		)
 		for bb := b; bb > b-bucketsAtOnce && bb >= oldest; bb-- {
-			for shard := int8(0); shard < eventShards; shard++ {
+			for shard := 0; shard < layout.at(bb); shard++ {
 				wg.Add(1)
 				go func(p Partition) {
 					defer wg.Done()
@@ -241,7 +268,7 @@ func (in *Inspector) NewestEvent(ctx context.Context, now time.Time, window time
 					case ok && (!found || e.Time().After(best.Time())):
 						best, found = e, true
 					}
-				}(Partition{Bucket: bb, Shard: shard})
+				}(Partition{Bucket: bb, Shard: int8(shard)})
 			}
 		}
 		wg.Wait()

@@ -174,9 +174,10 @@ func TestNewerSchemaIsUsedOnlyWhenItSaysSo(t *testing.T) {
 	cqltest.New(t, cfg)
 	s := cqltest.Session(t, cfg)
 	defer s.Close()
+	// A newer build records its version as a new row of schema_history.
 	setVersion := func(v, minCompatible int) {
 		t.Helper()
-		if err := s.Query("UPDATE "+cfg.Keyspace+".schema_version SET version = ?, min_compatible = ? WHERE component = 'scyllastate'",
+		if err := s.Query("INSERT INTO "+cfg.Keyspace+".schema_history (component, version, min_compatible) VALUES ('scyllastate', ?, ?)",
 			v, minCompatible).Exec(); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gocql/gocql"
 )
@@ -31,16 +32,20 @@ func SchemaFiles() fs.FS { return schemaFiles }
 
 const (
 	pinsTable          = "pins"
-	schemaVersionTable = "schema_version"
+	schemaVersionTable = "schema_version" // read by builds of versions 1 to 3
+	schemaHistoryTable = "schema_history"
+	layoutTable        = "feed_layout"
+	activityTable      = "feed_activity"
 	eventsTable        = "pin_events"
-	checkpointsTable   = "peer_checkpoints"
+	checkpointsTable   = "peer_checkpoints" // feed_members of versions 1 to 3
+	membersTable       = "feed_members"
 	expiryTable        = "pin_expiry"
 	schemaComponent    = "scyllastate"
 	schemaDir          = "schema/cassandra"
 )
 
 // tables are the tables of the current schema, all checked by New.
-var tables = []string{schemaVersionTable, pinsTable, eventsTable, checkpointsTable, expiryTable}
+var tables = []string{schemaHistoryTable, schemaVersionTable, pinsTable, eventsTable, membersTable, expiryTable, layoutTable, activityTable}
 
 // manifest describes one schema version, as in Temporal's versioned
 // folders.
@@ -99,6 +104,11 @@ func statementsOf(file string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return splitStatements(file, raw)
+}
+
+// splitStatements splits the text of a .cql file (named file in errors).
+func splitStatements(file string, raw []byte) ([]string, error) {
 	var out []string
 	var cur strings.Builder
 	for _, line := range strings.Split(string(raw), "\n") {
@@ -176,15 +186,9 @@ func (s *ScyllaState) setupSchema(ctx context.Context) error {
 			return fmt.Errorf("%w: creating keyspace %q: %w", ErrSchema, ks, err)
 		}
 	}
-	existing, err := s.tableNames(ctx)
+	v, err := s.readVersion(ctx)
 	if err != nil {
 		return err
-	}
-	var v storedVersion
-	if existing[schemaVersionTable] {
-		if v, err = s.readVersion(ctx); err != nil {
-			return err
-		}
 	}
 	switch {
 	case v.version == 0 && !create:
@@ -194,6 +198,11 @@ func (s *ScyllaState) setupSchema(ctx context.Context) error {
 		logger.Infof("creating the schema (version %d) in keyspace %q", SchemaVersion, ks)
 		if err := s.applyFile(ctx, schemaDir+"/schema.cql"); err != nil {
 			return err
+		}
+		// The feed layout of the new keyspace, from the setting (see
+		// layout.go for two peers creating it at once).
+		if err := s.insertLayout(ctx, 0, s.cfg.EventPartitions); err != nil {
+			return fmt.Errorf("%w: %w", ErrSchema, err)
 		}
 	case v.version < SchemaVersion && !create:
 		return fmt.Errorf("%w: keyspace %q has schema version %d and this build needs version %d: apply %s with cqlsh (see the README) or set schema_mode to %q",
@@ -209,7 +218,10 @@ func (s *ScyllaState) setupSchema(ctx context.Context) error {
 	if err := checkCompatible(ks, v); err != nil {
 		return err
 	}
-	return s.checkTables(ctx)
+	if err := s.checkTables(ctx); err != nil {
+		return err
+	}
+	return s.copyLegacyMembers(ctx)
 }
 
 // checkCompatible tells whether this build can use a keyspace at v.
@@ -335,14 +347,42 @@ func (s *ScyllaState) checkTables(ctx context.Context) error {
 	return nil
 }
 
-// readVersion reads the recorded schema version with a serial read, which
-// sees the row that the lightweight transactions wrote whatever the
-// consistency configured for pins.
+// readVersion reads the recorded schema version: the highest row of
+// schema_history (version 4 on), or else the row of schema_version that
+// versions 1 to 3 wrote. Both are plain reads (at metaConsistency):
+// versions are written without lightweight transactions, each by one
+// idempotent statement.
 func (s *ScyllaState) readVersion(ctx context.Context) (storedVersion, error) {
+	// A table another peer has just created can be listed before the
+	// node serves it ("table ... does not exist"): read again shortly.
+	for attempt := 1; ; attempt++ {
+		v, err := s.readVersionOnce(ctx)
+		var re gocql.RequestError
+		if err == nil || attempt == 10 || !errors.As(err, &re) || re.Code() != gocql.ErrCodeInvalid {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (s *ScyllaState) readVersionOnce(ctx context.Context) (storedVersion, error) {
+	existing, err := s.tableNames(ctx)
+	if err != nil {
+		return storedVersion{}, err
+	}
 	row := map[string]any{}
-	err := s.session.Query(
-		"SELECT * FROM "+s.cfg.Keyspace+"."+schemaVersionTable+" WHERE component = ?", schemaComponent,
-	).WithContext(ctx).Consistency(s.serial).MapScan(row)
+	err = gocql.ErrNotFound
+	if existing[schemaHistoryTable] {
+		err = s.session.Query(s.stmts.version, schemaComponent).WithContext(ctx).Consistency(s.meta).MapScan(row)
+	}
+	if errors.Is(err, gocql.ErrNotFound) && existing[schemaVersionTable] {
+		// SELECT *: version 1 has no min_compatible column.
+		err = s.session.Query(s.stmts.legacyVersion, schemaComponent).WithContext(ctx).Consistency(s.meta).MapScan(row)
+	}
 	if errors.Is(err, gocql.ErrNotFound) {
 		return storedVersion{}, nil
 	}
@@ -358,4 +398,18 @@ func (s *ScyllaState) readVersion(ctx context.Context) (storedVersion, error) {
 		v.minCompatible = n
 	}
 	return v, nil
+}
+
+// metaConsistency is the consistency of the keyspace's own records (the
+// schema version, the feed layout, the feed members' copy): LOCAL_QUORUM,
+// or the configured consistency when that is weaker (ONE, LOCAL_ONE or
+// ANY, which reads at ONE), whatever level the pins use.
+func metaConsistency(c gocql.Consistency) gocql.Consistency {
+	switch c {
+	case gocql.Any, gocql.One:
+		return gocql.One
+	case gocql.LocalOne:
+		return gocql.LocalOne
+	}
+	return gocql.LocalQuorum
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/seams"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 	"github.com/ipfs-cluster/ipfs-cluster/observations"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
@@ -73,9 +75,12 @@ type ScyllaState struct {
 	metrics   *metrics
 	stmts     statements
 	cons      gocql.Consistency // pins
+	meta      gocql.Consistency // the keyspace's own records (metaConsistency)
 	eventCons gocql.Consistency // change-feed events
-	serial    gocql.Consistency // lightweight transactions
 	health    *health
+	layout    *layoutCache
+	activity  *activity
+	server    ServerInfo
 
 	writer *writer
 	getter *getter
@@ -121,6 +126,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 		if o.clusterHook != nil {
 			o.clusterHook(c)
 		}
+		seams.ObserveCQL(c) // tests only, after the hook: see seams.SetCQLObserver
 		cluster = c
 		return c, nil
 	}
@@ -132,10 +138,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 		cfg:       cfg,
 		session:   session,
 		metrics:   m,
-		stmts:     newStatements(cfg.Keyspace),
 		cons:      cluster.Consistency,
+		meta:      metaConsistency(cluster.Consistency),
 		eventCons: cluster.Consistency,
-		serial:    cluster.SerialConsistency,
 		health:    newHealth(m),
 
 		afterEvents: o.afterEvents,
@@ -143,10 +148,24 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 	if cfg.EventConsistency != "" {
 		s.eventCons, _ = parseConsistency("event_consistency", cfg.EventConsistency) // validated
 	}
+	if s.server, err = detectServer(ctx, session, cfg.TLS != nil && cfg.TLS.Enabled); err != nil {
+		session.Close()
+		return nil, err
+	}
+	s.stmts = newStatements(cfg.Keyspace, s.server.Kind, cfg.Timeout)
+	s.layout = newLayoutCache(s)
+	s.activity = newActivity(s)
 	if err := s.setupSchema(ctx); err != nil {
 		session.Close()
 		return nil, err
 	}
+	if err := s.layout.load(ctx); err != nil {
+		session.Close()
+		return nil, err
+	}
+	s.logServer(ctx)
+	s.checkLayoutSetting()
+	s.layout.start()
 	s.writer = newWriter(s, o.writerID, cfg.LocalDC)
 	s.getter = newGetter(s)
 	logger.Infof("connected to %s", cfg.endpoint())
@@ -160,6 +179,7 @@ func (s *ScyllaState) Close() error {
 	s.closeOnce.Do(func() {
 		s.getter.close()
 		s.writer.close()
+		s.layout.close()
 		s.session.Close()
 	})
 	return nil

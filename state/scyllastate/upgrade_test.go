@@ -4,6 +4,7 @@ package scyllastate_test
 
 import (
 	"errors"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -31,18 +32,26 @@ func v1Keyspace(t *testing.T, pins []api.Pin) *scyllastate.Config {
 		t.Fatal(err)
 	}
 	now := time.Now()
+	writeLegacyPins(t, s, cfg.Keyspace, pins, now)
+	return cfg
+}
+
+// writeLegacyPins writes pins in the columns of schema version 1 and their
+// events as builds of versions 1 to 3 did (4 partitions per minute, no
+// payload).
+func writeLegacyPins(t *testing.T, s *gocql.Session, ks string, pins []api.Pin, now time.Time) {
+	t.Helper()
 	for _, p := range pins {
-		if err := s.Query("INSERT INTO "+cfg.Keyspace+".pins (cid, pin, mode, user_allocations, ts_ns, expire_at_ns) VALUES (?, ?, ?, ?, ?, ?)",
+		if err := s.Query("INSERT INTO "+ks+".pins (cid, pin, mode, user_allocations, ts_ns, expire_at_ns) VALUES (?, ?, ?, ?, ?, ?)",
 			scyllastate.V1Row(p)...).Exec(); err != nil {
 			t.Fatal(err)
 		}
-		part := scyllastate.EventPartition(now, p.Cid)
-		if err := s.Query("INSERT INTO "+cfg.Keyspace+".pin_events (bucket, shard, event_id, cid, op) VALUES (?, ?, ?, ?, ?)",
+		part := scyllastate.LegacyEventPartition(now, p.Cid)
+		if err := s.Query("INSERT INTO "+ks+".pin_events (bucket, shard, event_id, cid, op) VALUES (?, ?, ?, ?, ?)",
 			part.Bucket, part.Shard, gocql.UUIDFromTime(now), p.Cid.Bytes(), int8(scyllastate.OpPin)).Exec(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return cfg
 }
 
 func v1Pins() []api.Pin {
@@ -144,5 +153,128 @@ func TestFullSchemaEqualsTheVersionedUpdates(t *testing.T) {
 	a, b := columns(t, fresh), columns(t, upgraded)
 	if strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Fatalf("schema.cql and the versioned updates differ:\nschema.cql:\n%s\nupdates:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+}
+
+// v3Keyspace makes a keyspace as the last build of schema version 3 did
+// (testdata/v3-schema.cql, its version row written by a lightweight
+// transaction), with pins, change events in the 4 partitions per minute
+// of that version, a reader's feed position and a writer that died with
+// its writes unfinished.
+func v3Keyspace(t *testing.T, pins []api.Pin, now time.Time) *scyllastate.Config {
+	t.Helper()
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	s := cqltest.Session(t, cfg)
+	defer s.Close()
+	if err := s.Query("CREATE KEYSPACE " + cfg.Keyspace + " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").Exec(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("testdata/v3-schema.cql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scyllastate.ApplyCQLText(s, cfg.Keyspace, "v3-schema.cql", raw); err != nil {
+		t.Fatal(err)
+	}
+	writeLegacyPins(t, s, cfg.Keyspace, pins, now)
+	for _, q := range []struct {
+		stmt string
+		args []any
+	}{
+		{"UPDATE " + cfg.Keyspace + ".peer_checkpoints SET position = ?, updated_at = ? WHERE reader = 'peer-a'", []any{now.Add(-time.Minute), now}},
+		{"UPDATE " + cfg.Keyspace + ".peer_checkpoints SET heartbeat = ?, safe_before = ?, closed = false, data_center = 'dc1' WHERE reader = 'writer-dead'",
+			[]any{now.Add(-time.Hour), now.Add(-2 * time.Hour)}},
+	} {
+		if err := s.Query(q.stmt, q.args...).Exec(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg
+}
+
+// A keyspace made by the last build of version 3 is upgraded in place:
+// pins, events and feed positions kept, its feed layout (4 partitions per
+// minute) kept until changed, and builds of version 3 refused from then on.
+func TestVersion3KeyspaceIsUpgradedInPlace(t *testing.T) {
+	ctx := testCtx(t)
+	now := time.Now()
+	pins := v1Pins()
+	cfg := v3Keyspace(t, pins, now)
+
+	check := *cfg
+	check.SchemaMode = scyllastate.SchemaModeCheck
+	if _, err := scyllastate.New(ctx, &check); !errors.Is(err, scyllastate.ErrSchema) || !strings.Contains(err.Error(), "versioned/v4/update.cql") {
+		t.Fatalf("schema_mode check on a v3 keyspace: want an error naming the update file, got %v", err)
+	}
+
+	st := cqltest.New(t, cfg) // event_partitions: the default, 32
+	in, err := scyllastate.Inspect(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	v, err := in.SchemaVersion(ctx)
+	if err != nil || v.Version != scyllastate.SchemaVersion || v.MinCompatible != scyllastate.SchemaVersion {
+		t.Fatalf("schema version after the upgrade: %+v, %v", v, err)
+	}
+	// Builds of version 3 read schema_version: it must turn them away.
+	sess := cqltest.Session(t, cfg)
+	defer sess.Close()
+	var legacy, legacyMin int
+	if err := sess.Query("SELECT version, min_compatible FROM "+cfg.Keyspace+".schema_version WHERE component = 'scyllastate'").Scan(&legacy, &legacyMin); err != nil {
+		t.Fatal(err)
+	}
+	if legacyMin <= 3 {
+		t.Fatalf("schema_version says %d (min %d) after the upgrade: a version 3 build would use the keyspace", legacy, legacyMin)
+	}
+
+	for _, p := range pins {
+		if _, err := st.Get(ctx, p.Cid); err != nil {
+			t.Fatalf("pin %s after the upgrade: %v", p.Cid, err)
+		}
+	}
+	var read int
+	err = st.Events(ctx, now.Add(-time.Minute), time.Now(), func(e scyllastate.Event) error { read++; return nil })
+	if err != nil || read != len(pins) {
+		t.Fatalf("%d events of version 3 read after the upgrade (%v), want %d", read, err, len(pins))
+	}
+
+	// The layout stays that of version 3 whatever the setting: the
+	// events already written are where every reader looks.
+	layout, err := st.FeedLayout(ctx)
+	if err != nil || len(layout) != 0 {
+		t.Fatalf("layout after the upgrade: %+v, %v (want none recorded: 4 partitions)", layout, err)
+	}
+	p := statetest.Pin(100)
+	if err := st.Add(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	want := scyllastate.LegacyEventPartition(time.Now(), p.Cid)
+	var found int
+	if err := sess.Query("SELECT count(*) FROM "+cfg.Keyspace+".pin_events WHERE bucket = ? AND shard = ? AND event_id > ? AND cid = ? ALLOW FILTERING",
+		want.Bucket, want.Shard, gocql.MinTimeUUID(now), p.Cid.Bytes()).Scan(&found); err != nil || found != 1 {
+		t.Fatalf("the event of a pin added after the upgrade is not in partition %+v of the version 3 layout (%d, %v)", want, found, err)
+	}
+
+	// Feed positions and writer heartbeats were copied.
+	ws, err := st.Writers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]scyllastate.WriterInfo{}
+	for _, w := range ws {
+		got[w.ID] = w
+	}
+	if a, ok := got["peer-a"]; !ok || a.Position.IsZero() {
+		t.Fatalf("the feed position of peer-a was not copied: %+v", ws)
+	}
+	if d, ok := got["writer-dead"]; !ok || !d.Stale(time.Now()) || d.DataCenter != "dc1" {
+		t.Fatalf("the dead writer was not copied as stale: %+v", ws)
+	}
+
+	// Opening again changes nothing.
+	again := cqltest.New(t, cfg)
+	if ws2, err := again.Writers(ctx); err != nil || len(ws2) < len(ws) {
+		t.Fatalf("writers after a second start: %+v, %v", ws2, err)
 	}
 }

@@ -142,6 +142,10 @@ func (cfg *Config) Validate() error {
 		add(invalid("event_retention", "%s must be between %s and %s (a CQL TTL); the default is %s",
 			cfg.EventRetention, eventBucket, maxTTL, DefaultEventRetention))
 	}
+	if cfg.EventPartitions < 1 || cfg.EventPartitions > MaxEventPartitions {
+		add(invalid("event_partitions", "%d is out of range: use 1 to %d (default %d)",
+			cfg.EventPartitions, MaxEventPartitions, DefaultEventPartitions))
+	}
 	if merr == nil {
 		return nil
 	}

@@ -48,9 +48,6 @@ func (o Op) String() string {
 const (
 	// eventBucket is the width of one feed partition in time.
 	eventBucket = time.Minute
-	// eventShards is the number of feed partitions per bucket. Writers
-	// and readers must agree on it: it is part of the schema.
-	eventShards = 4
 	// maxTTL is the largest TTL CQL accepts (20 years).
 	maxTTL = 630720000 * time.Second
 	// maxBatchBytes keeps batches below Cassandra's default
@@ -64,12 +61,6 @@ const (
 )
 
 func bucketOf(t time.Time) int64 { return t.UnixNano() / int64(eventBucket) }
-
-func shardOf(cid []byte) int8 {
-	h := fnv.New32a()
-	_, _ = h.Write(cid)
-	return int8(h.Sum32() % eventShards)
-}
 
 func expiryBucketOf(ns int64) int64 { return ns / int64(expiryBucket) }
 
@@ -130,6 +121,9 @@ type stmt struct {
 	args []any
 	size int
 	w    *pendingWrite
+	// done, for a statement of no change (w nil, e.g. the activity
+	// index), is told the outcome of its batch.
+	done func(error)
 }
 
 func (s *ScyllaState) eventStmt(w *pendingWrite) stmt {
@@ -145,9 +139,13 @@ func (s *ScyllaState) eventStmt(w *pendingWrite) stmt {
 	}
 	enc := ch.encode()
 	ttl := int64(s.cfg.EventRetention / time.Second)
+	// The layout is known for the bucket: every caller went through
+	// eventLayout first, and a bucket's count never changes once known.
+	bucket := bucketOf(w.eventID.Time())
+	shard := partitionOf(w.cid, s.layout.current().at(bucket))
 	return stmt{
 		cql:  s.stmts.insertEvent,
-		args: []any{bucketOf(w.eventID.Time()), shardOf(w.cid), w.eventID, w.cid, pin, enc, ttl},
+		args: []any{bucket, shard, w.eventID, w.cid, pin, enc, ttl},
 		size: 48 + len(w.cid) + len(w.row.pin) + len(enc),
 		w:    w,
 	}
@@ -269,6 +267,12 @@ func (s *ScyllaState) writeEvents(ctx context.Context, ws []*pendingWrite) {
 		bucket int64
 		shard  int8
 	}
+	if err := s.eventLayout(ctx, ws); err != nil {
+		for _, w := range ws {
+			w.err = err // not sent: nothing happened
+		}
+		return
+	}
 	byPart := map[part][]stmt{}
 	var parts []part
 	for _, w := range ws {
@@ -280,7 +284,13 @@ func (s *ScyllaState) writeEvents(ctx context.Context, ws []*pendingWrite) {
 		}
 		byPart[p] = append(byPart[p], st)
 	}
-	var eventBatches [][]stmt
+	var firsts []stmt
+	for _, p := range parts {
+		firsts = append(firsts, byPart[p][0])
+	}
+	// The activity index first: sent with the events, under the same
+	// write_concurrency (see activity.go).
+	eventBatches := s.activity.pending(firsts)
 	for _, p := range parts {
 		eventBatches = append(eventBatches, chunk(byPart[p])...)
 	}
@@ -293,6 +303,19 @@ func (s *ScyllaState) writeEvents(ctx context.Context, ws []*pendingWrite) {
 			w.late = true
 		}
 	}
+}
+
+// eventLayout makes sure that the feed layout is known for the buckets of
+// the events of ws (see layout.go).
+func (s *ScyllaState) eventLayout(ctx context.Context, ws []*pendingWrite) error {
+	last := int64(0)
+	for _, w := range ws {
+		if b := bucketOf(w.eventID.Time()); b > last {
+			last = b
+		}
+	}
+	_, err := s.layout.forBuckets(ctx, last)
+	return err
 }
 
 // writeRows writes the rows of changes whose event is written, sorted by
@@ -321,7 +344,7 @@ func (s *ScyllaState) fallBackToLocal(ctx context.Context, ws []*pendingWrite) {
 	if len(failed) == 0 {
 		return
 	}
-	s.runBatches(ctx, chunk(failed), "writing change events (LOCAL_QUORUM)", gocql.LocalQuorum, func(w *pendingWrite) {
+	s.runBatches(ctx, append(s.activity.pending(failed), chunk(failed)...), "writing change events (LOCAL_QUORUM)", gocql.LocalQuorum, func(w *pendingWrite) {
 		w.eventDone = true
 		s.writer.unconfirmed(w.idTime)
 	})
@@ -342,7 +365,11 @@ func (s *ScyllaState) Reannounce(ctx context.Context, e Event) error {
 		return w.err
 	}
 	w.idTime, w.eventID = s.writer.freshID()
-	s.runBatches(ctx, [][]stmt{{s.eventStmt(w)}}, "announcing a change again (event)", s.eventCons, nil)
+	if err := s.eventLayout(ctx, []*pendingWrite{w}); err != nil {
+		return err
+	}
+	ev := s.eventStmt(w)
+	s.runBatches(ctx, append(s.activity.pending([]stmt{ev}), []stmt{ev}), "announcing a change again (event)", s.eventCons, nil)
 	return w.err
 }
 
@@ -371,6 +398,12 @@ func (s *ScyllaState) runBatches(ctx context.Context, batches [][]stmt, what str
 			mu.Lock()
 			defer mu.Unlock()
 			for _, st := range b {
+				if st.w == nil {
+					if st.done != nil {
+						st.done(err)
+					}
+					continue
+				}
 				if err != nil {
 					if st.w.err == nil {
 						st.w.err = fmt.Errorf("%s: %w", what, err)

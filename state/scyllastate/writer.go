@@ -325,7 +325,7 @@ func (wr *writer) beat(closed bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), wr.s.cfg.Timeout)
 	defer cancel()
 	ttl := int64(wr.s.cfg.EventRetention / time.Second)
-	err := wr.s.session.Query(wr.s.stmts.heartbeat, ttl, wr.clock(), wr.safeBefore(), closed, wr.dc, wr.id).
+	err := wr.s.session.Query(wr.s.stmts.heartbeat, ttl, wr.clock(), wr.safeBefore(), closed, wr.dc, schemaComponent, wr.id).
 		WithContext(ctx).Exec()
 	wr.s.health.record(err)
 	return err
@@ -375,7 +375,12 @@ func (wr *writer) finish(ctx context.Context) {
 		}
 		notice := *w
 		notice.idTime, notice.eventID = wr.freshID()
-		wr.s.runBatches(ctx, [][]stmt{{wr.s.eventStmt(&notice)}}, "announcing a late change", wr.s.eventCons, nil)
+		if err := wr.s.eventLayout(ctx, []*pendingWrite{&notice}); err != nil {
+			w.err = err
+			continue
+		}
+		ev := wr.s.eventStmt(&notice)
+		wr.s.runBatches(ctx, append(wr.s.activity.pending([]stmt{ev}), []stmt{ev}), "announcing a late change", wr.s.eventCons, nil)
 		if notice.err != nil {
 			w.err = notice.err
 			continue

@@ -1,0 +1,217 @@
+//go:build integration
+
+package scyllastate_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+)
+
+// feedCids reads the CIDs of the events in [from, now] through the given
+// partitions, with one query per bucket as a polling peer does.
+func feedCids(t *testing.T, ctx context.Context, st *scyllastate.ScyllaState, from time.Time) map[string]scyllastate.Partition {
+	t.Helper()
+	parts, err := st.Partitions(ctx, from, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]scyllastate.Partition{}
+	byBucket := map[int64][]scyllastate.Partition{}
+	for _, p := range parts {
+		byBucket[p.Bucket] = append(byBucket[p.Bucket], p)
+	}
+	lo := gocql.MinTimeUUID(from)
+	for _, ps := range byBucket {
+		err := st.ReadPartitions(ctx, ps, func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(time.Now()),
+			func(p scyllastate.Partition, e scyllastate.Event) error {
+				got[e.Cid.String()] = p
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return got
+}
+
+// A new keyspace takes its layout from event_partitions; a peer whose
+// setting differs uses the keyspace's, so that writers and readers agree.
+func TestNewKeyspaceRecordsEventPartitions(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.EventPartitions = 8
+	a := cqltest.New(t, cfg)
+	layout, err := a.FeedLayout(ctx)
+	if err != nil || len(layout) != 1 || layout[0].Partitions != 8 {
+		t.Fatalf("layout of a new keyspace with event_partitions 8: %+v, %v", layout, err)
+	}
+	other := *cfg
+	other.EventPartitions = 3
+	b := cqltest.New(t, &other)
+
+	start := time.Now().Add(-time.Second)
+	pins := make([]api.Pin, 40)
+	for i := range pins {
+		pins[i] = statetest.Pin(i + 1)
+		writer := a
+		if i%2 == 1 {
+			writer = b
+		}
+		if err := writer.Add(ctx, pins[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shards := map[int8]bool{}
+	for _, st := range []*scyllastate.ScyllaState{a, b} {
+		got := feedCids(t, ctx, st, start)
+		for _, p := range pins {
+			part, ok := got[p.Cid.String()]
+			if !ok {
+				t.Fatalf("the event of %s is not read through the keyspace's 8 partitions", p.Cid)
+			}
+			if part.Shard < 0 || part.Shard >= 8 {
+				t.Fatalf("event of %s in partition %d of 8", p.Cid, part.Shard)
+			}
+			shards[part.Shard] = true
+		}
+	}
+	if len(shards) < 5 {
+		t.Fatalf("40 events in %d of 8 partitions: the writes do not spread", len(shards))
+	}
+}
+
+// Two peers creating one keyspace at once with different settings end up
+// with one layout, the larger: every partition of the smaller is in it.
+func TestConcurrentCreationAgreesOnTheLayout(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	var wg sync.WaitGroup
+	stores := make([]*scyllastate.ScyllaState, 2)
+	errs := make([]error, 2)
+	for i, n := range []int{4, 16} {
+		c := *cfg
+		c.EventPartitions = n
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = scyllastate.New(ctx, &c)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("store %d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	for i, st := range stores {
+		parts, err := st.Partitions(ctx, time.Now(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(parts) != 4 && len(parts) != 16 {
+			t.Fatalf("store %d reads %d partitions per minute", i, len(parts))
+		}
+		layout, err := st.FeedLayout(ctx)
+		if err != nil || len(layout) != 1 || layout[0].Partitions != 16 {
+			t.Fatalf("store %d: layout %+v, %v: want one entry of 16 (the larger)", i, layout, err)
+		}
+	}
+}
+
+// A change of the layout applies from a minute at least LayoutLead ahead,
+// so that every peer knows it before it is used; the minutes before keep
+// the old count.
+func TestScheduledLayoutChange(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.EventPartitions = 4
+	st := cqltest.New(t, cfg)
+	before := time.Now()
+	from, err := st.ScheduleEventPartitions(ctx, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from.Before(before.Add(scyllastate.LayoutLead)) {
+		t.Fatalf("change applies from %s, less than %s ahead", from, scyllastate.LayoutLead)
+	}
+	layout, err := st.FeedLayout(ctx)
+	if err != nil || len(layout) != 2 || layout[1].Partitions != 12 || !layout[1].From.Equal(from) {
+		t.Fatalf("layout after scheduling 12: %+v, %v", layout, err)
+	}
+	now, err := st.Partitions(ctx, time.Now(), time.Now())
+	if err != nil || len(now) != 4 {
+		t.Fatalf("partitions of the current minute after scheduling: %d, %v (want 4 until %s)", len(now), err, from)
+	}
+	if _, err := st.ScheduleEventPartitions(ctx, scyllastate.MaxEventPartitions+1); err == nil {
+		t.Fatal("scheduling more partitions than the shard column holds succeeded")
+	}
+}
+
+// One query per bucket reads each partition from its own cursor: events
+// at or before a partition's cursor are not returned again.
+func TestReadPartitionsFromPerPartitionCursors(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.EventPartitions = 4
+	st := cqltest.New(t, cfg)
+	start := time.Now().Add(-time.Second)
+	var first []api.Pin
+	for i := range 12 {
+		p := statetest.Pin(i + 1)
+		first = append(first, p)
+		if err := st.Add(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cursors := map[scyllastate.Partition]gocql.UUID{}
+	lo := gocql.MinTimeUUID(start)
+	after := func(p scyllastate.Partition) gocql.UUID {
+		if c, ok := cursors[p]; ok {
+			return c
+		}
+		return lo
+	}
+	read := func() map[string]int {
+		parts, err := st.Partitions(ctx, start, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		byBucket := map[int64][]scyllastate.Partition{}
+		for _, p := range parts {
+			byBucket[p.Bucket] = append(byBucket[p.Bucket], p)
+		}
+		got := map[string]int{}
+		for _, ps := range byBucket { // one query per minute
+			err := st.ReadPartitions(ctx, ps, after, gocql.MaxTimeUUID(time.Now()), func(p scyllastate.Partition, e scyllastate.Event) error {
+				got[e.Cid.String()]++
+				cursors[p] = e.ID
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got
+	}
+	if got := read(); len(got) != len(first) {
+		t.Fatalf("first read: %d of %d events", len(got), len(first))
+	}
+	p := statetest.Pin(99)
+	if err := st.Add(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got := read()
+	if len(got) != 1 || got[p.Cid.String()] != 1 {
+		t.Fatalf("second read from the cursors returned %v, want only %s", got, p.Cid)
+	}
+}
