@@ -11,6 +11,7 @@ import (
 	"github.com/gocql/gocql"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqlproxy"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
@@ -213,5 +214,62 @@ func TestReadPartitionsFromPerPartitionCursors(t *testing.T) {
 	got := read()
 	if len(got) != 1 || got[p.Cid.String()] != 1 {
 		t.Fatalf("second read from the cursors returned %v, want only %s", got, p.Cid)
+	}
+}
+
+// A write of the activity index that times out (its answer lost, the row
+// written or not) fails no change: the change is written, its event is
+// where the sweeps read, and the partition is recorded again with the
+// next event there. The index only speeds polling peers up.
+func TestActivityIndexFailureFailsNoChange(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.EventPartitions = 1 // every event in one partition per minute
+	reader := cqltest.New(t, cfg)
+	st, proxy := proxied(t, cfg, "activity")
+	start := time.Now().Add(-time.Second)
+
+	proxy.DropResponsesWhere(cqlproxy.StatementContains("feed_activity"))
+	p := statetest.Pin(1)
+	if err := st.Add(ctx, p); err != nil {
+		t.Fatalf("a change failed with its activity index write: %v", err)
+	}
+	if _, err := reader.Get(ctx, p.Cid); err != nil {
+		t.Fatalf("the pin row: %v", err)
+	}
+	// Whatever landed, the index is lost (as a write that never did).
+	sess := cqltest.Session(t, cfg)
+	defer sess.Close()
+	parts, err := reader.Partitions(ctx, start, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range parts {
+		if err := sess.Query("DELETE FROM "+cfg.Keyspace+".feed_activity WHERE bucket = ?", part.Bucket).Exec(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	active, err := reader.ActivePartitions(ctx, start, time.Now())
+	if err != nil || len(active) != 0 {
+		t.Fatalf("active partitions after the index was lost: %v, %v", active, err)
+	}
+	if _, ok := feedCids(t, ctx, reader, start)[p.Cid.String()]; !ok {
+		t.Fatal("the change is not in the feed's partitions: a sweep would miss it")
+	}
+
+	// The next change in the partition records it again.
+	proxy.Pass()
+	p2 := statetest.Pin(2)
+	if err := st.Add(ctx, p2); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		active, err = reader.ActivePartitions(ctx, start, time.Now())
+		if err == nil && len(active) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the partition was not recorded again with its next event: %v, %v", active, err)
+		}
 	}
 }
