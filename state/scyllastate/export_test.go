@@ -63,11 +63,5 @@ func LegacyEventPartition(t time.Time, c api.Cid) Partition {
 	return Partition{Bucket: bucketOf(t), Shard: partitionOf(c.Bytes(), legacyEventPartitions)}
 }
 
-// EventPartitionOf returns the partition in which s writes the event of
-// a CID written at t.
-func EventPartitionOf(s *ScyllaState, t time.Time, c api.Cid) Partition {
-	return Partition{Bucket: bucketOf(t), Shard: partitionOf(c.Bytes(), s.layout.current().at(bucketOf(t)))}
-}
-
 // LayoutLead is how far ahead a change of the feed layout applies.
 const LayoutLead = layoutLead

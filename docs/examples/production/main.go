@@ -40,9 +40,8 @@ func haConfig() (*scyllastate.Config, error) {
 		Keyspace: "ipfs_cluster_prod",
 
 		// Quorum of this data center's replicas for every read and
-		// write; LOCAL_SERIAL for the one lightweight transaction.
+		// write (the store sends no lightweight transaction).
 		Consistency:       "LOCAL_QUORUM",
-		SerialConsistency: "LOCAL_SERIAL",
 		TokenAwareRouting: true,  // coordinator = a replica of the pin
 		DCAwareRouting:    true,  // prefer nodes of LocalDC
 		LocalDC:           "dc1", // this peer's data center, as the database names it
