@@ -579,7 +579,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return")
 	}
-	if leaked := proxyGoroutines(); leaked != "" {
+	if leaked := lingeringGoroutines(); leaked != "" {
 		t.Fatalf("goroutines left after Close:\n%s", leaked)
 	}
 	if _, err := idle.tryRecv(2 * time.Second); !errors.Is(err, io.EOF) && !isReset(err) {
@@ -610,9 +610,21 @@ func proxyGoroutines() string {
 	return strings.Join(out, "\n\n")
 }
 
+// lingeringGoroutines is proxyGoroutines once those that are only
+// returning have had a moment to: a goroutine that has signalled its
+// owner (wg.Done) may still be on its way out when Close returns.
+func lingeringGoroutines() string {
+	leaked := proxyGoroutines()
+	for deadline := time.Now().Add(2 * time.Second); leaked != "" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		leaked = proxyGoroutines()
+	}
+	return leaked
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if leaked := proxyGoroutines(); leaked != "" {
+	if leaked := lingeringGoroutines(); leaked != "" {
 		println("cqlproxy goroutines left after the tests:\n" + leaked)
 		code = 1
 	}
