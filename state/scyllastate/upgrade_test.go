@@ -18,16 +18,25 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
+// emptyKeyspace creates a test keyspace with no table, as an older build
+// found it, and returns a session to it.
+func emptyKeyspace(t *testing.T) (*scyllastate.Config, *gocql.Session) {
+	t.Helper()
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	s := cqltest.Session(t, cfg)
+	if err := s.Query("CREATE KEYSPACE " + cfg.Keyspace + " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").Exec(); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	return cfg, s
+}
+
 // v1Keyspace makes a keyspace as a version 1 build did, with pins and
 // change events in the version 1 form.
 func v1Keyspace(t *testing.T, pins []api.Pin) *scyllastate.Config {
 	t.Helper()
-	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
-	s := cqltest.Session(t, cfg)
+	cfg, s := emptyKeyspace(t)
 	defer s.Close()
-	if err := s.Query("CREATE KEYSPACE " + cfg.Keyspace + " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").Exec(); err != nil {
-		t.Fatal(err)
-	}
 	if err := scyllastate.ApplyCQLFile(s, cfg.Keyspace, "schema/cassandra/versioned/v1/schema.cql"); err != nil {
 		t.Fatal(err)
 	}
@@ -163,12 +172,8 @@ func TestFullSchemaEqualsTheVersionedUpdates(t *testing.T) {
 // its writes unfinished.
 func v3Keyspace(t *testing.T, pins []api.Pin, now time.Time) *scyllastate.Config {
 	t.Helper()
-	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
-	s := cqltest.Session(t, cfg)
+	cfg, s := emptyKeyspace(t)
 	defer s.Close()
-	if err := s.Query("CREATE KEYSPACE " + cfg.Keyspace + " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").Exec(); err != nil {
-		t.Fatal(err)
-	}
 	raw, err := os.ReadFile("testdata/v3-schema.cql")
 	if err != nil {
 		t.Fatal(err)
