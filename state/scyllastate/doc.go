@@ -63,12 +63,14 @@
 //     unpin's marker unpinned_at = T, kept for event_retention; plus an
 //     expiry index entry for a pin that expires.
 //
-// Concurrent changes are written together: the events of one feed
-// partition in one single-partition unlogged batch (atomic and isolated,
-// no batchlog), the rows in unlogged batches kept below Cassandra's batch
-// size warning. Rows are last-writer-wins by T. A single change costs two
+// Concurrent changes are written together: their events in unlogged
+// batches (no batchlog) of at most 10 partitions, then their rows alike,
+// every batch kept below Cassandra's batch size and partition-count
+// warnings. A batch that fails fails every change in it: their outcome is
+// unknown, and the writer finishes them (see "Why no failure loses a
+// change"). Rows are last-writer-wins by T. A single change costs two
 // round trips and no batchlog; a busy peer writes many changes per
-// request (see writer.go).
+// request, and several groups at once (see writer.go).
 //
 // # Ordering
 //

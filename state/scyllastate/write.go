@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -20,9 +21,9 @@ import (
 //     and for a pin with an expiry, its entry in pin_expiry.
 //
 // Step 2 starts only after step 1 is acknowledged. Changes are written in
-// groups: the events of one feed partition go in one single-partition
-// unlogged batch (atomic and isolated, no batchlog), the rows in unlogged
-// batches bounded in size. See the package documentation for why no crash
+// groups: the events of a group in unlogged batches (no batchlog) of at
+// most 10 partitions, the events of one partition kept together, and the
+// rows likewise; batches are bounded in size (see chunk). See the package documentation for why no crash
 // can leave a row without its event, and how an event without its row is
 // completed.
 
@@ -56,6 +57,9 @@ const (
 	maxBatchBytes = 3800
 	// maxBatchStatements bounds the statements of one batch.
 	maxBatchStatements = 64
+	// maxBatchPartitions bounds the partitions of one batch: Cassandra
+	// warns above 10 (unlogged_batch_across_partitions_warn_threshold).
+	maxBatchPartitions = 10
 	// expiryBucket is the width of one pin_expiry partition.
 	expiryBucket = time.Hour
 )
@@ -120,6 +124,9 @@ type stmt struct {
 	cql  string
 	args []any
 	size int
+	// part identifies the statement's partition (a hash: it only counts
+	// the partitions of a batch, see chunk).
+	part uint64
 	w    *pendingWrite
 	// done, for a statement of no change (w nil, e.g. the activity
 	// index), is told the outcome of its batch.
@@ -147,6 +154,7 @@ func (s *ScyllaState) eventStmt(w *pendingWrite) stmt {
 		cql:  s.stmts.insertEvent,
 		args: []any{bucket, shard, w.eventID, w.cid, pin, enc, ttl},
 		size: 48 + len(w.cid) + len(w.row.pin) + len(enc),
+		part: eventPart(bucket, shard),
 		w:    w,
 	}
 }
@@ -161,15 +169,17 @@ func (s *ScyllaState) rowStmts(w *pendingWrite) []stmt {
 		// change that reads it is stamped after it (hybrid logical
 		// clock). A row deletion at ts would delete the marker too (on
 		// a tie a deletion wins in CQL), hence ts-1 for it.
+		part := rowPart(w.cid)
 		return []stmt{
-			{cql: s.stmts.deletePin, args: []any{w.ts - 1, w.cid}, size: 24 + len(w.cid), w: w},
-			{cql: s.stmts.markUnpin, args: []any{int64(s.cfg.EventRetention / time.Second), w.ts, w.ts, w.cid}, size: 40 + len(w.cid), w: w},
+			{cql: s.stmts.deletePin, args: []any{w.ts - 1, w.cid}, size: 24 + len(w.cid), part: part, w: w},
+			{cql: s.stmts.markUnpin, args: []any{int64(s.cfg.EventRetention / time.Second), w.ts, w.ts, w.cid}, size: 40 + len(w.cid), part: part, w: w},
 		}
 	}
 	out := []stmt{{
 		cql:  s.stmts.insertPin,
 		args: []any{w.cid, w.row.pin, w.row.meta, w.ts},
 		size: 32 + len(w.cid) + len(w.row.pin) + len(w.row.meta),
+		part: rowPart(w.cid),
 		w:    w,
 	}}
 	if exp := w.expireAtNs(); exp > 0 {
@@ -184,21 +194,34 @@ func (s *ScyllaState) rowStmts(w *pendingWrite) []stmt {
 			cql:  s.stmts.insertExpiry,
 			args: []any{expiryBucketOf(exp), exp, w.cid, int64(ttl / time.Second), w.ts},
 			size: 40 + len(w.cid),
+			part: expiryPart(expiryBucketOf(exp)),
 			w:    w,
 		})
 	}
 	return out
 }
 
-// chunk cuts statements into batches within the size limits.
+// chunk cuts statements into unlogged batches within the limits: bytes,
+// statements and partitions. A batch may span partitions (fewer requests
+// for the database to handle); it is then not atomic, which nothing
+// relies on: a failed batch fails every change in it, whose outcome is
+// then unknown and which the writer finishes (see writer.end). Statements
+// of one partition that follow each other stay in one batch when they fit.
 func chunk(stmts []stmt) [][]stmt {
 	var out [][]stmt
 	var cur []stmt
+	var parts []uint64
 	size := 0
 	for _, st := range stmts {
-		if len(cur) > 0 && (size+st.size > maxBatchBytes || len(cur) >= maxBatchStatements) {
+		newPart := !slices.Contains(parts, st.part)
+		if len(cur) > 0 && (size+st.size > maxBatchBytes || len(cur) >= maxBatchStatements ||
+			(newPart && len(parts) >= maxBatchPartitions)) {
 			out = append(out, cur)
-			cur, size = nil, 0
+			cur, parts, size = nil, parts[:0], 0
+			newPart = true
+		}
+		if newPart {
+			parts = append(parts, st.part)
 		}
 		cur = append(cur, st)
 		size += st.size
@@ -208,6 +231,16 @@ func chunk(stmts []stmt) [][]stmt {
 	}
 	return out
 }
+
+// eventPart, rowPart and expiryPart identify the partitions of the
+// statements (see chunk); tables differ in the top bits.
+func eventPart(bucket int64, shard int8) uint64 {
+	return 1<<62 | uint64(bucket)<<8 | uint64(uint8(shard))
+}
+
+func rowPart(cid []byte) uint64 { return 2<<62 | uint64(cidHash(cid)) }
+
+func expiryPart(bucket int64) uint64 { return 3<<62 | uint64(bucket)&(1<<62-1) }
 
 // commit writes a group of changes: every event, then the rows of the
 // changes whose event was acknowledged. It sets w.err on the changes
@@ -290,10 +323,11 @@ func (s *ScyllaState) writeEvents(ctx context.Context, ws []*pendingWrite) {
 	}
 	// The activity index first: sent with the events, under the same
 	// write_concurrency (see activity.go).
-	eventBatches := s.activity.pending(firsts)
+	var events []stmt
 	for _, p := range parts {
-		eventBatches = append(eventBatches, chunk(byPart[p])...)
+		events = append(events, byPart[p]...)
 	}
+	eventBatches := append(s.activity.pending(firsts), chunk(events)...)
 	s.runBatches(ctx, eventBatches, "writing change events", s.eventCons, func(w *pendingWrite) { w.eventDone = true })
 	if s.eventCons == gocql.EachQuorum {
 		s.fallBackToLocal(ctx, ws)
@@ -388,30 +422,40 @@ func (s *ScyllaState) runBatches(ctx context.Context, batches [][]stmt, what str
 		wg sync.WaitGroup
 		mu sync.Mutex // guards the changes' err: a change may span batches
 	)
-	for _, b := range batches {
+	run := func(b []stmt) {
+		defer func() { <-sem }()
+		err := s.execBatch(ctx, b, cons)
+		s.health.record(err)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, st := range b {
+			if st.w == nil {
+				if st.done != nil {
+					st.done(err)
+				}
+				continue
+			}
+			if err != nil {
+				if st.w.err == nil {
+					st.w.err = fmt.Errorf("%s: %w", what, err)
+				}
+			} else if ok != nil {
+				ok(st.w)
+			}
+		}
+	}
+	for i, b := range batches {
 		sem <- struct{}{}
+		if i == len(batches)-1 {
+			// The last one on this goroutine: a group of one batch
+			// (the common case) starts no goroutine.
+			run(b)
+			break
+		}
 		wg.Add(1)
 		go func(b []stmt) {
-			defer func() { <-sem; wg.Done() }()
-			err := s.execBatch(ctx, b, cons)
-			s.health.record(err)
-			mu.Lock()
-			defer mu.Unlock()
-			for _, st := range b {
-				if st.w == nil {
-					if st.done != nil {
-						st.done(err)
-					}
-					continue
-				}
-				if err != nil {
-					if st.w.err == nil {
-						st.w.err = fmt.Errorf("%s: %w", what, err)
-					}
-				} else if ok != nil {
-					ok(st.w)
-				}
-			}
+			defer wg.Done()
+			run(b)
 		}(b)
 	}
 	wg.Wait()

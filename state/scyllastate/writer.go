@@ -23,8 +23,11 @@ const (
 	repairInterval = 2 * time.Second
 	// groupFlushers is the number of groups a store writes at once for
 	// single Add and Rm calls; calls that arrive meanwhile form the next
-	// group.
-	groupFlushers = 1
+	// group. Two: a change waits for at most one group's events to be
+	// written before its own are sent (pipelined groups), while a busy
+	// store still writes many changes per request. Groups in flight
+	// together are ordered by their write timestamps, not by arrival.
+	groupFlushers = 2
 	// maxGroup bounds the changes of one group.
 	maxGroup = 64
 	// maxBacklog bounds the changes of unknown outcome a writer keeps
