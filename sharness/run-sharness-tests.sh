@@ -70,6 +70,20 @@ if [[ -z ${SHARNESS_IN_CASSANDRA:-} ]]; then
 	fi
 fi
 
+# explain_failure NAME: what a failed script did: the verbose output before each failed
+# test and the end of every peer's and kubo's log in its trash directory (kept on failure).
+explain_failure() {
+	local log=test-results/$1.log f
+	printf -- '--- %s: the verbose output before each failure ---\n' "$1"
+	awk '/^(ok|not ok) [0-9]/ { if ($1 == "not") { print block; print; print "" } block = ""; next }
+		{ block = block $0 "\n" }' "$log" | tail -n 150
+	for f in "trash directory.$1"/*/*.log; do
+		[[ -f $f ]] || continue
+		printf -- '--- the last 30 lines of %s ---\n' "${f#trash directory.}"
+		tail -n 30 "$f"
+	done | tail -n 200
+}
+
 rm -rf test-results
 mkdir -p test-results
 read -r -a opts <<<"${SHARNESS_OPTS:-}"
@@ -79,10 +93,14 @@ for t in "${tests[@]}"; do
 	t1=$SECONDS
 	printf '\n*** %s ***\n' "$t"
 	rc=0
-	timeout -k 30 "$TEST_TIMEOUT" bash "./$t" "${opts[@]}" | tee "test-results/$name.out" || rc=$?
+	# Every script runs verbose into test-results/NAME.log; the terminal gets its TAP lines
+	# (test-results/NAME.out), and a failure's commands, output and peers' logs.
+	timeout -k 30 "$TEST_TIMEOUT" bash "./$t" -v "${opts[@]}" >"test-results/$name.log" 2>&1 || rc=$?
+	grep -E '^(ok |not ok |#|1\.\.)' "test-results/$name.log" | tee "test-results/$name.out" || true
 	printf '*** %s: exit %s in %ss\n' "$t" "$rc" "$((SECONDS - t1))"
 	if ((rc != 0)); then
 		died+=("$t")
+		explain_failure "$name"
 		# A script that died before test_done wrote no counts: count it as one failure.
 		if ! compgen -G "test-results/$name.*.counts" >/dev/null; then
 			printf 'total 1\nsuccess 0\nfixed 0\nbroken 0\nfailed 1\n\n' >"test-results/$name.0.counts"
