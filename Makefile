@@ -149,7 +149,7 @@ bench-quick: build kubo bench-tools
 ## bench-compare: the same at 10k, 100k and 1M pins; updates README.md
 ## (e.g. BENCH_ARGS='-sizes 10k,100k' for a shorter run)
 bench-compare: build kubo bench-tools
-	scripts/bench-compare.sh -mode full -readme README.md $(BENCH_ARGS)
+	scripts/bench-compare.sh -mode full -out bench/results -readme README.md $(BENCH_ARGS)
 
 cassandra-start:
 	scripts/cassandra.sh start

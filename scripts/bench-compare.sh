@@ -7,7 +7,11 @@
 #                            after its start it is left to settle for BENCH_DB_SETTLE [60] seconds
 #                            (start-up compactions would count in the baseline)
 #
+# The report, JSON and chart go to a new temporary folder (printed at the end) unless -out
+# names one: the committed results change only with -out bench/results.
+#
 #   scripts/bench-compare.sh -mode quick
+#   scripts/bench-compare.sh -mode quick -sizes 10k -many-peers 24 -many-peers-size 100k
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

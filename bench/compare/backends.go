@@ -29,8 +29,11 @@ func knownBackends(binDir string) []*backend {
 }
 
 // selectBackends returns the named backends (comma-separated) and checks
-// that their binaries exist.
+// that their binaries exist; "none" selects none (only the N-peer phase).
 func selectBackends(binDir, names string) ([]*backend, error) {
+	if names == "none" {
+		return nil, nil
+	}
 	all := knownBackends(binDir)
 	var out []*backend
 	for _, n := range strings.Split(names, ",") {

@@ -10,8 +10,18 @@
 //	make bench-quick     # 10k pins, a few minutes
 //	make bench-compare   # 10k, 100k and 1M pins
 //
-// It writes bench/results/<mode>.{md,json,png} and latest.{md,json,png},
-// and with -readme updates the README's Benchmarks section.
+// Every phase records the CPU and peak RSS of the peers and, for ours, of
+// the database next to them (meter.go); the add and import phases divide
+// them by the pins. Ready times come from the daemons' own log stamps
+// (millisecond resolution); idle figures are net of the database's
+// baseline, with the baseline's spread as their ± (issue 15, item 4).
+// With -many-peers N, N peers of ours share one keyspace (manypeers.go,
+// issue 15, item 2).
+//
+// It writes <mode>.{md,json,png} and latest.{md,json,png} into -out (a
+// new temporary folder unless given: the committed bench/results change
+// only with -out bench/results), and with -readme updates the README's
+// Benchmarks section.
 package main
 
 import (
@@ -53,6 +63,18 @@ type config struct {
 	timeoutPerPin float64 // nanoseconds of phase timeout per pin
 	dbWarmUp      time.Duration
 	fromJSON      string
+	baselineN     int // baseline samples (idle windows with no peer)
+	many          manyConfig
+}
+
+// manyConfig are the flags of the N-peer phase (see manypeers.go).
+type manyConfig struct {
+	peers       int
+	size        int
+	replication int
+	kubos       int
+	reachPins   int
+	idleWindow  time.Duration
 }
 
 // threePeers tells whether the 3-peer REST add runs for backend name.
@@ -78,6 +100,7 @@ type harness struct {
 	ps   *procs
 	db   *database
 	work string
+	many []*backend // ours, for the N-peer phase
 }
 
 var runStart = time.Now()
@@ -107,18 +130,28 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench-compare", flag.ContinueOnError)
 	fs.StringVar(&c.mode, "mode", "quick", "quick (10k pins, a few minutes) or full (10k, 100k, 1M); sets the defaults below")
 	sizes := fs.String("sizes", "", "pinset sizes, comma-separated (10k,100k,1M) [quick: 10k; full: 10k,100k,1M]")
-	fs.StringVar(&c.backends, "backends", "crdt,raft,ours", "backends to compare")
+	fs.StringVar(&c.backends, "backends", "crdt,raft,ours", "backends to compare (none: only the N-peer phase)")
 	fs.IntVar(&c.restPins, "rest-pins", 0, "pins added through REST per add phase [quick: 1000; full: 5000]")
 	fs.IntVar(&c.clients, "clients", 16, "concurrent REST clients")
 	fs.DurationVar(&c.startWindow, "start-window", 0, "RSS sampling after the first start [quick: 20s; full: 90s]")
 	fs.DurationVar(&c.idleWindow, "idle-window", 0, "idle phase, also set as cluster.state_sync_interval [quick: 15s; full: 60s]")
-	fs.StringVar(&c.threePeersFor, "three-peers", "ours", "backends also measured with 3 peers (comma-separated, all, none)")
+	fs.StringVar(&c.threePeersFor, "three-peers", "crdt,ours", "backends also measured with 3 peers (comma-separated, all, none)")
 	fs.IntVar(&c.raftMaxSize, "raft-max-size", 0, "skip raft above this pinset size (0: no limit)")
 	fs.StringVar(&c.binDir, "bin", "bin", "folder with ipfs-cluster-service, upstream/ipfs-cluster-service and ipfs")
 	fs.StringVar(&c.work, "work", "", "work folder (default: a new temporary folder)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work folder (peer folders, logs)")
-	fs.StringVar(&c.outDir, "out", "bench/results", "where the report, JSON and chart go")
-	fs.StringVar(&c.readme, "readme", "", "README to update between the bench markers (empty: none)")
+	fs.StringVar(&c.outDir, "out", "", "where the report, JSON and chart go (default: a new temporary folder, printed at the end; "+
+		"the committed results change only with -out bench/results)")
+	fs.StringVar(&c.readme, "readme", "", "README to update between the bench markers (empty: none; needs an explicit -out)")
+	fs.IntVar(&c.baselineN, "baseline-samples", 3, "idle windows of the database with no peer running: their mean is the baseline, their spread the ± of the net idle figures")
+	fs.IntVar(&c.many.peers, "many-peers", -1, "peers of ours started on one keyspace in the N-peer phase (0: none) [quick: 0; full: 24]")
+	manySize := fs.String("many-peers-size", "100k", "pins imported before the N peers start")
+	fs.IntVar(&c.many.replication, "many-peers-rf", 0, "replication factor of the imported pins of the N-peer phase, allocated round robin over the peers "+
+		"(0: allocated to a peer outside the cluster, so that no peer tracks them: as if all were pinned)")
+	fs.IntVar(&c.many.kubos, "many-peers-kubos", 0, "kubo daemons the N peers share, round robin (0: one per peer; "+
+		"a shared kubo serialises pins and unpins behind one lock, which stalls the peers' change feeds)")
+	fs.IntVar(&c.many.reachPins, "many-peers-pins", 100, "pins timed from their REST add to every peer's tracker")
+	fs.DurationVar(&c.many.idleWindow, "many-peers-idle", time.Minute, "idle window of the N peers (database CPU, feed reads)")
 	hosts := fs.String("db-hosts", envOr("SCYLLASTATE_TEST_HOSTS", "127.0.0.1"), "database hosts (comma-separated)")
 	fs.IntVar(&c.dbPort, "db-port", atoiOr(os.Getenv("SCYLLASTATE_TEST_PORT"), 9042), "database CQL port")
 	fs.StringVar(&c.pidFile, "cassandra-pid-file", filepath.Join(envOr("CASSANDRA_RUN_DIR", "/tmp/ipfs-cluster-scylla-cassandra"),
@@ -128,6 +161,11 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.fromJSON, "from-json", "", "run nothing: render the report, chart (and -readme) of a saved run")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if c.readme != "" && !explicit["out"] {
+		return c, fmt.Errorf("-readme links the chart in the output folder: give it with -out (e.g. -out bench/results)")
 	}
 	quick := c.mode == "quick"
 	if !quick && c.mode != "full" {
@@ -160,6 +198,22 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.clients < 1 || c.restPins < 1 {
 		return c, fmt.Errorf("-clients and -rest-pins must be positive")
+	}
+	if c.baselineN < 1 {
+		return c, fmt.Errorf("-baseline-samples must be positive")
+	}
+	if c.many.peers < 0 {
+		c.many.peers, _ = strconv.Atoi(pick("0", "24"))
+	}
+	var err error
+	if c.many.size, err = parseSize(*manySize); err != nil {
+		return c, fmt.Errorf("-many-peers-size: %w", err)
+	}
+	if c.many.kubos == 0 {
+		c.many.kubos = c.many.peers
+	}
+	if c.many.peers > 0 && (c.many.peers < 2 || c.many.replication < 0 || c.many.replication > c.many.peers || c.many.kubos < 1 || c.many.reachPins < 1 || c.many.idleWindow <= 0) {
+		return c, fmt.Errorf("-many-peers needs at least 2 peers, -many-peers-rf between 0 and the peers, and -many-peers-kubos, -many-peers-pins and -many-peers-idle must be positive")
 	}
 	c.dbHosts = strings.Split(*hosts, ",")
 	c.timeoutPerPin = float64(*perPin)
@@ -222,6 +276,9 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
+	if len(bes) == 0 && cfg.many.peers == 0 {
+		return fmt.Errorf("-backends none: nothing to run without -many-peers")
+	}
 	if _, err := os.Stat(cfg.ipfsBin); err != nil {
 		return fmt.Errorf("kubo binary %s is missing: run `make kubo`", cfg.ipfsBin)
 	}
@@ -249,28 +306,42 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	logf("mode %s, sizes %v, backends %s, work folder %s", cfg.mode, cfg.sizes, cfg.backends, h.work)
 
+	needDB := h.cfg.many.peers > 0
 	for _, b := range bes {
-		if b.UsesDB {
-			if h.db, err = openDatabase(cfg.dbHosts, cfg.dbPort, cfg.pidFile); err != nil {
+		needDB = needDB || b.UsesDB
+	}
+	if h.cfg.many.peers > 0 {
+		if h.many, err = selectBackends(cfg.binDir, "ours"); err != nil {
+			return err
+		}
+	}
+	if needDB {
+		if h.db, err = openDatabase(cfg.dbHosts, cfg.dbPort, cfg.pidFile); err != nil {
+			return err
+		}
+		defer h.db.close()
+		h.run.Settings.DBInstance = fmt.Sprintf("%s:%d (pid %d)", strings.Join(cfg.dbHosts, ","), cfg.dbPort, h.db.pid)
+		if cfg.dbWarmUp > 0 {
+			logf("warming the database up: %s of mixed load on a throwaway keyspace", cfg.dbWarmUp)
+			if err := h.db.warmUp(ctx, cfg.dbWarmUp, cfg.clients); err != nil {
 				return err
 			}
-			defer h.db.close()
-			h.run.Settings.DBInstance = fmt.Sprintf("%s:%d (pid %d)", strings.Join(cfg.dbHosts, ","), cfg.dbPort, h.db.pid)
-			if cfg.dbWarmUp > 0 {
-				logf("warming the database up: %s of mixed load on a throwaway keyspace", cfg.dbWarmUp)
-				if err := h.db.warmUp(ctx, cfg.dbWarmUp, cfg.clients); err != nil {
-					return err
-				}
-				h.run.Settings.DBWarmUpS = cfg.dbWarmUp.Seconds()
-			}
-			if err := h.measureBaseline(ctx); err != nil {
-				return err
-			}
-			break
+			h.run.Settings.DBWarmUpS = cfg.dbWarmUp.Seconds()
+		}
+		if err := h.measureBaseline(ctx); err != nil {
+			return err
 		}
 	}
 
-	runErr := h.runAll(ctx, bes)
+	var runErr error
+	if len(bes) > 0 {
+		runErr = h.runAll(ctx, bes)
+	} else {
+		h.run.Sizes = nil
+	}
+	if runErr == nil && cfg.many.peers > 0 {
+		runErr = h.runManyPeers(ctx, h.many[0])
+	}
 	h.run.Seconds = time.Since(runStart).Seconds()
 	h.run.LoadAvg = append(h.run.LoadAvg, loadAvg())
 	if runErr != nil {
@@ -284,24 +355,35 @@ func run(ctx context.Context, cfg config) (err error) {
 }
 
 // measureBaseline measures the database's own CPU use with no peer of
-// ours running, over one idle window: the idle figures are net of it.
+// ours running, over -baseline-samples idle windows: the idle figures are
+// net of their mean, and their spread is the noise band of those figures.
 func (h *harness) measureBaseline(ctx context.Context) error {
-	logf("database baseline: CPU over %s with no peer running", h.cfg.idleWindow)
-	c0, err := h.db.cpu()
-	if err != nil {
-		return err
+	logf("database baseline: CPU over %d windows of %s with no peer running", h.cfg.baselineN, h.cfg.idleWindow)
+	var rates []float64
+	for range h.cfg.baselineN {
+		c0, err := h.db.cpu()
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(h.cfg.idleWindow):
+		}
+		c1, err := h.db.cpu()
+		if err != nil {
+			return err
+		}
+		rates = append(rates, (c1-c0).Seconds()/h.cfg.idleWindow.Seconds())
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(h.cfg.idleWindow):
+	mean, sd := meanSD(rates)
+	h.run.Settings.DBBaselineCPU = mean
+	h.run.Settings.DBBaselineSamples = rates
+	ms := make([]string, len(rates))
+	for i, r := range rates {
+		ms[i] = fmt.Sprintf("%.1f", r*1000)
 	}
-	c1, err := h.db.cpu()
-	if err != nil {
-		return err
-	}
-	h.run.Settings.DBBaselineCPU = (c1 - c0).Seconds() / h.cfg.idleWindow.Seconds()
-	logf("database baseline: %.1f ms CPU per second", h.run.Settings.DBBaselineCPU*1000)
+	logf("database baseline: %.1f ± %.1f ms CPU per second (samples: %s)", mean*1000, sd*1000, strings.Join(ms, ", "))
 	return nil
 }
 
@@ -347,7 +429,13 @@ func rerender(cfg config) error {
 // writeOutputs writes <mode>.{md,json,png} and latest.* into the output
 // folder and, with -readme, the README section.
 func (h *harness) writeOutputs() error {
-	if err := os.MkdirAll(h.cfg.outDir, 0o755); err != nil {
+	if h.cfg.outDir == "" {
+		dir, err := os.MkdirTemp("", "bench-compare-results-")
+		if err != nil {
+			return fmt.Errorf("creating the output folder: %w", err)
+		}
+		h.cfg.outDir = dir
+	} else if err := os.MkdirAll(h.cfg.outDir, 0o755); err != nil {
 		return err
 	}
 	md := renderMarkdown(h.run, 1, h.cfg.mode+".png")
@@ -372,6 +460,7 @@ func (h *harness) writeOutputs() error {
 		logf("updated %s", h.cfg.readme)
 	}
 	fmt.Println(md)
+	logf("results in %s", h.cfg.outDir)
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -53,10 +52,28 @@ func initPeer(ctx context.Context, be *backend, name, dir string, k *kubo, s pee
 	}
 	p := &peer{be: be, name: name, dir: dir, kubo: k}
 	kuboAddr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", k.apiPort)
+	// The harness picks the listen ports (see freePort): init's random
+	// ones may collide with outgoing connections of other peers.
+	var listen [4]int
+	for i := range listen {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		listen[i] = port
+	}
+	tcp := func(port int) string { return fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port) }
 	err := editJSON(filepath.Join(dir, "service.json"), func(c map[string]any) {
 		setPath(c, "cluster.secret", s.Secret)
 		setPath(c, "cluster.peername", name)
-		setPath(c, "cluster.listen_multiaddress", loopback(getPath(c, "cluster.listen_multiaddress")))
+		setPath(c, "cluster.listen_multiaddress", []string{tcp(listen[0])})
+		setPath(c, "api.restapi.http_listen_multiaddress", tcp(listen[1]))
+		if getPath(c, "api.pinsvcapi") != nil {
+			setPath(c, "api.pinsvcapi.http_listen_multiaddress", tcp(listen[2]))
+		}
+		if getPath(c, "api.ipfsproxy") != nil {
+			setPath(c, "api.ipfsproxy.listen_multiaddress", tcp(listen[3]))
+		}
 		setPath(c, "cluster.mdns_interval", "0s")
 		setPath(c, "cluster.enable_relay_hop", false)
 		setPath(c, "cluster.state_sync_interval", s.SyncInterval.String())
@@ -91,29 +108,6 @@ func initPeer(ctx context.Context, be *backend, name, dir string, k *kubo, s pee
 	p.id = ident.ID
 	p.addr = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", swarm, p.id)
 	return p, nil
-}
-
-// loopback rewrites wildcard listen addresses to the loopback ones.
-func loopback(v any) any {
-	lo := func(s string) string {
-		s = strings.Replace(s, "/ip4/0.0.0.0/", "/ip4/127.0.0.1/", 1)
-		return strings.Replace(s, "/ip6/::/", "/ip6/::1/", 1)
-	}
-	switch t := v.(type) {
-	case string:
-		return lo(t)
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			if s, ok := e.(string); ok {
-				out[i] = lo(s)
-			} else {
-				out[i] = e
-			}
-		}
-		return out
-	}
-	return v
 }
 
 // portOf is the TCP port of a multiaddress (or of the first one of a list).
@@ -163,13 +157,35 @@ func (p *peer) start(ps *procs, args ...string) error {
 	return nil
 }
 
-// waitReady waits for the ready log line and returns the time since start.
+// waitReady waits for the ready log line and returns the time from the
+// start to it, read from the line's own timestamp (millisecond
+// resolution); if that cannot be read, the time it was seen (within a
+// few ms, see waitFor).
 func (p *peer) waitReady(ctx context.Context, timeout time.Duration) (time.Duration, error) {
 	err := waitFor(ctx, timeout, p.proc, func(context.Context) bool { return p.ready.found() })
+	seen := time.Since(p.proc.started)
 	if err != nil {
 		return 0, fmt.Errorf("%s: waiting for %q: %w", p.name, readyLine, err)
 	}
-	return time.Since(p.proc.started), nil
+	return p.loggedSinceStart(readyLine, seen), nil
+}
+
+// loggedSinceStart is the time from the daemon's start to the first log
+// line holding needle, by the line's timestamp, or def if it cannot be
+// read.
+func (p *peer) loggedSinceStart(needle string, def time.Duration) time.Duration {
+	t, err := firstLogTime(p.proc.logPath, needle)
+	if err != nil {
+		logf("warning: %s: %v: using the time it was seen", p.name, err)
+		return def
+	}
+	d, ok := sinceStart(p.proc.started, t)
+	if !ok {
+		logf("warning: %s: %q logged at %s, before the start at %s: using the time it was seen",
+			p.name, needle, t.Format(time.RFC3339Nano), p.proc.started.Format(time.RFC3339Nano))
+		return def
+	}
+	return d
 }
 
 // stop stops the daemon (SIGTERM, SIGKILL after 60 s).

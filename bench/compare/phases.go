@@ -161,6 +161,34 @@ func (s *scenario) setup(ctx context.Context) error {
 	return err
 }
 
+// meter starts measuring the CPU and RSS of the given peers (those that
+// run) and, for the backends on the database, of the database.
+func (s *scenario) meter(interval time.Duration, ps ...*peer) *phaseMeter {
+	pids := map[string]int{}
+	for _, p := range ps {
+		if p.proc != nil {
+			pids[p.name] = p.proc.pid()
+		}
+	}
+	db := 0
+	if s.be.UsesDB && s.h.db != nil {
+		db = s.h.db.pid
+	}
+	return startMeter(pids, db, interval)
+}
+
+// cost records what a phase cost the peers and the database.
+func (s *scenario) cost(prefix string, c phaseCost) {
+	s.h.run.recordCost(s.be.Name, s.size, prefix, c)
+}
+
+// perPinCost records the CPU per pin of a phase that handled pins: the
+// peers' (µs), and the peers' and the database's together (µs).
+func (s *scenario) perPinCost(prefix string, c phaseCost, pins int) {
+	s.set(prefix+".peercpu", cpuPerPin(c.PeerCPU, 0, pins))
+	s.set(prefix+".cpu.pin", cpuPerPin(c.PeerCPU, c.DBCPU, pins))
+}
+
 // dbStart starts a database probe for the backends on the database.
 func (s *scenario) dbStart(ctx context.Context) (*dbProbe, error) {
 	if !s.be.UsesDB {
@@ -194,12 +222,16 @@ func (s *scenario) importPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m := s.meter(200 * time.Millisecond)
 	stop := s.heartbeat("state import", nil)
 	res, err := p0.cli(ctx, s.timeout(), "import.log", "state", "import", "--force", s.pinset)
 	stop()
+	c := m.stop().withCLI(res)
 	if err != nil {
 		return err
 	}
+	s.cost("import", c)
+	s.perPinCost("import", c, s.size)
 	if _, err := s.dbEnd(ctx, probe, "import", s.size, false); err != nil {
 		return err
 	}
@@ -222,23 +254,24 @@ func (s *scenario) firstStart(ctx context.Context) error {
 	if err := p0.start(s.h.ps); err != nil {
 		return err
 	}
-	smp := sampleRSS(map[string]int{"p0": p0.proc.pid()}, 200*time.Millisecond)
+	m := s.meter(200*time.Millisecond, p0)
+	defer m.stop()
 	stop := s.heartbeat("first start", nil)
 	ready, err := p0.waitReady(ctx, s.timeout())
 	stop()
 	if err != nil {
-		smp.stop()
 		return err
 	}
 	atReady, _ := rssBytes(p0.proc.pid())
 	s.set("start.ready", ready.Seconds())
 	s.set("start.rss.ready", mib(atReady))
-	s.progress("ready after %.2f s", ready.Seconds())
+	s.progress("ready after %.3f s", ready.Seconds())
 	if err := s.hold(ctx, p0.proc.started.Add(s.h.cfg.startWindow), p0); err != nil {
-		smp.stop()
 		return err
 	}
-	r := smp.stop()["p0"]
+	c := m.stop()
+	s.cost("start", c)
+	r := c.PerPeer[p0.name]
 	s.set("start.rss.peak", mib(r.Peak))
 	s.set("start.rss.end", mib(r.End))
 	if probe != nil {
@@ -278,11 +311,12 @@ func (s *scenario) listPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	smp := sampleRSS(map[string]int{"p0": p0.proc.pid()}, 100*time.Millisecond)
+	m := s.meter(100*time.Millisecond, p0)
 	t0 := time.Now()
 	n, err := restCount(ctx, p0.restPort, "/allocations?filter=all", s.timeout())
 	wall := time.Since(t0)
-	r := smp.stop()["p0"]
+	c := m.stop()
+	r := c.PerPeer[p0.name]
 	if err != nil {
 		return err
 	}
@@ -292,6 +326,7 @@ func (s *scenario) listPhase(ctx context.Context) error {
 	if _, err := s.dbEnd(ctx, probe, "ls", n, false); err != nil {
 		return err
 	}
+	s.cost("ls", c)
 	s.set("ls.secs", wall.Seconds())
 	s.set("ls.rate", perSecond(n, wall))
 	s.set("rss.ls", mib(r.Peak))
@@ -308,31 +343,42 @@ func (s *scenario) idlePhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	smp := sampleRSS(map[string]int{"p0": p0.proc.pid()}, 500*time.Millisecond)
+	m := s.meter(500*time.Millisecond, p0)
 	err = s.hold(ctx, time.Now().Add(s.h.cfg.idleWindow), p0)
-	r := smp.stop()["p0"]
+	c := m.stop()
 	if err != nil {
 		return err
 	}
-	s.set("rss.idle", mib(r.Peak))
+	s.cost("idle", c)
+	s.set("rss.idle", mib(c.PerPeer[p0.name].Peak))
 	if probe == nil {
 		return nil
 	}
-	cpu, c, err := probe.end(ctx)
+	cpu, counts, err := probe.end(ctx)
 	if err != nil {
 		return err
 	}
-	net := cpu.Seconds() - s.h.run.Settings.DBBaselineCPU*s.h.cfg.idleWindow.Seconds()
+	net, band, ok := netCPU(cpu, s.h.cfg.idleWindow, s.h.run.Settings.baselineRates())
 	s.set("idle.dbcpu.raw", cpu.Seconds()*1000)
-	s.set("idle.dbcpu", max(net, 0)*1000)
-	s.set("idle.dbreads", float64(c.Reads+c.Scans))
-	s.progress("idle: database CPU %.0f ms (%.0f ms above its baseline), %d reads+scans", cpu.Seconds()*1000, net*1000, c.Reads+c.Scans)
+	s.set("idle.dbcpu", net*1000)
+	if ok {
+		s.set("idle.dbcpu"+bandSuffix, band*1000)
+	}
+	s.set("idle.dbreads", float64(counts.Reads+counts.Scans))
+	s.progress("idle: database CPU %.0f ms (%.0f ± %.0f ms above its baseline), %d reads+scans",
+		cpu.Seconds()*1000, net*1000, band*1000, counts.Reads+counts.Scans)
 	return nil
 }
 
 // waitWritable adds warm-up pins until one is accepted: a peer may refuse
 // pins for a moment after it is ready (metrics not yet there).
 func (s *scenario) waitWritable(ctx context.Context, p *peer, series string) (int, error) {
+	return waitWritable(ctx, p, series)
+}
+
+// waitWritable adds pins of a series to p until one is accepted and
+// returns how many it sent.
+func waitWritable(ctx context.Context, p *peer, series string) (int, error) {
 	n := 0
 	err := waitFor(ctx, time.Minute, p.proc, func(ctx context.Context) bool {
 		err := restPinAdd(ctx, p.restPort, genCID(series, n).String())
@@ -356,21 +402,15 @@ func (s *scenario) addLoadPhase(ctx context.Context, prefix string) (int, error)
 		return 0, err
 	}
 	cids := genCIDs(series, s.h.cfg.restPins)
-	pids := map[string]int{}
-	for _, p := range s.peers {
-		if p.proc != nil {
-			pids[p.name] = p.proc.pid()
-		}
-	}
 	probe, err := s.dbStart(ctx)
 	if err != nil {
 		return 0, err
 	}
-	smp := sampleRSS(pids, 200*time.Millisecond)
-	res := runAddLoad(ctx, p0.restPort, cids, s.h.cfg.clients, func(done int) {
+	m := s.meter(200*time.Millisecond, s.peers...)
+	res := runAddLoad(ctx, []int{p0.restPort}, cids, s.h.cfg.clients, func(done int) {
 		s.progress("%s: %d/%d pins added", prefix, done, len(cids))
 	})
-	rss := smp.stop()
+	c := m.stop()
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
 	}
@@ -385,7 +425,9 @@ func (s *scenario) addLoadPhase(ctx context.Context, prefix string) (int, error)
 	s.set(prefix+".p50", percentile(res.Latencies, 0.50).Seconds()*1000)
 	s.set(prefix+".p99", percentile(res.Latencies, 0.99).Seconds()*1000)
 	s.set(prefix+".errors", float64(res.Errors))
-	s.set("rss."+prefix, mib(rss["peer0"].Peak))
+	s.set("rss."+prefix, mib(c.PerPeer[p0.name].Peak))
+	s.cost(prefix, c)
+	s.perPinCost(prefix, c, ok)
 	if res.Errors > 0 {
 		s.h.run.note(fmt.Sprintf("%s %s: %s: %d of %d REST pin adds failed, first error: %v",
 			s.be.Name, sizeLabel(s.size), prefix, res.Errors, len(cids), res.FirstErr))
@@ -429,8 +471,8 @@ func (s *scenario) joinPhase(ctx context.Context) error {
 	if err := p1.start(s.h.ps, "--bootstrap", p0.addr); err != nil {
 		return err
 	}
-	smp := sampleRSS(map[string]int{"peer0": p0.proc.pid(), "peer1": p1.proc.pid()}, 200*time.Millisecond)
-	defer smp.stop()
+	m := s.meter(200*time.Millisecond, p0, p1)
+	defer m.stop()
 	// crdt's new peer learns the heads at the next rebroadcast (1 min by
 	// default): give every backend a few of those.
 	budget := max(s.timeout(), 5*time.Minute)
@@ -439,13 +481,15 @@ func (s *scenario) joinPhase(ctx context.Context) error {
 		return err
 	}
 	s.set("join.ready", ready.Seconds())
-	s.progress("new peer ready after %.2f s; listing until it shows %d pins", ready.Seconds(), s.expected)
-	var last atomic.Int64
+	s.progress("new peer ready after %.3f s; listing until it shows %d pins", ready.Seconds(), s.expected)
+	var last, lastListing atomic.Int64
 	stop := s.heartbeat("new peer listing", func() string { return fmt.Sprintf("%d of %d pins listed", last.Load(), s.expected) })
 	err = waitFor(ctx, budget, p1.proc, func(ctx context.Context) bool {
+		t0 := time.Now()
 		n, err := restCount(ctx, p1.restPort, "/allocations?filter=all", s.timeout())
 		if err == nil {
 			last.Store(int64(n))
+			lastListing.Store(int64(time.Since(t0)))
 		}
 		return err == nil && n >= s.expected
 	})
@@ -454,10 +498,12 @@ func (s *scenario) joinPhase(ctx context.Context) error {
 		return fmt.Errorf("new peer listed %d of %d pins: %w", last.Load(), s.expected, err)
 	}
 	full := time.Since(p1.proc.started)
-	rss := smp.stop()
+	c := m.stop()
+	s.cost("join", c)
 	s.set("join.ls", full.Seconds())
-	s.set("join.rss", mib(rss["peer1"].Peak))
-	s.set("rss.join", mib(rss["peer0"].Peak))
+	s.set("join.ls1", time.Duration(lastListing.Load()).Seconds()*1000)
+	s.set("join.rss", mib(c.PerPeer[p1.name].Peak))
+	s.set("rss.join", mib(c.PerPeer[p0.name].Peak))
 	if probe != nil {
 		cpu, _, err := probe.end(ctx)
 		if err != nil {
@@ -466,7 +512,8 @@ func (s *scenario) joinPhase(ctx context.Context) error {
 		s.set("join.dbcpu", cpu.Seconds())
 	}
 	s.joined = true
-	s.progress("new peer lists all %d pins %.2f s after its start (peak RSS %.0f MiB)", s.expected, full.Seconds(), mib(rss["peer1"].Peak))
+	s.progress("new peer lists all %d pins %.2f s after its start (one listing: %.0f ms; peak RSS %.0f MiB)",
+		s.expected, full.Seconds(), time.Duration(lastListing.Load()).Seconds()*1000, mib(c.PerPeer[p1.name].Peak))
 	return nil
 }
 
@@ -515,12 +562,15 @@ func (s *scenario) exportPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m := s.meter(200 * time.Millisecond)
 	stop := s.heartbeat("state export", nil)
 	res, err := s.peers[0].cli(ctx, s.timeout(), "export.log", "state", "export", "-f", out)
 	stop()
+	c := m.stop().withCLI(res)
 	if err != nil {
 		return err
 	}
+	s.cost("export", c)
 	n, err := countLines(out)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 	cid "github.com/ipfs/go-cid"
+	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
 )
 
@@ -43,6 +44,41 @@ func genCIDs(series string, n int) []string {
 // upstream's `state export` (one api.Pin JSON object per line): recursive
 // data pins, replication -1 (allocated everywhere), no name.
 func writePinset(path, series string, n int) error {
+	return writePins(path, series, n, -1, nil)
+}
+
+// writeAllocatedPinset writes n pins as writePinset does, each with
+// replication factor rf and allocated to rf of the peers, round robin: the
+// peers share the pinset, rf copies of each pin.
+func writeAllocatedPinset(path, series string, n, rf int, peers []string) error {
+	ids := make([]libp2ppeer.ID, len(peers))
+	for i, p := range peers {
+		id, err := libp2ppeer.Decode(p)
+		if err != nil {
+			return fmt.Errorf("peer ID %q: %w", p, err)
+		}
+		ids[i] = id
+	}
+	if rf > len(ids) {
+		return fmt.Errorf("replication factor %d with %d peers", rf, len(ids))
+	}
+	return writePins(path, series, n, rf, func(i int) []libp2ppeer.ID { return allocationOf(ids, i, rf) })
+}
+
+// allocationOf is the allocation of the i-th pin: rf consecutive peers
+// from peer i*rf (mod len(ids)), so that every peer holds about the same
+// share.
+func allocationOf(ids []libp2ppeer.ID, i, rf int) []libp2ppeer.ID {
+	out := make([]libp2ppeer.ID, rf)
+	for j := range rf {
+		out[j] = ids[(i*rf+j)%len(ids)]
+	}
+	return out
+}
+
+// writePins writes n pins with replication factor rf and, when alloc is
+// not nil, the allocations it gives each.
+func writePins(path, series string, n, rf int, alloc func(i int) []libp2ppeer.ID) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -52,10 +88,13 @@ func writePinset(path, series string, n int) error {
 	ts := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		p := api.PinWithOpts(api.NewCid(genCID(series, i)), api.PinOptions{
-			ReplicationFactorMin: -1,
-			ReplicationFactorMax: -1,
+			ReplicationFactorMin: rf,
+			ReplicationFactorMax: rf,
 		})
 		p.Timestamp = ts
+		if alloc != nil {
+			p.Allocations = alloc(i)
+		}
 		if err := enc.Encode(p); err != nil {
 			f.Close()
 			return fmt.Errorf("writing %s: %w", path, err)

@@ -44,6 +44,7 @@ type rssSeries struct {
 type rssSampler struct {
 	mu     sync.Mutex
 	series map[string]*rssSeries
+	total  rssSeries // of the sum over the processes of each sample
 	stopCh chan struct{}
 	done   chan struct{}
 	once   sync.Once
@@ -76,19 +77,36 @@ func sampleRSS(pids map[string]int, interval time.Duration) *rssSampler {
 func (s *rssSampler) sample(pids map[string]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var sum int64
 	for name, pid := range pids {
 		v, err := rssBytes(pid)
 		if err != nil || v == 0 {
 			continue // exited: keep what was seen
 		}
-		r := s.series[name]
-		if r.Samples == 0 {
-			r.Start = v
-		}
-		r.Samples++
-		r.End = v
-		r.Peak = max(r.Peak, v)
+		s.series[name].add(v)
+		sum += v
 	}
+	if sum > 0 {
+		s.total.add(sum)
+	}
+}
+
+func (r *rssSeries) add(v int64) {
+	if r.Samples == 0 {
+		r.Start = v
+	}
+	r.Samples++
+	r.End = v
+	r.Peak = max(r.Peak, v)
+}
+
+// totalSeries is the series of the sum of the processes' RSS, once
+// stopped.
+func (s *rssSampler) totalSeries() rssSeries {
+	s.stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
 }
 
 // stop ends the sampling (after one last sample) and returns the series.

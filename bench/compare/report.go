@@ -4,15 +4,20 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // metric is one row of the report.
 type metric struct {
-	Key   string
-	Label string
-	Unit  string
+	Key     string
+	Label   string
+	Unit    string
+	Precise bool // show milliseconds of a figure in seconds
 }
+
+// bandSuffix is appended to a key for the noise band (±) of its figure.
+const bandSuffix = ".band"
 
 // metricGroup is a block of rows.
 type metricGroup struct {
@@ -23,54 +28,61 @@ type metricGroup struct {
 // reportRows are the rows of the per-size tables, in order.
 var reportRows = []metricGroup{
 	{"Writes through the REST API", []metric{
-		{"add.rate", "REST pin add, 1 peer: rate", "pins/s"},
-		{"add.p50", "REST pin add, 1 peer: p50 latency", "ms"},
-		{"add.p99", "REST pin add, 1 peer: p99 latency", "ms"},
-		{"add.errors", "REST pin add, 1 peer: failed requests", ""},
-		{"add.dbcpu", "REST pin add, 1 peer: database CPU per pin", "µs"},
-		{"add.dbreads", "REST pin add, 1 peer: database reads per pin", ""},
-		{"add.dbwrites", "REST pin add, 1 peer: database writes per pin", ""},
-		{"add3.rate", "REST pin add, 3 peers: rate", "pins/s"},
-		{"add3.p50", "REST pin add, 3 peers: p50 latency", "ms"},
-		{"add3.p99", "REST pin add, 3 peers: p99 latency", "ms"},
-		{"add3.errors", "REST pin add, 3 peers: failed requests", ""},
-		{"add3.dbcpu", "REST pin add, 3 peers: database CPU per pin", "µs"},
-		{"add3.dbreads", "REST pin add, 3 peers: database reads per pin", ""},
-		{"add3.dbwrites", "REST pin add, 3 peers: database writes per pin", ""},
+		{"add.rate", "REST pin add, 1 peer: rate", "pins/s", false},
+		{"add.p50", "REST pin add, 1 peer: p50 latency", "ms", false},
+		{"add.p99", "REST pin add, 1 peer: p99 latency", "ms", false},
+		{"add.errors", "REST pin add, 1 peer: failed requests", "", false},
+		{"add.dbcpu", "REST pin add, 1 peer: database CPU per pin", "µs", false},
+		{"add.peercpu", "REST pin add, 1 peer: peer CPU per pin", "µs", false},
+		{"add.cpu.pin", "REST pin add, 1 peer: total CPU per added pin (peer + database)", "µs", false},
+		{"add.dbreads", "REST pin add, 1 peer: database reads per pin", "", false},
+		{"add.dbwrites", "REST pin add, 1 peer: database writes per pin", "", false},
+		{"add3.rate", "REST pin add, 3 peers: rate", "pins/s", false},
+		{"add3.p50", "REST pin add, 3 peers: p50 latency", "ms", false},
+		{"add3.p99", "REST pin add, 3 peers: p99 latency", "ms", false},
+		{"add3.errors", "REST pin add, 3 peers: failed requests", "", false},
+		{"add3.dbcpu", "REST pin add, 3 peers: database CPU per pin", "µs", false},
+		{"add3.peercpu", "REST pin add, 3 peers: CPU of the 3 peers per pin", "µs", false},
+		{"add3.cpu.pin", "REST pin add, 3 peers: total CPU per added pin (3 peers + database)", "µs", false},
+		{"add3.dbreads", "REST pin add, 3 peers: database reads per pin", "", false},
+		{"add3.dbwrites", "REST pin add, 3 peers: database writes per pin", "", false},
 	}},
 	{"Whole pinset", []metric{
-		{"import.secs", "state import: time", "s"},
-		{"import.rate", "state import: rate", "pins/s"},
-		{"import.dbcpu", "state import: database CPU per pin", "µs"},
-		{"import.rss", "state import: CLI peak RSS", "MiB"},
-		{"export.secs", "state export: time", "s"},
-		{"export.rate", "state export: rate", "pins/s"},
-		{"export.dbcpu", "state export: database CPU per pin", "µs"},
-		{"export.rss", "state export: CLI peak RSS", "MiB"},
-		{"ls.secs", "REST pin ls (all pins): time", "s"},
-		{"ls.rate", "REST pin ls (all pins): rate", "pins/s"},
-		{"ls.dbcpu", "REST pin ls: database CPU per pin", "µs"},
+		{"import.secs", "state import: time", "s", false},
+		{"import.rate", "state import: rate", "pins/s", false},
+		{"import.dbcpu", "state import: database CPU per pin", "µs", false},
+		{"import.peercpu", "state import: CLI CPU per pin", "µs", false},
+		{"import.cpu.pin", "state import: total CPU per imported pin (CLI + database)", "µs", false},
+		{"import.rss", "state import: CLI peak RSS", "MiB", false},
+		{"export.secs", "state export: time", "s", false},
+		{"export.rate", "state export: rate", "pins/s", false},
+		{"export.dbcpu", "state export: database CPU per pin", "µs", false},
+		{"export.rss", "state export: CLI peak RSS", "MiB", false},
+		{"ls.secs", "REST pin ls (all pins): time", "s", false},
+		{"ls.rate", "REST pin ls (all pins): rate", "pins/s", false},
+		{"ls.dbcpu", "REST pin ls: database CPU per pin", "µs", false},
 	}},
 	{"Peers", []metric{
-		{"start.ready", "first start on the imported pinset: time to ready", "s"},
-		{"start.dbcpu", "first start: database CPU over the start window", "s"},
-		{"join.ready", "new peer: time to ready", "s"},
-		{"join.ls", "new peer: time to a full pin ls (from its start)", "s"},
-		{"join.dbcpu", "new peer: database CPU until its full pin ls", "s"},
-		{"idle.dbcpu", "idle peer: database CPU per state sync interval, net of baseline", "ms"},
-		{"idle.scan", "idle peer: that CPU / CPU of one full scan (state export)", "%"},
-		{"idle.dbreads", "idle peer: database reads per state sync interval", ""},
+		{"start.ready", "first start on the imported pinset: time to ready", "s", true},
+		{"start.dbcpu", "first start: database CPU over the start window", "s", false},
+		{"join.ready", "new peer: time to ready", "s", true},
+		{"join.ls", "new peer: time to a full pin ls (from its start)", "s", true},
+		{"join.ls1", "new peer: duration of its one full pin ls", "ms", false},
+		{"join.dbcpu", "new peer: database CPU until its full pin ls", "s", false},
+		{"idle.dbcpu", "idle peer: database CPU per state sync interval, net of baseline (± its noise)", "ms", false},
+		{"idle.scan", "idle peer: that CPU / CPU of one full scan (state export)", "%", false},
+		{"idle.dbreads", "idle peer: database reads per state sync interval", "", false},
 	}},
 	{"Peer memory (RSS)", []metric{
-		{"start.rss.ready", "first start: RSS at ready", "MiB"},
-		{"start.rss.peak", "first start: peak RSS over the start window", "MiB"},
-		{"start.rss.end", "first start: RSS at the end of the start window", "MiB"},
-		{"rss.ls", "peak RSS during REST pin ls", "MiB"},
-		{"rss.idle", "peak RSS while idle", "MiB"},
-		{"rss.add", "peak RSS during REST pin add, 1 peer", "MiB"},
-		{"rss.join", "peak RSS while a new peer joins", "MiB"},
-		{"join.rss", "new peer: peak RSS until its full pin ls", "MiB"},
-		{"rss.add3", "peak RSS during REST pin add, 3 peers", "MiB"},
+		{"start.rss.ready", "first start: RSS at ready", "MiB", false},
+		{"start.rss.peak", "first start: peak RSS over the start window", "MiB", false},
+		{"start.rss.end", "first start: RSS at the end of the start window", "MiB", false},
+		{"rss.ls", "peak RSS during REST pin ls", "MiB", false},
+		{"rss.idle", "peak RSS while idle", "MiB", false},
+		{"rss.add", "peak RSS during REST pin add, 1 peer", "MiB", false},
+		{"rss.join", "peak RSS while a new peer joins", "MiB", false},
+		{"join.rss", "new peer: peak RSS until its full pin ls", "MiB", false},
+		{"rss.add3", "peak RSS during REST pin add, 3 peers", "MiB", false},
 	}},
 }
 
@@ -98,16 +110,24 @@ func formatValue(v float64) string {
 	return fmt.Sprintf("%.2g", v)
 }
 
-// cell is the table cell of one backend's figure.
-func (r *Run) cell(backend string, size int, key string) string {
-	f, ok := r.get(backend, size, key)
+// cell is the table cell of one backend's figure, with its noise band
+// (±) when one was measured.
+func (r *Run) cell(backend string, size int, m metric) string {
+	f, ok := r.get(backend, size, m.Key)
 	switch {
 	case !ok:
 		return "—"
 	case f.Missing != "":
 		return f.Missing
 	}
-	return formatValue(f.Value)
+	v := formatValue(f.Value)
+	if m.Precise {
+		v = strconv.FormatFloat(f.Value, 'f', 3, 64)
+	}
+	if band, ok := r.value(backend, size, m.Key+bandSuffix); ok {
+		v += " ± " + formatValue(band)
+	}
+	return v
 }
 
 // ratio is ours / crdt for a key at a size, if both were measured.
@@ -154,7 +174,7 @@ func renderMarkdown(r *Run, level int, chart string) string {
 	if chart != "" {
 		fmt.Fprintf(&b, "\n![ours / crdt ratios](%s)\n", chart)
 	}
-	fmt.Fprintf(&b, "\n%sTargets of issue 8 (ours)\n\n", h(1))
+	fmt.Fprintf(&b, "\n%sTargets of issues 8 and 15 (ours)\n\n", h(1))
 	b.WriteString("| target | measured | status |\n|---|---|---|\n")
 	for _, t := range evalTargets(r) {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Target, t.Measured, t.Status)
@@ -177,7 +197,7 @@ func renderMarkdown(r *Run, level int, chart string) string {
 				}
 				fmt.Fprintf(&b, "| %s | %s |", m.Label, m.Unit)
 				for _, be := range r.Backends {
-					fmt.Fprintf(&b, " %s |", r.cell(be, size, m.Key))
+					fmt.Fprintf(&b, " %s |", r.cell(be, size, m))
 				}
 				if x, ok := r.ratio(size, m.Key); ok {
 					fmt.Fprintf(&b, " %.2fx |\n", x)
@@ -186,7 +206,9 @@ func renderMarkdown(r *Run, level int, chart string) string {
 				}
 			}
 		}
+		renderCost(&b, r, size, h(2))
 	}
+	renderMany(&b, r, h(1))
 	b.WriteString("\n— : not measured, or not applicable (upstream keeps no pinset in the database). " +
 		"Database figures are read from the Cassandra process (/proc CPU time) and its virtual tables " +
 		"(system_views.local_{read,scan,write}_latency counts of the keyspace); reads include range scans.\n")

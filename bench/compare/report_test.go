@@ -125,3 +125,78 @@ func TestUpdateReadme(t *testing.T) {
 		t.Errorf("README without markers: err = %v, want one naming the markers", err)
 	}
 }
+
+func TestReportShowsNetIdleWithItsBandAndCostSideBySide(t *testing.T) {
+	r := sampleRun()
+	r.set("ours", 10000, "idle.dbcpu", -12)
+	r.set("ours", 10000, "idle.dbcpu"+bandSuffix, 30)
+	r.recordCost("crdt", 10000, "add", phaseCost{PeerCPU: 1500e6, PeerRSS: 100 << 20})
+	r.recordCost("ours", 10000, "add", phaseCost{PeerCPU: 800e6, DBCPU: 1200e6, PeerRSS: 60 << 20, DBRSS: 900 << 20, HasDB: true})
+	r.set("crdt", 10000, "add.cpu.pin", 1500)
+	r.set("ours", 10000, "add.cpu.pin", 2000)
+	r.set("ours", 10000, "join.ready", 0.0123)
+	md := renderMarkdown(r, 1, "")
+	for _, want := range []string{
+		"| idle peer: database CPU per state sync interval, net of baseline (± its noise) | ms | — | — | -12.0 ± 30.0 | |",
+		"| REST pin add, 1 peer: total CPU per added pin (peer + database) | µs | 1500 | — | 2000 | 1.33x |",
+		"| new peer: time to ready | s | — | — | 0.012 | |",
+		"### What each phase cost at 10k pins: peer + database",
+		"| phase | crdt CPU s | raft CPU s | ours CPU s | crdt peak RSS MiB | raft peak RSS MiB | ours peak RSS MiB |",
+		"| REST pin add, 1 peer | 1.50 | — | 0.800 + 1.20 = 2.00 | 100 | — | 60.0 + 900 = 960 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "What each phase cost at 1M") {
+		t.Error("a cost table for a size with no cost figure")
+	}
+}
+
+func TestReportHasTheNPeerSectionAndItsTargets(t *testing.T) {
+	r := sampleRun()
+	if md := renderMarkdown(r, 1, ""); strings.Contains(md, "peers of ours on one keyspace") ||
+		!strings.Contains(md, "| a new pin reaches every tracker of N peers in <= 1 s (p99) |  | not measured |") {
+		t.Errorf("a run without the N-peer phase:\n%s", md)
+	}
+	r.Settings.ManyPeers = ManyPeersSettings{Peers: 24, Size: 100000, Replication: 1, Kubos: 1, ReachPins: 100, IdleWindowS: 60}
+	r.set("ours", 100000, "many.reach.p99", 1200)
+	r.set("ours", 100000, "many.idle.dbcpu", 3.5)
+	r.set("ours", 100000, "many.idle.dbcpu"+bandSuffix, 1.25)
+	r.set("ours", 100000, "many.add.ratio", 0.95)
+	r.set("ours", 100000, "many.idle.feedreads", 60)
+	md := renderMarkdown(r, 1, "")
+	for _, want := range []string{
+		"## 24 peers of ours on one keyspace (100k pins)",
+		"| N idle peers: database CPU net of its baseline (± noise) | % of a core | 3.50 ± 1.25 |",
+		"| idle: change feed queries per peer per minute (peer metric) |  | 60.0 |",
+		"| a new pin reaches every tracker of 24 peers in <= 1 s (p99) | 24 peers, 100k: 1200 ms | FAIL |",
+		"| 24 idle peers cost the database <= 5% of one core (net of its baseline) | 24 peers, 100k: 3.50% ± 1.25% | PASS |",
+		"| REST pin add with 24 peers >= 0.9x the 1-peer rate | 24 peers, 100k: 0.95x | PASS |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n%s", want, md)
+		}
+	}
+}
+
+func TestReadmeNeedsAnExplicitOutAndOutDefaultsToScratch(t *testing.T) {
+	if _, err := parseFlags([]string{"-readme", "README.md"}); err == nil || !strings.Contains(err.Error(), "-out") {
+		t.Errorf("-readme without -out: err = %v, want one naming -out", err)
+	}
+	c, err := parseFlags([]string{"-readme", "README.md", "-out", "bench/results"})
+	if err != nil || c.outDir != "bench/results" {
+		t.Errorf("-readme with -out: %+v, %v", c.outDir, err)
+	}
+	c, err = parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.outDir != "" || !c.threePeers("crdt") || !c.threePeers("ours") || c.threePeers("raft") || c.many.peers != 0 {
+		t.Errorf("quick defaults: out %q, 3 peers crdt %v ours %v raft %v, many peers %d; want scratch, true, true, false, 0",
+			c.outDir, c.threePeers("crdt"), c.threePeers("ours"), c.threePeers("raft"), c.many.peers)
+	}
+	if c, _ := parseFlags([]string{"-mode", "full"}); c.many.peers != 24 || c.many.size != 100000 {
+		t.Errorf("full mode: %d peers at %d pins, want 24 at 100k", c.many.peers, c.many.size)
+	}
+}

@@ -49,9 +49,14 @@ type addLoad struct {
 }
 
 // runAddLoad adds every cid through POST /pins at `clients` concurrent
-// clients. progress is called at every quarter of the pins.
-func runAddLoad(ctx context.Context, port int, cids []string, clients int, progress func(done int)) addLoad {
-	work := make(chan string)
+// clients, the k-th request to the peer at ports[k % len(ports)] (round
+// robin). progress is called at every quarter of the pins.
+func runAddLoad(ctx context.Context, ports []int, cids []string, clients int, progress func(done int)) addLoad {
+	type job struct {
+		port int
+		cid  string
+	}
+	work := make(chan job)
 	var (
 		mu  sync.Mutex
 		res addLoad
@@ -64,9 +69,9 @@ func runAddLoad(ctx context.Context, port int, cids []string, clients int, progr
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for c := range work {
+			for j := range work {
 				s := time.Now()
-				err := restPinAdd(ctx, port, c)
+				err := restPinAdd(ctx, j.port, j.cid)
 				d := time.Since(s)
 				mu.Lock()
 				if err != nil {
@@ -86,9 +91,9 @@ func runAddLoad(ctx context.Context, port int, cids []string, clients int, progr
 		}()
 	}
 feed:
-	for _, c := range cids {
+	for k, c := range cids {
 		select {
-		case work <- c:
+		case work <- job{ports[k%len(ports)], c}:
 		case <-ctx.Done():
 			break feed
 		}

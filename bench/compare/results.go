@@ -18,15 +18,40 @@ type Figure struct {
 
 // Settings are the parameters of a run.
 type Settings struct {
-	RESTPins       int     `json:"rest_pins"`        // pins added through REST per add phase
-	Clients        int     `json:"clients"`          // concurrent REST clients
-	StartWindowS   float64 `json:"start_window_s"`   // RSS sampling after the first start
-	IdleWindowS    float64 `json:"idle_window_s"`    // the idle phase = cluster.state_sync_interval
-	DBBaselineCPU  float64 `json:"db_baseline_cpu"`  // database CPU-seconds per second with no peer running
-	DBInstance     string  `json:"db_instance"`      // host:port of the database
-	DBWarmUpS      float64 `json:"db_warmup_s"`      // mixed load run on the database before the baseline
-	ThreePeersFor  string  `json:"three_peers_for"`  // backends measured with 3 peers
-	PhaseTimeoutMS float64 `json:"phase_timeout_ms"` // extra timeout per pin (base 2 min)
+	RESTPins      int     `json:"rest_pins"`       // pins added through REST per add phase
+	Clients       int     `json:"clients"`         // concurrent REST clients
+	StartWindowS  float64 `json:"start_window_s"`  // RSS sampling after the first start
+	IdleWindowS   float64 `json:"idle_window_s"`   // the idle phase = cluster.state_sync_interval
+	DBBaselineCPU float64 `json:"db_baseline_cpu"` // database CPU-seconds per second with no peer running (mean of the samples)
+	// DBBaselineSamples are the baseline's CPU-seconds per second, one per
+	// idle window with no peer running: their spread is the noise band of
+	// the net idle figures.
+	DBBaselineSamples []float64 `json:"db_baseline_samples,omitempty"`
+	DBInstance        string    `json:"db_instance"`      // host:port of the database
+	DBWarmUpS         float64   `json:"db_warmup_s"`      // mixed load run on the database before the baseline
+	ThreePeersFor     string    `json:"three_peers_for"`  // backends measured with 3 peers
+	PhaseTimeoutMS    float64   `json:"phase_timeout_ms"` // extra timeout per pin (base 2 min)
+	// ManyPeers is the phase of N peers of ours on one keyspace (0: not run).
+	ManyPeers ManyPeersSettings `json:"many_peers,omitzero"`
+}
+
+// ManyPeersSettings are the parameters of the N-peer phase.
+type ManyPeersSettings struct {
+	Peers       int     `json:"peers,omitempty"`         // peers of ours on one keyspace
+	Size        int     `json:"size,omitempty"`          // pins imported before they start
+	Replication int     `json:"replication,omitempty"`   // of the imported pins, allocated round robin
+	Kubos       int     `json:"kubos,omitempty"`         // kubo daemons the peers share
+	ReachPins   int     `json:"reach_pins,omitempty"`    // pins timed to every tracker
+	IdleWindowS float64 `json:"idle_window_s,omitempty"` // idle window of the N peers
+}
+
+// baselineRates are the baseline samples, or the single mean of a run
+// saved before there were samples.
+func (s Settings) baselineRates() []float64 {
+	if len(s.DBBaselineSamples) > 0 {
+		return s.DBBaselineSamples
+	}
+	return []float64{s.DBBaselineCPU}
 }
 
 // Run is everything a harness run measured; it is saved as JSON and

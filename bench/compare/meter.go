@@ -1,0 +1,99 @@
+package main
+
+import (
+	"sync"
+	"time"
+)
+
+// phaseMeter measures what one phase costs the processes that serve it:
+// CPU time and peak RSS of the peers (summed over them) and of the
+// database, side by side.
+type phaseMeter struct {
+	peers   map[string]int
+	cpu0    map[string]time.Duration
+	dbPid   int // 0: no database (crdt, raft)
+	db0     time.Duration
+	peerRSS *rssSampler
+	dbRSS   *rssSampler
+	t0      time.Time
+	once    sync.Once
+	cost    phaseCost
+}
+
+// phaseCost is what a phaseMeter measured.
+type phaseCost struct {
+	Wall    time.Duration
+	PeerCPU time.Duration
+	DBCPU   time.Duration
+	PeerRSS int64 // bytes: peak of the sum of the peers' RSS
+	DBRSS   int64 // bytes: peak
+	HasDB   bool
+	PerPeer map[string]rssSeries
+}
+
+// startMeter starts measuring the peers (name -> pid) and, when dbPid is
+// not 0, the database; RSS is sampled every interval until stop.
+func startMeter(peers map[string]int, dbPid int, interval time.Duration) *phaseMeter {
+	m := &phaseMeter{peers: peers, cpu0: map[string]time.Duration{}, dbPid: dbPid, t0: time.Now()}
+	for name, pid := range peers {
+		m.cpu0[name], _ = cpuTime(pid)
+	}
+	m.peerRSS = sampleRSS(peers, interval)
+	if dbPid != 0 {
+		m.db0, _ = cpuTime(dbPid)
+		m.dbRSS = sampleRSS(map[string]int{"db": dbPid}, interval)
+	}
+	return m
+}
+
+// stop ends the measurement. A process that has exited meanwhile counts
+// for the CPU it had used at the start of the phase (none in the phase).
+// It may be called more than once; only the first call measures.
+func (m *phaseMeter) stop() phaseCost {
+	m.once.Do(func() { m.cost = m.measure() })
+	return m.cost
+}
+
+func (m *phaseMeter) measure() phaseCost {
+	c := phaseCost{Wall: time.Since(m.t0), HasDB: m.dbPid != 0}
+	for name, pid := range m.peers {
+		if t, err := cpuTime(pid); err == nil && t >= m.cpu0[name] {
+			c.PeerCPU += t - m.cpu0[name]
+		}
+	}
+	c.PerPeer = m.peerRSS.stop()
+	c.PeerRSS = m.peerRSS.totalSeries().Peak
+	if m.dbRSS != nil {
+		if t, err := cpuTime(m.dbPid); err == nil && t >= m.db0 {
+			c.DBCPU = t - m.db0
+		}
+		c.DBRSS = m.dbRSS.stop()["db"].Peak
+	}
+	return c
+}
+
+// withCLI adds a command-line run (state import, state export) to the
+// peers' side of the cost: its CPU, and its peak RSS as the peers' peak.
+func (c phaseCost) withCLI(res cliResult) phaseCost {
+	c.PeerCPU += res.CPU
+	c.PeerRSS = max(c.PeerRSS, res.MaxRSS)
+	return c
+}
+
+// costKeys are the keys under which recordCost stores a phase's cost.
+func costKeys(prefix string) (peerCPU, dbCPU, peerRSS, dbRSS string) {
+	return prefix + ".cpu.peer", prefix + ".cpu.db", prefix + ".rss.peer", prefix + ".rss.db"
+}
+
+// recordCost stores a phase's cost: CPU in seconds, RSS in MiB.
+func (r *Run) recordCost(backend string, size int, prefix string, c phaseCost) {
+	kpc, kdc, kpr, kdr := costKeys(prefix)
+	r.set(backend, size, kpc, c.PeerCPU.Seconds())
+	if c.PeerRSS > 0 {
+		r.set(backend, size, kpr, mib(c.PeerRSS))
+	}
+	if c.HasDB {
+		r.set(backend, size, kdc, c.DBCPU.Seconds())
+		r.set(backend, size, kdr, mib(c.DBRSS))
+	}
+}
