@@ -42,7 +42,9 @@ func newScyllaConsensus(h *config.Helper, host host.Host, psub *pubsub.PubSub) (
 	ipfscluster.ReadyTimeout = cfgs.Scylla.ReadyTimeout + time.Minute
 	// Peers come from the monitor's metrics: the monitor must not ask
 	// the consensus back (peersF nil), as with crdt.
-	cons := &consensus{Consensus: c, fatal: c.Fatal(), wrapTracker: scyllacons.WrapTracker}
+	peerName := cfgs.Cluster.Peername
+	wrap := func(t ipfscluster.PinTracker) ipfscluster.PinTracker { return c.WrapTracker(t, peerName) }
+	cons := &consensus{Consensus: c, fatal: c.Fatal(), wrapTracker: wrap}
 	if h.Manager().IsLoadedFromJSON(uconfig.Informer, scyllahealth.ConfigKey) {
 		inf, err := scyllahealth.New(cfgs.ScyllaHealthInf, databaseHealth(c))
 		if err != nil {

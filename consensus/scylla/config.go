@@ -32,6 +32,7 @@ const (
 	DefaultPinQueueLimit      = 10000
 	DefaultRecoverSlices      = 100
 	DefaultRepairInterval     = 15 * time.Minute
+	DefaultRepairReadRate     = 1000
 	// DefaultStateSyncInterval and DefaultPinRecoverInterval are
 	// upstream's cluster defaults, used until the daemon sets the
 	// configured ones.
@@ -104,6 +105,14 @@ type Config struct {
 	// corrected within RepairInterval; each repair reads
 	// 1/RecoverSlices of the pinset table.
 	RepairInterval time.Duration
+	// RepairReadRate bounds the pins per second that the repairs of all
+	// the cluster's peers read together: each peer reads at most
+	// RepairReadRate divided by the number of trusted peers it knows
+	// (itself included), so that the database's load does not grow with
+	// the number of peers. When the pinset is too large for that rate, a
+	// repair cycle takes longer than RepairInterval. 0: no limit (every
+	// peer reads its whole pinset once per RepairInterval).
+	RepairReadRate int
 
 	// StateSyncInterval and PinRecoverInterval come from the cluster
 	// section (state_sync_interval, pin_recover_interval): the daemon
@@ -124,6 +133,7 @@ type jsonConfig struct {
 	PinQueueLimit      int      `json:"pin_queue_limit"`
 	RecoverSlices      int      `json:"recover_slices"`
 	RepairInterval     string   `json:"repair_interval"`
+	RepairReadRate     int      `json:"repair_read_rate"`
 }
 
 // ConfigKey returns "scylla".
@@ -142,6 +152,7 @@ func (cfg *Config) Default() error {
 	cfg.PinQueueLimit = DefaultPinQueueLimit
 	cfg.RecoverSlices = DefaultRecoverSlices
 	cfg.RepairInterval = DefaultRepairInterval
+	cfg.RepairReadRate = DefaultRepairReadRate
 	cfg.StateSyncInterval = DefaultStateSyncInterval
 	cfg.PinRecoverInterval = DefaultPinRecoverInterval
 	return nil
@@ -197,6 +208,9 @@ func (cfg *Config) Validate() error {
 	case cfg.RecoverSlices >= 1 && cfg.RepairInterval/time.Duration(cfg.RecoverSlices) < minRepairTick:
 		add("repair_interval", "%s repairs one of the %d slices (recover_slices) every %s, more often than every %s: use a longer repair_interval or fewer recover_slices",
 			cfg.RepairInterval, cfg.RecoverSlices, cfg.RepairInterval/time.Duration(cfg.RecoverSlices), minRepairTick)
+	}
+	if cfg.RepairReadRate < 0 {
+		add("repair_read_rate", "%d must be 0 (no limit) or a number of pins per second for the whole cluster (default %d)", cfg.RepairReadRate, DefaultRepairReadRate)
 	}
 	if cfg.StateSyncInterval <= 0 || cfg.PinRecoverInterval <= 0 {
 		add("state_sync_interval", "the cluster's state_sync_interval and pin_recover_interval must be positive")
@@ -268,6 +282,7 @@ func (cfg *Config) toJSONConfig() *jsonConfig {
 		PinQueueLimit:      cfg.PinQueueLimit,
 		RecoverSlices:      cfg.RecoverSlices,
 		RepairInterval:     cfg.RepairInterval.String(),
+		RepairReadRate:     cfg.RepairReadRate,
 	}
 }
 
@@ -314,5 +329,6 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.PinQueueLimit = jcfg.PinQueueLimit
 	cfg.RecoverSlices = jcfg.RecoverSlices
 	cfg.RepairInterval = repair
+	cfg.RepairReadRate = jcfg.RepairReadRate
 	return nil
 }

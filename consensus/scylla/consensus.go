@@ -194,6 +194,7 @@ func (c *Consensus) start() error {
 	c.upkeep = newUpkeep(self, upkeepSettings{
 		slices:            c.cfg.RecoverSlices,
 		repairInterval:    c.cfg.RepairInterval,
+		readRate:          c.cfg.RepairReadRate,
 		recoverInterval:   c.cfg.PinRecoverInterval,
 		stateSyncInterval: c.cfg.StateSyncInterval,
 		queueLimit:        c.cfg.PinQueueLimit,
@@ -484,28 +485,4 @@ func (r *rpcCalls) PinLsCid(ctx context.Context, pin api.Pin) (api.IPFSPinStatus
 
 func (r *rpcCalls) Unpin(ctx context.Context, pin api.Pin) error {
 	return r.c.rpcClient.CallContext(ctx, "", "Cluster", "Unpin", pin, &api.Pin{})
-}
-
-func (r *rpcCalls) TrackerErrors(ctx context.Context) ([]api.Cid, error) {
-	in := make(chan api.TrackerStatus, 1)
-	in <- api.TrackerStatusPinError | api.TrackerStatusUnpinError
-	close(in)
-	out := make(chan api.PinInfo, 1024)
-	errCh := make(chan error, 1)
-	go func() {
-		errCh <- r.c.rpcClient.Stream(ctx, "", "PinTracker", "StatusAll", in, out)
-	}()
-	var failed []api.Cid
-	for pi := range out {
-		failed = append(failed, pi.Cid)
-	}
-	if err := <-errCh; err != nil {
-		return nil, err
-	}
-	return failed, nil
-}
-
-func (r *rpcCalls) Recover(ctx context.Context, c api.Cid) error {
-	var pi api.PinInfo
-	return r.c.rpcClient.CallContext(ctx, "", "PinTracker", "Recover", c, &pi)
 }

@@ -422,10 +422,6 @@ func (f *fakeCalls) Unpin(_ context.Context, pin api.Pin) error {
 	return nil
 }
 
-func (f *fakeCalls) TrackerErrors(context.Context) ([]api.Cid, error) { return nil, nil }
-
-func (f *fakeCalls) Recover(context.Context, api.Cid) error { return nil }
-
 // state returns whether a CID is tracked and, if so, with which pin.
 func (t *fakeTracker) state(c api.Cid) (*api.Pin, bool) {
 	t.mu.Lock()

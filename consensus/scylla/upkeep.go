@@ -37,16 +37,17 @@ type peerCalls interface {
 	PinLsCid(ctx context.Context, pin api.Pin) (api.IPFSPinStatus, error)
 	// Unpin unpins through the cluster (for expired pins).
 	Unpin(ctx context.Context, pin api.Pin) error
-	// TrackerErrors lists the CIDs whose tracker operation failed.
-	TrackerErrors(ctx context.Context) ([]api.Cid, error)
-	// Recover asks the tracker to retry the operation of a CID.
-	Recover(ctx context.Context, c api.Cid) error
+	// RecoverErrors asks the tracker to retry its failed operations
+	// (RecoverAll: those stored in the database, at the pace of
+	// pinning) and returns how many it retried.
+	RecoverErrors(ctx context.Context) (int, error)
 }
 
 // upkeepSettings are the settings of the periodic work.
 type upkeepSettings struct {
 	slices            int           // recover_slices
 	repairInterval    time.Duration // every slice is repaired once per repair_interval
+	readRate          int           // repair_read_rate: pins per second, all peers together
 	recoverInterval   time.Duration // pin_recover_interval: the tracker's errors
 	stateSyncInterval time.Duration // state_sync_interval: expired pins
 	queueLimit        int           // pin_queue_limit
@@ -62,8 +63,10 @@ type upkeepSettings struct {
 //     expiry index (not from a full scan) and unpinned by the peer
 //     closest to each CID, as upstream's StateSync does; an entry whose
 //     check fails is kept and tried again;
-//   - recover: every pin_recover_interval, the pins in error in this peer's
-//     tracker are recovered (from the tracker's memory);
+//   - recover: every pin_recover_interval, the failed operations of this
+//     peer's tracker are retried (read from the database, where the
+//     tracker wrapper keeps them, at the pace of pinning; one pass at a
+//     time, beside the other work);
 //   - repair (anti-entropy): one slice of the shared pinset every
 //     repair_interval/recover_slices, so that the whole pinset is checked
 //     once per repair_interval: a pin this peer should hold that IPFS does
@@ -100,6 +103,10 @@ type upkeep struct {
 	// full receives the reason of a full repair to run.
 	full chan string
 	wg   sync.WaitGroup
+
+	// recovering is set while a recover pass of the tracker's errors
+	// runs.
+	recovering atomic.Bool
 
 	// census counts the pins of each slice of the pinset when a repair
 	// reads it: their sum is upstream's ipfscluster_pins gauge, which a
@@ -161,7 +168,7 @@ func (u *upkeep) run(ctx context.Context) {
 		case <-expiry.C:
 			u.expire(ctx)
 		case <-recoverT.C:
-			u.recoverErrors(ctx)
+			u.startRecoverErrors(ctx)
 		case <-redoT.C:
 			if u.rd == nil {
 				continue
@@ -210,7 +217,12 @@ func (u *upkeep) repairLoop(ctx context.Context) {
 	if u.firstStart {
 		_ = u.fullPass(ctx, paced, "first start of this peer")
 	}
-	t := time.NewTicker(u.sliceEvery())
+	pace := &repairPace{every: u.sliceEvery(), rate: u.cfg.readRate, timeout: u.cfg.timeout,
+		peers: func(ctx context.Context) (int, error) {
+			ps, err := u.calls.TrustedPeers(ctx)
+			return len(ps), err
+		}}
+	t := time.NewTimer(pace.every)
 	defer t.Stop()
 	for {
 		select {
@@ -224,11 +236,12 @@ func (u *upkeep) repairLoop(ctx context.Context) {
 			r, err := u.repairSlice(ctx, slice, periodic)
 			if err != nil && ctx.Err() == nil {
 				logger.Warnf("repair of pinset slice %d/%d: %s", slice, u.cfg.slices, err)
-				continue
-			}
-			if r.changed() {
+			} else if r.changed() {
 				logger.Infof("repair of pinset slice %d/%d: %s", slice, u.cfg.slices, r)
 			}
+			// The wait counts from the end of the repair: the peer's
+			// share of repair_read_rate (see repairPace).
+			t.Reset(pace.after(ctx, r.pins+r.markers))
 		}
 	}
 }
@@ -553,22 +566,33 @@ func closest(self peer.ID, trusted []peer.ID, c api.Cid) bool {
 	return true
 }
 
-// recoverErrors asks the tracker to retry its operations in error. Those
-// are in the tracker's memory: no pinset scan.
-func (u *upkeep) recoverErrors(ctx context.Context) {
-	lctx, cancel := context.WithTimeout(ctx, u.cfg.timeout)
-	failed, err := u.calls.TrackerErrors(lctx)
-	cancel()
-	if err != nil {
-		logger.Warnf("listing the tracker's errors: %s", err)
+// startRecoverErrors starts a recover pass of the tracker's errors,
+// unless one still runs: a pass over many errors waits for the tracker
+// queue and may outlast pin_recover_interval.
+func (u *upkeep) startRecoverErrors(ctx context.Context) {
+	if !u.recovering.CompareAndSwap(false, true) {
 		return
 	}
-	for _, c := range failed {
-		rctx, cancel := context.WithTimeout(ctx, u.cfg.timeout)
-		if err := u.calls.Recover(rctx, c); err != nil {
-			logger.Warnf("recovering %s: %s", c, err)
-		}
-		cancel()
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		defer u.recovering.Store(false)
+		u.recoverErrors(ctx)
+	}()
+}
+
+// recoverErrors asks the tracker to retry its failed operations. The
+// tracker wrapper reads them from the database (this peer's rows of
+// tracker_errors), streaming, and waits for room in the tracker queue:
+// no pinset scan, and memory does not grow with the errors.
+func (u *upkeep) recoverErrors(ctx context.Context) {
+	start := time.Now()
+	n, err := u.calls.RecoverErrors(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		logger.Warnf("recovering the tracker's errors (%d retried): %s", n, err)
+	case n > 0:
+		logger.Infof("recover: %d failed operations retried in %s", n, time.Since(start).Round(time.Second))
 	}
 }
 

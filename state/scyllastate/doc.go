@@ -5,7 +5,7 @@
 //
 // # Layout
 //
-// One keyspace (Config.Keyspace) holds, in schema version 4:
+// One keyspace (Config.Keyspace) holds, in schema version 5:
 //
 //	pins(cid PRIMARY KEY, pin, meta, unpinned_at,  the pinset, and the
 //	     ...)                                       markers unpins leave
@@ -18,6 +18,8 @@
 //	feed_members((component), member, position,    feed positions and
 //	           heartbeat, safe_before, closed, ...)  writer heartbeats
 //	pin_expiry((bucket), expire_at_ns, cid)        pins by expiry hour
+//	tracker_errors((peer, bucket), cid, ...)       each peer's failed
+//	                                                tracker operations
 //	schema_history((component), version, ...)      one row per version
 //	schema_version(component PRIMARY KEY, ...)     read by older builds
 //

@@ -45,7 +45,8 @@ const (
 )
 
 // tables are the tables of the current schema, all checked by New.
-var tables = []string{schemaHistoryTable, schemaVersionTable, pinsTable, eventsTable, membersTable, expiryTable, layoutTable, activityTable}
+var tables = []string{schemaHistoryTable, schemaVersionTable, pinsTable, eventsTable, membersTable, expiryTable, layoutTable, activityTable,
+	trackerErrorsTable}
 
 // manifest describes one schema version, as in Temporal's versioned
 // folders.

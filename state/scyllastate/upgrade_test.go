@@ -219,7 +219,7 @@ func TestVersion3KeyspaceIsUpgradedInPlace(t *testing.T) {
 	}
 	defer in.Close()
 	v, err := in.SchemaVersion(ctx)
-	if err != nil || v.Version != scyllastate.SchemaVersion || v.MinCompatible != scyllastate.SchemaVersion {
+	if err != nil || v.Version != scyllastate.SchemaVersion || v.MinCompatible != scyllastate.MinCompatibleSchemaVersion {
 		t.Fatalf("schema version after the upgrade: %+v, %v", v, err)
 	}
 	// Builds of version 3 read schema_version: it must turn them away.

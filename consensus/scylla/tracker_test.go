@@ -1,0 +1,572 @@
+package scylla
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/ipfs-cluster/ipfs-cluster/pintracker/stateless"
+	"github.com/ipfs-cluster/ipfs-cluster/state"
+	rpc "github.com/libp2p/go-libp2p-gorpc"
+	peer "github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+)
+
+// The tracker wrapper is tested around upstream's real stateless tracker,
+// with a fake IPFS (the cluster's RPC) and an in-memory error store.
+
+func (f *fakeCalls) RecoverErrors(context.Context) (int, error) { return 0, nil }
+
+// mapState is the shared pinset as upstream's tracker reads it.
+type mapState struct {
+	mu   sync.Mutex
+	pins map[api.Cid]api.Pin
+}
+
+func (s *mapState) List(ctx context.Context, out chan<- api.Pin) error {
+	defer close(out)
+	s.mu.Lock()
+	pins := make([]api.Pin, 0, len(s.pins))
+	for _, p := range s.pins {
+		pins = append(pins, p)
+	}
+	s.mu.Unlock()
+	for _, p := range pins {
+		out <- p
+	}
+	return nil
+}
+
+func (s *mapState) Has(ctx context.Context, c api.Cid) (bool, error) {
+	_, err := s.Get(ctx, c)
+	return err == nil, nil
+}
+
+func (s *mapState) Get(ctx context.Context, c api.Cid) (api.Pin, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pins[c]
+	if !ok {
+		return api.Pin{}, state.ErrNotFound
+	}
+	return p, nil
+}
+
+// fakeErrorStore keeps tracker errors as the table does: rows by peer and
+// CID, each with its write timestamp (a delete older than the row loses).
+type fakeErrorStore struct {
+	*mapState
+	mu      sync.Mutex
+	rows    map[string]map[api.Cid]scyllastate.TrackerError
+	fail    bool // every call fails
+	records int
+	forgets int
+}
+
+func newFakeErrorStore(st *mapState) *fakeErrorStore {
+	return &fakeErrorStore{mapState: st, rows: map[string]map[api.Cid]scyllastate.TrackerError{}}
+}
+
+var errDown = errors.New("database down")
+
+func (s *fakeErrorStore) RecordTrackerError(_ context.Context, p string, e scyllastate.TrackerError) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return errDown
+	}
+	s.records++
+	if s.rows[p] == nil {
+		s.rows[p] = map[api.Cid]scyllastate.TrackerError{}
+	}
+	if old, ok := s.rows[p][e.Cid]; ok && old.FailedAt.After(e.FailedAt) {
+		return nil
+	}
+	s.rows[p][e.Cid] = e
+	return nil
+}
+
+func (s *fakeErrorStore) ForgetTrackerError(_ context.Context, p string, c api.Cid, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return errDown
+	}
+	s.forgets++
+	if old, ok := s.rows[p][c]; ok && !old.FailedAt.After(at) {
+		delete(s.rows[p], c)
+	}
+	return nil
+}
+
+func (s *fakeErrorStore) TrackerError(_ context.Context, p string, c api.Cid) (scyllastate.TrackerError, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return scyllastate.TrackerError{}, false, errDown
+	}
+	e, ok := s.rows[p][c]
+	return e, ok, nil
+}
+
+func (s *fakeErrorStore) TrackerErrors(ctx context.Context, p string, fn func(scyllastate.TrackerError) error) error {
+	s.mu.Lock()
+	if s.fail {
+		s.mu.Unlock()
+		return errDown
+	}
+	var es []scyllastate.TrackerError
+	for _, e := range s.rows[p] {
+		es = append(es, e)
+	}
+	s.mu.Unlock()
+	for _, e := range es {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *fakeErrorStore) count(p string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rows[p])
+}
+
+func (s *fakeErrorStore) row(p string, c api.Cid) (scyllastate.TrackerError, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.rows[p][c]
+	return e, ok
+}
+
+func (s *fakeErrorStore) setFail(v bool) {
+	s.mu.Lock()
+	s.fail = v
+	s.mu.Unlock()
+}
+
+// fakeIPFS is the IPFS connector of the cluster's RPC: pins and unpins
+// fail while broken.
+type fakeIPFS struct {
+	mu     sync.Mutex
+	broken bool
+	pinned map[api.Cid]bool
+	unpins map[api.Cid]int
+}
+
+func (f *fakeIPFS) Pin(_ context.Context, in api.Pin, _ *struct{}) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.broken {
+		return errors.New("cannot fetch " + in.Cid.String())
+	}
+	f.pinned[in.Cid] = true
+	return nil
+}
+
+func (f *fakeIPFS) Unpin(_ context.Context, in api.Pin, _ *struct{}) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unpins[in.Cid]++
+	if f.broken {
+		return errors.New("cannot unpin " + in.Cid.String())
+	}
+	delete(f.pinned, in.Cid)
+	return nil
+}
+
+func (f *fakeIPFS) PinLsCid(_ context.Context, in api.Pin, out *api.IPFSPinStatus) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*out = api.IPFSPinStatusUnpinned
+	if f.pinned[in.Cid] {
+		*out = api.IPFSPinStatusRecursive
+	}
+	return nil
+}
+
+func (f *fakeIPFS) PinLs(_ context.Context, in <-chan []string, out chan<- api.IPFSPinInfo) error {
+	defer close(out)
+	f.mu.Lock()
+	var pins []api.Cid
+	for c := range f.pinned {
+		pins = append(pins, c)
+	}
+	f.mu.Unlock()
+	for _, c := range pins {
+		out <- api.IPFSPinInfo{Cid: api.Cid(c), Type: api.IPFSPinStatusRecursive}
+	}
+	return nil
+}
+
+func (f *fakeIPFS) setBroken(v bool) {
+	f.mu.Lock()
+	f.broken = v
+	f.mu.Unlock()
+}
+
+func (f *fakeIPFS) unpinCount(c api.Cid) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.unpins[c]
+}
+
+type fakeClusterRPC struct{}
+
+func (fakeClusterRPC) IPFSID(_ context.Context, _ peer.ID, out *api.IPFSID) error {
+	*out = api.IPFSID{ID: "ipfs-self"}
+	return nil
+}
+
+// trackerRig is a wrapper around upstream's tracker.
+type trackerRig struct {
+	t     *testing.T
+	self  peer.ID
+	state *mapState
+	store *fakeErrorStore
+	ipfs  *fakeIPFS
+	inner *stateless.Tracker
+	w     *tracker
+}
+
+func newTrackerRig(t *testing.T, store *fakeErrorStore) *trackerRig {
+	t.Helper()
+	r := &trackerRig{t: t, self: statetest.PeerID(1), ipfs: &fakeIPFS{pinned: map[api.Cid]bool{}, unpins: map[api.Cid]int{}}}
+	if store == nil {
+		store = newFakeErrorStore(&mapState{pins: map[api.Cid]api.Pin{}})
+	}
+	r.store, r.state = store, store.mapState
+	cfg := &stateless.Config{}
+	if err := cfg.Default(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxPinQueueSize = 10000
+	r.inner = stateless.New(cfg, r.self, "peer-one", func(context.Context) (state.ReadOnly, error) { return r.state, nil })
+	r.w = newTracker(r.inner, r.self, "peer-one", func(context.Context) (errorStore, error) { return r.store, nil }, 1000)
+	srv := rpc.NewServer(nil, "test")
+	if err := srv.RegisterName("IPFSConnector", r.ipfs); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RegisterName("Cluster", fakeClusterRPC{}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.SetClient(rpc.NewClientWithServer(nil, "test", srv))
+	t.Cleanup(func() { _ = r.w.Shutdown(context.Background()) })
+	return r
+}
+
+// pin adds a pin allocated to this peer to the shared pinset and tracks
+// it.
+func (r *trackerRig) pin(n int) api.Pin {
+	r.t.Helper()
+	p := api.PinCid(statetest.Cid(n))
+	p.Name = fmt.Sprintf("pin-%d", n)
+	p.ReplicationFactorMin, p.ReplicationFactorMax = -1, -1
+	r.state.mu.Lock()
+	r.state.pins[p.Cid] = p
+	r.state.mu.Unlock()
+	if err := r.w.Track(context.Background(), p); err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+func (r *trackerRig) unpinFromState(c api.Cid) {
+	r.state.mu.Lock()
+	delete(r.state.pins, c)
+	r.state.mu.Unlock()
+}
+
+// inMemory counts the operations upstream's tracker holds.
+func (r *trackerRig) inMemory(filter api.TrackerStatus) int {
+	ch := make(chan api.PinInfo, 1024)
+	go func() { _ = r.inner.StatusAll(context.Background(), filter, ch) }()
+	n := 0
+	for range ch {
+		n++
+	}
+	return n
+}
+
+func (r *trackerRig) statusAll(filter api.TrackerStatus) map[api.Cid]api.PinInfo {
+	r.t.Helper()
+	ch := make(chan api.PinInfo, 1024)
+	errc := make(chan error, 1)
+	go func() { errc <- r.w.StatusAll(context.Background(), filter, ch) }()
+	got := map[api.Cid]api.PinInfo{}
+	for pi := range ch {
+		if _, dup := got[pi.Cid]; dup {
+			r.t.Errorf("StatusAll sent %s twice", pi.Cid)
+		}
+		got[pi.Cid] = pi
+	}
+	if err := <-errc; err != nil {
+		r.t.Fatal(err)
+	}
+	return got
+}
+
+func (r *trackerRig) recoverAll() int {
+	r.t.Helper()
+	ch := make(chan api.PinInfo, 1024)
+	errc := make(chan error, 1)
+	go func() { errc <- r.w.RecoverAll(context.Background(), ch) }()
+	n := 0
+	for range ch {
+		n++
+	}
+	if err := <-errc; err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Pins that fail leave the tracker's memory for the database, without
+// any call to IPFS to forget them, and are still reported: by Status and
+// by StatusAll filtered on errors.
+func TestFailedPinsLeaveTheTrackerMemoryForTheDatabase(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	r.ipfs.setBroken(true)
+	const n = 300
+	for i := 1; i <= n; i++ {
+		r.pin(i)
+	}
+	self := r.self.String()
+	eventually(t, "every failure stored and forgotten", func() bool {
+		return r.store.count(self) == n && r.inMemory(opStatuses) == 0
+	})
+	for i := 1; i <= n; i++ {
+		if u := r.ipfs.unpinCount(statetest.Cid(i)); u != 0 {
+			t.Fatalf("forgetting the operation of %s sent %d unpins to IPFS", statetest.Cid(i), u)
+		}
+	}
+	e, _ := r.store.row(self, statetest.Cid(7))
+	if e.Unpin || e.Error == "" || e.Pin.Name != "pin-7" || e.FailedAt.IsZero() {
+		t.Fatalf("stored error of pin 7: %+v", e)
+	}
+	got := r.statusAll(api.TrackerStatusError)
+	if len(got) != n {
+		t.Fatalf("StatusAll(error) sent %d, want %d", len(got), n)
+	}
+	for c, pi := range got {
+		if pi.Status != api.TrackerStatusPinError || pi.Error == "" || pi.Peer != r.self || pi.PeerName != "peer-one" || pi.IPFS != "ipfs-self" {
+			t.Fatalf("status of %s: %+v", c, pi)
+		}
+	}
+	if pi := r.w.Status(context.Background(), statetest.Cid(3)); pi.Status != api.TrackerStatusPinError || pi.Name != "pin-3" {
+		t.Fatalf("Status of a stored error: %+v", pi)
+	}
+	// The whole listing shows the stored error, not unexpectedly_unpinned.
+	all := r.statusAll(api.TrackerStatusUndefined)
+	if pi := all[statetest.Cid(3)]; pi.Status != api.TrackerStatusPinError {
+		t.Fatalf("full StatusAll of a stored error: %+v", pi)
+	}
+	if got := r.w.recorded.Load(); got != n {
+		t.Fatalf("pin errors counted for the gauge: %d, want %d", got, n)
+	}
+	// status --filter error reads the stored errors, not the pinset.
+	r.state.mu.Lock()
+	r.state.pins = map[api.Cid]api.Pin{}
+	r.state.mu.Unlock()
+	if got := r.statusAll(api.TrackerStatusError); len(got) != n {
+		t.Fatalf("StatusAll(error) without the pinset sent %d, want %d", len(got), n)
+	}
+}
+
+// A stored error whose retry succeeds leaves the table, and the pin is
+// pinned; the cluster's first RecoverAll (at start) does nothing.
+func TestRecoveredPinLeavesTheTable(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	r.ipfs.setBroken(true)
+	for i := 1; i <= 20; i++ {
+		r.pin(i)
+	}
+	self := r.self.String()
+	eventually(t, "failures stored", func() bool { return r.store.count(self) == 20 && r.inMemory(opStatuses) == 0 })
+	r.ipfs.setBroken(false)
+	if n := r.recoverAll(); n != 0 {
+		t.Fatalf("the first RecoverAll (the cluster's, at start) retried %d", n)
+	}
+	if n := r.recoverAll(); n != 20 {
+		t.Fatalf("RecoverAll retried %d, want 20", n)
+	}
+	eventually(t, "rows removed after the retries succeeded", func() bool { return r.store.count(self) == 0 })
+	if pi := r.w.Status(context.Background(), statetest.Cid(4)); pi.Status != api.TrackerStatusPinned {
+		t.Fatalf("status after recover: %+v", pi)
+	}
+	if got := len(r.statusAll(api.TrackerStatusError)); got != 0 {
+		t.Fatalf("%d errors listed after recover", got)
+	}
+	if got := r.w.recorded.Load(); got != 0 {
+		t.Fatalf("pin errors counted for the gauge after recover: %d", got)
+	}
+}
+
+// Recover of one CID retries its stored error.
+func TestRecoverOfOneCidRetriesItsStoredError(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	r.ipfs.setBroken(true)
+	p := r.pin(1)
+	self := r.self.String()
+	eventually(t, "failure stored", func() bool { return r.store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
+	r.ipfs.setBroken(false)
+	if _, err := r.w.Recover(context.Background(), p.Cid); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "row removed", func() bool { return r.store.count(self) == 0 })
+}
+
+// A pin in error that is unpinned leaves the table once the unpin is done.
+func TestUnpinnedErrorLeavesTheTable(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	r.ipfs.setBroken(true)
+	p := r.pin(1)
+	self := r.self.String()
+	eventually(t, "failure stored", func() bool { return r.store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
+	r.ipfs.setBroken(false)
+	r.unpinFromState(p.Cid)
+	if err := r.w.Untrack(context.Background(), p.Cid); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "row removed after the unpin", func() bool { return r.store.count(self) == 0 })
+}
+
+// A failed unpin is stored as an unpin error and retried by Recover.
+func TestFailedUnpinIsStoredAndRecovered(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	p := r.pin(1)
+	eventually(t, "pinned", func() bool { return r.w.Status(context.Background(), p.Cid).Status == api.TrackerStatusPinned })
+	r.ipfs.setBroken(true)
+	r.unpinFromState(p.Cid)
+	if err := r.w.Untrack(context.Background(), p.Cid); err != nil {
+		t.Fatal(err)
+	}
+	self := r.self.String()
+	eventually(t, "unpin failure stored", func() bool { return r.store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
+	if pi := r.w.Status(context.Background(), p.Cid); pi.Status != api.TrackerStatusUnpinError {
+		t.Fatalf("status of a failed unpin: %+v", pi)
+	}
+	if got := r.statusAll(api.TrackerStatusUnpinError); len(got) != 1 {
+		t.Fatalf("StatusAll(unpin_error): %v", got)
+	}
+	if got := r.statusAll(api.TrackerStatusPinError); len(got) != 0 {
+		t.Fatalf("StatusAll(pin_error) lists an unpin error: %v", got)
+	}
+	r.ipfs.setBroken(false)
+	if _, err := r.w.Recover(context.Background(), p.Cid); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "unpin retried and row removed", func() bool { return r.store.count(self) == 0 })
+	r.ipfs.mu.Lock()
+	pinned := r.ipfs.pinned[p.Cid]
+	r.ipfs.mu.Unlock()
+	if pinned {
+		t.Fatal("still pinned in IPFS after the recovered unpin")
+	}
+}
+
+// A peer that restarts reports the errors it stored before: the stored
+// rows are its errors, counted again for the gauge.
+func TestRestartedPeerReportsItsStoredErrors(t *testing.T) {
+	first := newTrackerRig(t, nil)
+	first.ipfs.setBroken(true)
+	for i := 1; i <= 10; i++ {
+		first.pin(i)
+	}
+	self := first.self.String()
+	eventually(t, "failures stored", func() bool { return first.store.count(self) == 10 && first.inMemory(opStatuses) == 0 })
+	_ = first.w.Shutdown(context.Background())
+
+	again := newTrackerRig(t, first.store)
+	eventually(t, "stored errors loaded", func() bool { return again.w.recorded.Load() == 10 })
+	if got := len(again.statusAll(api.TrackerStatusError)); got != 10 {
+		t.Fatalf("%d errors after a restart, want 10", got)
+	}
+	if pi := again.w.Status(context.Background(), statetest.Cid(5)); pi.Status != api.TrackerStatusPinError {
+		t.Fatalf("Status after a restart: %+v", pi)
+	}
+}
+
+// While the database refuses writes, failed operations stay in memory
+// (upstream's behaviour) and are still listed; they move once it works.
+func TestErrorsStayInMemoryWhileTheDatabaseFails(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	r.store.setFail(true)
+	r.ipfs.setBroken(true)
+	for i := 1; i <= 5; i++ {
+		r.pin(i)
+	}
+	eventually(t, "failures in memory", func() bool { return r.inMemory(errorStatuses) == 5 })
+	time.Sleep(2 * sweepEvery)
+	if got := r.inMemory(errorStatuses); got != 5 {
+		t.Fatalf("%d failures in memory while the database fails, want 5", got)
+	}
+	r.store.setFail(false)
+	self := r.self.String()
+	eventually(t, "failures moved", func() bool { return r.store.count(self) == 5 && r.inMemory(opStatuses) == 0 })
+}
+
+// A CID tracked again while its error waits to be swept is not forgotten:
+// the new operation stays.
+func TestOperationRetriedBeforeTheSweepIsKept(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	r.store.setFail(true) // the sweep cannot move the failure
+	r.ipfs.setBroken(true)
+	p := r.pin(1)
+	eventually(t, "failure in memory", func() bool { return r.inMemory(errorStatuses) == 1 })
+	r.ipfs.setBroken(false)
+	if err := r.w.Track(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pinned", func() bool { return r.w.Status(context.Background(), p.Cid).Status == api.TrackerStatusPinned })
+	r.store.setFail(false)
+	time.Sleep(2 * sweepEvery)
+	if n := r.store.count(r.self.String()); n != 0 {
+		t.Fatalf("%d rows stored for a pin that succeeded", n)
+	}
+}
+
+func TestCidFilterHasNoFalseNegatives(t *testing.T) {
+	f := newCidFilter(false)
+	for i := range 5000 {
+		if f.add(statetest.Cid(i)) && i < 10 {
+			t.Logf("false positive at %d", i)
+		}
+	}
+	for i := range 5000 {
+		if !f.maybe(statetest.Cid(i)) {
+			t.Fatalf("CID %d added and not found", i)
+		}
+	}
+	fp := 0
+	for i := 5000; i < 105000; i++ {
+		if f.maybe(statetest.Cid(i)) {
+			fp++
+		}
+	}
+	if fp > 100 {
+		t.Fatalf("%d false positives in 100000 at 5000 CIDs", fp)
+	}
+	if !newCidFilter(true).maybe(statetest.Cid(1)) {
+		t.Fatal("an unloaded filter must answer maybe")
+	}
+}

@@ -1,0 +1,160 @@
+//go:build integration
+
+package scyllastate_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+)
+
+func trackerError(n int, at time.Time) scyllastate.TrackerError {
+	p := statetest.Pin(n)
+	return scyllastate.TrackerError{
+		Cid: p.Cid, Error: fmt.Sprintf("failure %d", n), Attempts: n % 5, FailedAt: at, Pin: p,
+	}
+}
+
+// A peer's errors are stored, read one by one and listed whole (every
+// partition, paged), apart from another peer's; a deletion older than
+// the row loses, a newer one wins.
+func TestTrackerErrorsAreStoredListedAndForgotten(t *testing.T) {
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.PageSize = 7 // many pages per partition
+	st := cqltest.New(t, cfg)
+	ctx := testCtx(t)
+	at := time.Now().Truncate(time.Millisecond)
+	const n = 500
+	for i := 1; i <= n; i++ {
+		e := trackerError(i, at)
+		e.Unpin = i%10 == 0
+		if err := st.RecordTrackerError(ctx, "peer-a", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.RecordTrackerError(ctx, "peer-b", trackerError(1, at)); err != nil {
+		t.Fatal(err)
+	}
+
+	got, found, err := st.TrackerError(ctx, "peer-a", statetest.Cid(10))
+	if err != nil || !found {
+		t.Fatalf("reading a stored error: %v, found %v", err, found)
+	}
+	want := trackerError(10, at)
+	if !got.Unpin || got.Error != want.Error || got.Attempts != want.Attempts || !got.FailedAt.Equal(at) ||
+		got.Pin.Name != want.Pin.Name || len(got.Pin.Allocations) != len(want.Pin.Allocations) {
+		t.Fatalf("stored error %+v, want %+v (unpin)", got, want)
+	}
+	if _, found, err := st.TrackerError(ctx, "peer-c", statetest.Cid(10)); err != nil || found {
+		t.Fatalf("another peer's error: found %v, %v", found, err)
+	}
+
+	listed := func(peer string) map[api.Cid]scyllastate.TrackerError {
+		var mu sync.Mutex
+		out := map[api.Cid]scyllastate.TrackerError{}
+		if err := st.TrackerErrors(ctx, peer, func(e scyllastate.TrackerError) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, dup := out[e.Cid]; dup {
+				t.Errorf("%s listed twice", e.Cid)
+			}
+			out[e.Cid] = e
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if a := listed("peer-a"); len(a) != n {
+		t.Fatalf("peer-a lists %d errors, want %d", len(a), n)
+	}
+	if b := listed("peer-b"); len(b) != 1 {
+		t.Fatalf("peer-b lists %d errors, want 1", len(b))
+	}
+
+	// A success older than the failure (statements arriving out of order)
+	// leaves it; a newer one removes it.
+	if err := st.ForgetTrackerError(ctx, "peer-a", statetest.Cid(3), at.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := st.TrackerError(ctx, "peer-a", statetest.Cid(3)); !found {
+		t.Fatal("a deletion older than the failure removed it")
+	}
+	if err := st.ForgetTrackerError(ctx, "peer-a", statetest.Cid(3), at.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := st.TrackerError(ctx, "peer-a", statetest.Cid(3)); found {
+		t.Fatal("the error is still stored after a newer deletion")
+	}
+	if a := listed("peer-a"); len(a) != n-1 {
+		t.Fatalf("peer-a lists %d errors after a deletion, want %d", len(a), n-1)
+	}
+
+	// An error from fn stops the listing.
+	stop := errors.New("stop")
+	if err := st.TrackerErrors(ctx, "peer-a", func(scyllastate.TrackerError) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("listing stopped by fn: %v", err)
+	}
+}
+
+// A keyspace of schema version 4 is upgraded to version 5 in place: its
+// pins kept, the table of tracker errors added, builds of version 4 still
+// accepted (min_compatible 4).
+func TestVersion4KeyspaceIsUpgradedToVersion5(t *testing.T) {
+	ctx := testCtx(t)
+	cfg, s := emptyKeyspace(t)
+	for _, f := range []string{
+		"schema/cassandra/versioned/v1/schema.cql",
+		"schema/cassandra/versioned/v2/update.cql",
+		"schema/cassandra/versioned/v3/update.cql",
+		"schema/cassandra/versioned/v4/update.cql",
+	} {
+		if err := scyllastate.ApplyCQLFile(s, cfg.Keyspace, f); err != nil {
+			s.Close()
+			t.Fatal(err)
+		}
+	}
+	pins := v1Pins()
+	writeLegacyPins(t, s, cfg.Keyspace, pins, time.Now())
+	s.Close()
+
+	check := *cfg
+	check.SchemaMode = scyllastate.SchemaModeCheck
+	if _, err := scyllastate.New(ctx, &check); !errors.Is(err, scyllastate.ErrSchema) {
+		t.Fatalf("schema_mode check on a v4 keyspace: want a schema error, got %v", err)
+	}
+	st := cqltest.New(t, cfg)
+	in, err := scyllastate.Inspect(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	v, err := in.SchemaVersion(ctx)
+	if err != nil || v.Version != 5 || v.MinCompatible != 4 {
+		t.Fatalf("schema version after the upgrade: %+v, %v (want 5, compatible with 4)", v, err)
+	}
+	if err := scyllastate.CheckSchemaVersion(cfg.Keyspace, v.Version, v.MinCompatible); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pins {
+		if _, err := st.Get(ctx, p.Cid); err != nil {
+			t.Fatalf("pin %s after the upgrade: %v", p.Cid, err)
+		}
+	}
+	if err := st.RecordTrackerError(ctx, "peer-a", trackerError(1, time.Now())); err != nil {
+		t.Fatalf("recording an error after the upgrade: %v", err)
+	}
+	if _, found, err := st.TrackerError(ctx, "peer-a", statetest.Cid(1)); err != nil || !found {
+		t.Fatalf("reading it back: found %v, %v", found, err)
+	}
+	// Opening again changes nothing.
+	cqltest.New(t, cfg)
+}
