@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,44 +57,9 @@ func pinsOnly(emit func(*pinRow) error) func(*pinRow) error {
 
 // scanRanges reads the rows of the given token ranges, as scan does.
 func (s *ScyllaState) scanRanges(ctx context.Context, ranges []tokenRange, emit func(*pinRow) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	work := make(chan tokenRange)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
-	}
-	for w := 0; w < s.cfg.ListConcurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range work {
-				if err := s.scanRange(ctx, r, emit); err != nil {
-					fail(err)
-					return
-				}
-			}
-		}()
-	}
-feed:
-	for _, r := range ranges {
-		select {
-		case work <- r:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	return firstErr
+	return forEach(ctx, ranges, s.cfg.ListConcurrency, func(ctx context.Context, r tokenRange) error {
+		return s.scanRange(ctx, r, emit)
+	})
 }
 
 func (s *ScyllaState) scanRange(ctx context.Context, r tokenRange, emit func(*pinRow) error) error {

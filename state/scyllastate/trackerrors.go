@@ -186,41 +186,13 @@ func ignoreNotFound(err error) error {
 // skipped.
 func (s *ScyllaState) TrackerErrors(ctx context.Context, peer string, fn func(TrackerError) error) (err error) {
 	defer func(start time.Time) { s.metrics.observe("list_tracker_errors", start, err) }(time.Now())
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan int16)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
-	for range min(max(s.cfg.ListConcurrency, 1), TrackerErrorBuckets) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range work {
-				if err := s.trackerErrorPartition(ctx, peer, b, fn); err != nil {
-					fail(err)
-					return
-				}
-			}
-		}()
+	buckets := make([]int16, TrackerErrorBuckets)
+	for i := range buckets {
+		buckets[i] = int16(i)
 	}
-feed:
-	for b := range int16(TrackerErrorBuckets) {
-		select {
-		case work <- b:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	return firstErr
+	return forEach(ctx, buckets, s.cfg.ListConcurrency, func(ctx context.Context, b int16) error {
+		return s.trackerErrorPartition(ctx, peer, b, fn)
+	})
 }
 
 func (s *ScyllaState) trackerErrorPartition(ctx context.Context, peer string, b int16, fn func(TrackerError) error) error {
