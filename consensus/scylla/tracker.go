@@ -222,7 +222,7 @@ func (t *tracker) retry(ctx context.Context, st errorStore, e scyllastate.Tracke
 		return api.PinInfo{}, fmt.Errorf("recovering %s: %w", e.Cid, err)
 	case pin.Type == api.MetaType:
 		// Never pinned on a peer: nothing to retry.
-		err = t.forgetRow(ctx, st, e.Cid, !e.Unpin)
+		err = t.forgetRow(ctx, st, e.Cid)
 	default:
 		err = t.PinTracker.Track(ctx, pin)
 	}
@@ -304,22 +304,27 @@ func (t *tracker) opDone(ctx context.Context, c api.Cid, unpin bool, err error) 
 	}
 	st, err := t.store(ctx)
 	if err == nil {
-		err = t.forgetRowAt(ctx, st, c, !unpin, time.Now())
+		err = t.forgetRow(ctx, st, c)
 	}
 	if err != nil && ctx.Err() == nil {
 		logger.Warnf("%s succeeded; its stored error stays until the next recover: %s", c, err)
 	}
 }
 
-func (t *tracker) forgetRow(ctx context.Context, st errorStore, c api.Cid, pinError bool) error {
-	return t.forgetRowAt(ctx, st, c, pinError, time.Now())
-}
-
-func (t *tracker) forgetRowAt(ctx context.Context, st errorStore, c api.Cid, pinError bool, at time.Time) error {
+// forgetRow deletes the stored error of c, if there is one (the filter
+// of CIDs with a stored error has false positives): the gauge counts the
+// row it deletes, whatever operation succeeded. The deletion is stamped
+// now, so a failure recorded later stays.
+func (t *tracker) forgetRow(ctx context.Context, st errorStore, c api.Cid) error {
+	at := time.Now()
+	prev, found, err := st.TrackerError(ctx, t.self.String(), c)
+	if err != nil || !found {
+		return err
+	}
 	if err := st.ForgetTrackerError(ctx, t.self.String(), c, at); err != nil {
 		return err
 	}
-	if pinError {
+	if !prev.Unpin {
 		t.countPinErrors(-1)
 	}
 	t.report()

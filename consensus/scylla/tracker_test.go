@@ -448,6 +448,11 @@ func TestUnpinnedErrorLeavesTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "row removed after the unpin", func() bool { return r.store.count(self) == 0 })
+	// The gauge counts the pin error the unpin removed (the operation that
+	// succeeded was an unpin, the row a pin error).
+	if got := r.w.recorded.Load(); got != 0 {
+		t.Fatalf("pin errors counted for the gauge after the unpin: %d, want 0", got)
+	}
 }
 
 // A failed unpin is stored as an unpin error and retried by Recover.

@@ -149,17 +149,28 @@ func (t *tracker) offload(ctx context.Context, st errorStore, listed api.PinInfo
 	// Into the filter before the row, so that a success that follows
 	// deletes it.
 	t.filterMu.Lock()
-	had := t.seen.add(e.Cid)
+	t.seen.add(e.Cid)
 	if t.building != nil {
 		t.building.add(e.Cid)
 	}
 	t.filterMu.Unlock()
+	// The gauge counts rows: the row this one replaces, if any, is read
+	// (the filter has false positives).
+	prev, found, err := st.TrackerError(ctx, t.self.String(), e.Cid)
+	if err != nil {
+		return err
+	}
 	if err := st.RecordTrackerError(ctx, t.self.String(), e); err != nil {
 		return err
 	}
-	if !had && !e.Unpin {
-		t.countPinErrors(1)
+	var delta int64
+	if !e.Unpin {
+		delta++
 	}
+	if found && !prev.Unpin {
+		delta--
+	}
+	t.countPinErrors(delta)
 	return t.forget(ctx, e.Cid)
 }
 
