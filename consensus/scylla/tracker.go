@@ -171,10 +171,16 @@ func (t *tracker) Untrack(ctx context.Context, c api.Cid) error {
 
 // Status is upstream's, except for a CID whose failed operation was moved
 // to the database: upstream's tracker no longer knows it (a pin says
-// unexpectedly_unpinned, an unpin unpinned); the stored error is given.
+// unexpectedly_unpinned, an unpin unpinned, and cluster_error while IPFS
+// does not answer); the stored error is given.
 func (t *tracker) Status(ctx context.Context, c api.Cid) api.PinInfo {
 	pi := t.PinTracker.Status(ctx, c)
-	if pi.Status != api.TrackerStatusUnexpectedlyUnpinned && pi.Status != api.TrackerStatusUnpinned {
+	// Upstream answers with an operation in error before asking IPFS; with
+	// the operation moved, it asks IPFS, which may not answer
+	// (cluster_error).
+	switch pi.Status {
+	case api.TrackerStatusUnexpectedlyUnpinned, api.TrackerStatusUnpinned, api.TrackerStatusClusterError:
+	default:
 		return pi
 	}
 	st, err := t.store(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,6 +159,7 @@ func (s *fakeErrorStore) setFail(v bool) {
 type fakeIPFS struct {
 	mu     sync.Mutex
 	broken bool
+	down   bool // PinLsCid fails too: the daemon does not answer
 	pinned map[api.Cid]bool
 	unpins map[api.Cid]int
 }
@@ -186,6 +188,9 @@ func (f *fakeIPFS) Unpin(_ context.Context, in api.Pin, _ *struct{}) error {
 func (f *fakeIPFS) PinLsCid(_ context.Context, in api.Pin, out *api.IPFSPinStatus) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("connection refused")
+	}
 	*out = api.IPFSPinStatusUnpinned
 	if f.pinned[in.Cid] {
 		*out = api.IPFSPinStatusRecursive
@@ -433,6 +438,24 @@ func TestRecoverOfOneCidRetriesItsStoredError(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "row removed", func() bool { return r.store.count(self) == 0 })
+}
+
+// With IPFS down, the status of a pin whose error was moved to the
+// database is that error (upstream, which kept it, answers with it before
+// asking IPFS), not the cluster_error of asking IPFS.
+func TestStoredErrorShownWhileIPFSIsDown(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	r.ipfs.setBroken(true)
+	p := r.pin(1)
+	self := r.self.String()
+	eventually(t, "failure stored", func() bool { return r.store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
+	r.ipfs.mu.Lock()
+	r.ipfs.down = true
+	r.ipfs.mu.Unlock()
+	pi := r.w.Status(context.Background(), p.Cid)
+	if pi.Status != api.TrackerStatusPinError || !strings.Contains(pi.Error, "cannot fetch") {
+		t.Fatalf("status with IPFS down: %s %q, want pin_error with the stored error", pi.Status, pi.Error)
+	}
 }
 
 // A pin in error that is unpinned leaves the table once the unpin is done.
