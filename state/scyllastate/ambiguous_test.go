@@ -200,3 +200,52 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Concurrent changes are written as one group, their events in unlogged
+// batches that span feed partitions (not atomic). When the responses of
+// those batches are lost although the database wrote them, every change
+// of the group is of unknown outcome, and every one is completed: its row
+// written with the event's timestamp.
+func TestAmbiguousGroupAcrossPartitionsIsCompleted(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	reader := cqltest.New(t, cfg)
+	t.Cleanup(func() { _ = reader.Close() })
+	st, proxy := proxied(t, cfg, "ambiguous-group")
+	if err := st.Add(ctx, statetest.Pin(1)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 24
+	start := time.Now().Add(-time.Minute)
+	proxy.DropResponsesWhere(cqlproxy.StatementContains("pin_events"))
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- st.Add(ctx, statetest.Pin(100+i)) }()
+	}
+	for range n {
+		if err := <-errs; !errors.Is(err, scyllastate.ErrOutcomeUnknown) {
+			t.Fatalf("Add whose event responses are lost: want ErrOutcomeUnknown, got %v", err)
+		}
+	}
+	// The events landed (24 CIDs fall in many of the 32 partitions of a
+	// minute: the batches spanned partitions).
+	landed := map[string]bool{}
+	for _, e := range events(t, reader, start, time.Now().Add(time.Hour)) {
+		landed[e.Cid.String()] = true
+	}
+	for i := range n {
+		if c := statetest.Pin(100 + i).Cid; !landed[c.String()] {
+			t.Fatalf("the event of change %d (%s) was not written: the fault did not produce an ambiguous write", i, c)
+		}
+	}
+	proxy.Pass()
+	for i := range n {
+		c := statetest.Pin(100 + i).Cid
+		waitFor(t, 30*time.Second, "the row of change "+strconv.Itoa(i), func() bool { return hasRow(t, ctx, reader, c) })
+		evs := eventsOf(t, reader, c, start)
+		rv, err := reader.ReadVersion(ctx, c)
+		if err != nil || len(evs) == 0 || rv.WriteTime != evs[0].WriteTime {
+			t.Fatalf("change %d: row %+v (%v), events %d: want the row at the event's write time", i, rv, err, len(evs))
+		}
+	}
+}
