@@ -79,12 +79,7 @@ func (h *harness) runManyPeers(ctx context.Context, be *backend) error {
 	}
 	defer m.cleanup()
 	t0 := time.Now()
-	steps := []struct {
-		name     string
-		keys     []string
-		fn       func(context.Context) error
-		critical bool
-	}{
+	err := h.runSteps(ctx, be.Name, m.cfg.size, fmt.Sprintf("%d peers %s", m.cfg.peers, sizeLabel(m.cfg.size)), m.progress, []step{
 		{"setup", nil, m.setup, true},
 		{"state import", []string{"many.import.secs"}, m.importPhase, true},
 		{"1 peer", []string{"many.add1.rate"}, m.onePeer, true},
@@ -92,25 +87,9 @@ func (h *harness) runManyPeers(ctx context.Context, be *backend) error {
 		{"idle", []string{"many.idle.dbcpu", "many.idle.feedreads"}, m.idle, false},
 		{"reach", []string{"many.reach.p99"}, m.reachPhase, false},
 		{"REST pin add", []string{"many.addN.rate", "many.add.ratio"}, m.addN, false},
-	}
-	for _, st := range steps {
-		if err := st.fn(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			why := "failed"
-			if isTimeout(err) {
-				why = "timeout"
-			}
-			for _, k := range st.keys {
-				h.run.miss(be.Name, m.cfg.size, k, why)
-			}
-			h.run.note(fmt.Sprintf("%d peers %s: %s: %v", m.cfg.peers, sizeLabel(m.cfg.size), st.name, err))
-			m.progress("%s FAILED: %v", st.name, err)
-			if st.critical {
-				break
-			}
-		}
+	})
+	if err != nil {
+		return err
 	}
 	m.progress("done in %s", time.Since(t0).Round(time.Second))
 	_ = h.run.saveJSON(filepath.Join(h.work, "partial.json"))

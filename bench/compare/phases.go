@@ -81,12 +81,7 @@ func (h *harness) runScenario(ctx context.Context, be *backend, size int, pinset
 	}
 	defer s.cleanup()
 
-	phases := []struct {
-		name     string
-		keys     []string
-		fn       func(context.Context) error
-		critical bool
-	}{
+	return h.runSteps(ctx, be.Name, size, fmt.Sprintf("%s %s", be.Name, sizeLabel(size)), s.progress, []step{
 		{"setup", nil, s.setup, true},
 		{"state import", []string{"import.secs", "import.rate"}, s.importPhase, true},
 		{"first start", []string{"start.ready", "start.rss.peak"}, s.firstStart, true},
@@ -96,27 +91,7 @@ func (h *harness) runScenario(ctx context.Context, be *backend, size int, pinset
 		{"new peer", []string{"join.ready", "join.ls"}, s.joinPhase, false},
 		{"3 peers", []string{"add3.rate"}, s.threePeersPhase, false},
 		{"state export", []string{"export.secs", "export.rate"}, s.exportPhase, false},
-	}
-	for _, p := range phases {
-		if err := p.fn(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			why := "failed"
-			if isTimeout(err) {
-				why = "timeout"
-			}
-			for _, k := range p.keys {
-				h.run.miss(be.Name, size, k, why)
-			}
-			h.run.note(fmt.Sprintf("%s %s: %s: %v", be.Name, sizeLabel(size), p.name, err))
-			s.progress("%s FAILED: %v", p.name, err)
-			if p.critical {
-				return nil
-			}
-		}
-	}
-	return nil
+	})
 }
 
 func (s *scenario) cleanup() {
