@@ -284,6 +284,20 @@ func (r *trackerRig) pin(n int) api.Pin {
 	return p
 }
 
+// failPins pins 1..n with IPFS refusing them and waits until every
+// failure is stored and gone from upstream's tracker. It returns the pins.
+func (r *trackerRig) failPins(t *testing.T, n int) []api.Pin {
+	t.Helper()
+	r.ipfs.setBroken(true)
+	pins := make([]api.Pin, 0, n)
+	for i := 1; i <= n; i++ {
+		pins = append(pins, r.pin(i))
+	}
+	self := r.self.String()
+	eventually(t, fmt.Sprintf("%d failures stored", n), func() bool { return r.store.count(self) == n && r.inMemory(opStatuses) == 0 })
+	return pins
+}
+
 func (r *trackerRig) unpinFromState(c api.Cid) {
 	r.state.mu.Lock()
 	delete(r.state.pins, c)
@@ -401,12 +415,8 @@ func TestFailedPinsLeaveTheTrackerMemoryForTheDatabase(t *testing.T) {
 // pinned; the cluster's first RecoverAll (at start) does nothing.
 func TestRecoveredPinLeavesTheTable(t *testing.T) {
 	r := newTrackerRig(t, nil)
-	r.ipfs.setBroken(true)
-	for i := 1; i <= 20; i++ {
-		r.pin(i)
-	}
+	r.failPins(t, 20)
 	self := r.self.String()
-	eventually(t, "failures stored", func() bool { return r.store.count(self) == 20 && r.inMemory(opStatuses) == 0 })
 	r.ipfs.setBroken(false)
 	if n := r.recoverAll(); n != 0 {
 		t.Fatalf("the first RecoverAll (the cluster's, at start) retried %d", n)
@@ -429,10 +439,8 @@ func TestRecoveredPinLeavesTheTable(t *testing.T) {
 // Recover of one CID retries its stored error.
 func TestRecoverOfOneCidRetriesItsStoredError(t *testing.T) {
 	r := newTrackerRig(t, nil)
-	r.ipfs.setBroken(true)
-	p := r.pin(1)
+	p := r.failPins(t, 1)[0]
 	self := r.self.String()
-	eventually(t, "failure stored", func() bool { return r.store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
 	r.ipfs.setBroken(false)
 	if _, err := r.w.Recover(context.Background(), p.Cid); err != nil {
 		t.Fatal(err)
@@ -445,10 +453,7 @@ func TestRecoverOfOneCidRetriesItsStoredError(t *testing.T) {
 // asking IPFS), not the cluster_error of asking IPFS.
 func TestStoredErrorShownWhileIPFSIsDown(t *testing.T) {
 	r := newTrackerRig(t, nil)
-	r.ipfs.setBroken(true)
-	p := r.pin(1)
-	self := r.self.String()
-	eventually(t, "failure stored", func() bool { return r.store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
+	p := r.failPins(t, 1)[0]
 	r.ipfs.mu.Lock()
 	r.ipfs.down = true
 	r.ipfs.mu.Unlock()
@@ -461,10 +466,8 @@ func TestStoredErrorShownWhileIPFSIsDown(t *testing.T) {
 // A pin in error that is unpinned leaves the table once the unpin is done.
 func TestUnpinnedErrorLeavesTheTable(t *testing.T) {
 	r := newTrackerRig(t, nil)
-	r.ipfs.setBroken(true)
-	p := r.pin(1)
+	p := r.failPins(t, 1)[0]
 	self := r.self.String()
-	eventually(t, "failure stored", func() bool { return r.store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
 	r.ipfs.setBroken(false)
 	r.unpinFromState(p.Cid)
 	if err := r.w.Untrack(context.Background(), p.Cid); err != nil {
@@ -516,12 +519,7 @@ func TestFailedUnpinIsStoredAndRecovered(t *testing.T) {
 // rows are its errors, counted again for the gauge.
 func TestRestartedPeerReportsItsStoredErrors(t *testing.T) {
 	first := newTrackerRig(t, nil)
-	first.ipfs.setBroken(true)
-	for i := 1; i <= 10; i++ {
-		first.pin(i)
-	}
-	self := first.self.String()
-	eventually(t, "failures stored", func() bool { return first.store.count(self) == 10 && first.inMemory(opStatuses) == 0 })
+	first.failPins(t, 10)
 	_ = first.w.Shutdown(context.Background())
 
 	again := newTrackerRig(t, first.store)
