@@ -3,6 +3,6 @@
 //
 //	go test -run '^$' -bench . ./bench/
 //
-// Scylla figures need the database of scripts/cassandra.sh (see the
-// README); pebble runs in a temporary folder.
+// Scylla figures need the database of scripts/cassandra.sh (see
+// docs/testing.md); pebble runs in a temporary folder.
 package bench

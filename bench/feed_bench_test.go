@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
@@ -125,17 +124,17 @@ func BenchmarkIdlePoll(b *testing.B) {
 				stores[j] = layoutStore(b, n)
 			}
 			ctx := context.Background()
-			cursor := gocql.MinTimeUUID(time.Now())
-			after := func(scyllastate.Partition) gocql.UUID { return cursor }
+			cursor := scyllastate.MinEventID(time.Now())
+			after := func(scyllastate.Partition) scyllastate.EventID { return cursor }
 			none := func(scyllastate.Partition, scyllastate.Event) error { return nil }
 			const polls = 20
 			sideBySide(b, "poll", polls, func(b *testing.B, j int) func() {
 				return func() {
 					for range polls {
 						now := time.Now()
-						partitions := stores[j].Partitions
+						partitions := stores[j].Feed().Partitions
 						if mode == "index" {
-							partitions = stores[j].ActivePartitions
+							partitions = stores[j].Feed().ActivePartitions
 						}
 						parts, err := partitions(ctx, now, now)
 						if err != nil {
@@ -152,7 +151,7 @@ func BenchmarkIdlePoll(b *testing.B) {
 							}
 						}
 						for _, g := range groups {
-							if err := stores[j].ReadPartitions(ctx, g, after, gocql.MaxTimeUUID(now), none); err != nil {
+							if err := stores[j].Feed().ReadPartitions(ctx, g, after, scyllastate.MaxEventID(now), none); err != nil {
 								b.Fatal(err)
 							}
 						}

@@ -303,9 +303,6 @@ func (h *Helper) Identity() *uconfig.Identity { return h.identity }
 // ConfigPath returns the service.json path.
 func (h *Helper) ConfigPath() string { return h.configPath }
 
-// IdentityPath returns the identity.json path.
-func (h *Helper) IdentityPath() string { return h.identityPath }
-
 // LoadIdentityFromDisk loads identity.json and applies CLUSTER_ID and
 // CLUSTER_PRIVATEKEY.
 func (h *Helper) LoadIdentityFromDisk() error {
@@ -334,25 +331,6 @@ func (h *Helper) SaveIdentityToDisk() error {
 		return err
 	}
 	return h.identity.SaveJSON(h.identityPath)
-}
-
-// WriteNew writes a new configuration folder, as a non-interactive
-// `init` does: every section at its defaults, changed by mod (when not
-// nil), and a new identity.
-func (h *Helper) WriteNew(mod func(*Configs)) error {
-	if err := h.manager.Default(); err != nil {
-		return err
-	}
-	if mod != nil {
-		mod(h.configs)
-	}
-	if err := h.identity.Default(); err != nil {
-		return err
-	}
-	if err := h.SaveConfigToDisk(); err != nil {
-		return err
-	}
-	return h.SaveIdentityToDisk()
 }
 
 // SetupTracing turns tracing on in every component when forced or

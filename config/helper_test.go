@@ -48,7 +48,16 @@ func writeInit(t *testing.T, consensus, datastore string) string {
 		t.Fatal(err)
 	}
 	defer h.Manager().Shutdown()
-	if err := h.WriteNew(nil); err != nil {
+	if err := h.Manager().Default(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Identity().Default(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SaveConfigToDisk(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SaveIdentityToDisk(); err != nil {
 		t.Fatal(err)
 	}
 	return dir

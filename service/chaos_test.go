@@ -701,7 +701,7 @@ func (r *chaosRun) checkFeed(t *testing.T, st *scyllastate.ScyllaState, from tim
 	defer cancel()
 	newest := map[string]scyllastate.Event{}
 	events := 0
-	err := st.Events(ctx, from, time.Now().Add(time.Minute), func(e scyllastate.Event) error {
+	err := st.Feed().Events(ctx, from, time.Now().Add(time.Minute), func(e scyllastate.Event) error {
 		events++
 		if e.Legacy {
 			return nil

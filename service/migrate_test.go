@@ -23,6 +23,7 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/state/dsstate"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config/configtest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/service"
@@ -39,7 +40,7 @@ func sourcePeer(t *testing.T, consensus, datastore string, pins []api.Pin) strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.WriteNew(nil); err != nil {
+	if err := configtest.WriteNew(h, nil); err != nil {
 		t.Fatal(err)
 	}
 	h.Manager().Shutdown()
@@ -99,7 +100,7 @@ func scyllaPeer(t *testing.T, batchSize int) (string, *scyllastate.ScyllaState) 
 		t.Fatal(err)
 	}
 	defer h.Manager().Shutdown()
-	if err := h.WriteNew(func(c *config.Configs) { *c.ScyllaState = *db }); err != nil {
+	if err := configtest.WriteNew(h, func(c *config.Configs) { *c.ScyllaState = *db }); err != nil {
 		t.Fatal(err)
 	}
 	return dir, cqltest.New(t, db)

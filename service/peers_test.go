@@ -16,6 +16,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config/configtest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/service"
@@ -48,7 +49,7 @@ func writeConfigWith(t *testing.T, dir string, db *scyllastate.Config, ipfs *tes
 		t.Fatal(err)
 	}
 	defer h.Manager().Shutdown()
-	err = h.WriteNew(func(c *config.Configs) {
+	err = configtest.WriteNew(h, func(c *config.Configs) {
 		local := ma.StringCast("/ip4/127.0.0.1/tcp/0")
 		c.Cluster.Secret = testSecret
 		c.Cluster.Peername = name

@@ -17,7 +17,7 @@ import (
 )
 
 // legacyEventPartitions is the count of a keyspace without a recorded
-// layout (an empty scyllastate FeedLayout).
+// layout (an empty scyllastate Feed.Layout).
 const legacyEventPartitions = scyllastate.LegacyEventPartitions
 
 // errPartitionsUsage marks the argument errors of `scylla event-partitions`.
@@ -96,7 +96,7 @@ func runEventPartitions(c *cli.Context, p *paths) error {
 		return fmt.Errorf("opening keyspace %q: %w", cfg.Keyspace, err)
 	}
 	defer st.Close()
-	entries, err := st.FeedLayout(c.Context)
+	entries, err := st.Feed().Layout(c.Context)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func runEventPartitions(c *cli.Context, p *paths) error {
 	}
 	// Two changes scheduled for the same minute resolve to the larger
 	// count: the store says so when this one does not hold.
-	from, err := st.ScheduleEventPartitions(c.Context, a.n)
+	from, err := st.Feed().ScheduleEventPartitions(c.Context, a.n)
 	if err != nil {
 		return fmt.Errorf("scheduling %d partitions per minute in keyspace %q: %w", a.n, cfg.Keyspace, err)
 	}
@@ -143,7 +143,7 @@ func runEventPartitions(c *cli.Context, p *paths) error {
 	return nil
 }
 
-// feedLayout answers questions about a layout listed by FeedLayout
+// feedLayout answers questions about a layout listed by Feed.Layout
 // (oldest entry first).
 type feedLayout []scyllastate.LayoutEntry
 

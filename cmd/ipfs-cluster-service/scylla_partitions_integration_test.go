@@ -38,7 +38,7 @@ func TestScyllaEventPartitionsShowsAndSchedules(t *testing.T) {
 	}
 	layout := func() []scyllastate.LayoutEntry {
 		t.Helper()
-		entries, err := st.FeedLayout(ctx)
+		entries, err := st.Feed().Layout(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

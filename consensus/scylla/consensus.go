@@ -175,10 +175,11 @@ func (c *Consensus) start() error {
 	}
 	c.store = store
 	tracker := &rpcTracker{client: c.rpcClient}
-	c.apply = newApplier(self, tracker, store, c.metrics, c.cfg.PinQueueLimit)
+	feed, rows := store.Feed(), newStoreRows(store)
+	c.apply = newApplier(self, tracker, rows, c.metrics, c.cfg.PinQueueLimit)
 	c.apply.retention = c.stateCfg.EventRetention
 	c.applyRef.Store(c.apply)
-	c.feed = newFeed(store, c.apply, feedSettings{
+	c.feed = newFeed(feed, c.apply, feedSettings{
 		reader:             self.String(),
 		overlap:            c.cfg.FeedOverlap,
 		pollInterval:       c.cfg.PollInterval,
@@ -190,7 +191,7 @@ func (c *Consensus) start() error {
 	}, c.metrics)
 	c.feed.onSave = func(t time.Time) { c.savedAt.Store(t.UnixNano()) }
 
-	rd := newRedo(store, self.String(), c.cfg.FeedOverlap, c.cfg.CheckpointInterval)
+	rd := newRedo(feed, self.String(), c.cfg.FeedOverlap, c.cfg.CheckpointInterval)
 	c.upkeep = newUpkeep(self, upkeepSettings{
 		slices:            c.cfg.RecoverSlices,
 		repairInterval:    c.cfg.RepairInterval,
@@ -200,7 +201,7 @@ func (c *Consensus) start() error {
 		queueLimit:        c.cfg.PinQueueLimit,
 		retention:         c.stateCfg.EventRetention,
 		timeout:           defaultCallTimeout,
-	}, store, c.apply, &rpcCalls{c: c}, rd)
+	}, rows, c.apply, &rpcCalls{c: c}, rd)
 	c.upkeep.metrics = c.metrics
 	// Events lost to the feed (read later than event_retention) are made
 	// up for by a full repair: before Ready at start, in the background
@@ -239,7 +240,7 @@ func (c *Consensus) start() error {
 		}
 	}
 	if c.pubsub != nil {
-		h, err := newHints(c)
+		h, err := newHints(c.pubsub, c.cfg.ClusterName, c.host.ID(), c.IsTrustedPeer)
 		if err != nil {
 			logger.Warnf("pubsub hints disabled, changes are seen by polling every %s: %s", c.cfg.PollInterval, err)
 		} else {
@@ -485,4 +486,31 @@ func (r *rpcCalls) PinLsCid(ctx context.Context, pin api.Pin) (api.IPFSPinStatus
 
 func (r *rpcCalls) Unpin(ctx context.Context, pin api.Pin) error {
 	return r.c.rpcClient.CallContext(ctx, "", "Cluster", "Unpin", pin, &api.Pin{})
+}
+
+// storeRows is the store as the applier and the upkeep see it: the
+// pinset's reads (ReadVersion, ScanSlice, Get) and, from its change feed,
+// the completion of a change from its event and the expiry index.
+type storeRows struct {
+	*scyllastate.ScyllaState
+	feed *scyllastate.Feed
+}
+
+func newStoreRows(s *scyllastate.ScyllaState) storeRows {
+	return storeRows{ScyllaState: s, feed: s.Feed()}
+}
+
+// RollForward completes the change of an event (see scyllastate.Feed).
+func (s storeRows) RollForward(ctx context.Context, e scyllastate.Event) error {
+	return s.feed.RollForward(ctx, e)
+}
+
+// Expired reads the expiry index (see scyllastate.Feed).
+func (s storeRows) Expired(ctx context.Context, from, to time.Time, fn func(scyllastate.ExpiryEntry) error) error {
+	return s.feed.Expired(ctx, from, to, fn)
+}
+
+// ForgetExpiry removes an entry of the expiry index (see scyllastate.Feed).
+func (s storeRows) ForgetExpiry(ctx context.Context, e scyllastate.ExpiryEntry) error {
+	return s.feed.ForgetExpiry(ctx, e)
 }

@@ -270,7 +270,7 @@ func TestPeerAwayLongerThanRetentionRepairsBeforeReady(t *testing.T) {
 	// Those changes are older than event_retention: gone from the feed.
 	sess := cqltest.Session(t, db)
 	defer sess.Close()
-	parts, err := st.Partitions(ctx, start, time.Now())
+	parts, err := st.Feed().Partitions(ctx, start, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestPeerAwayLongerThanRetentionRepairsBeforeReady(t *testing.T) {
 		cfg.RecoverSlices = 4
 		i.pinned[removed.Cid.String()] = true // pinned before the peer left
 		away := time.Now().Add(-short.EventRetention - time.Hour)
-		if err := st.SaveCheckpoint(ctx, h.ID().String(), away); err != nil {
+		if err := st.Feed().SaveCheckpoint(ctx, h.ID().String(), away); err != nil {
 			t.Fatal(err)
 		}
 	})

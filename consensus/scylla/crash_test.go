@@ -43,9 +43,12 @@ func TestCrashingWriterHelper(t *testing.T) {
 	}
 	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
 	cfg.Keyspace = ks
-	st, err := scyllastate.New(context.Background(), cfg,
-		scyllastate.WithWriterID(crashWriterID),
-		scyllastate.WithAfterEventsHook(func() { os.Exit(crashExitCode) }))
+	defer seams.SetAfterEvents(func(writer string) {
+		if writer == crashWriterID {
+			os.Exit(crashExitCode)
+		}
+	})()
+	st, err := scyllastate.New(context.Background(), cfg, scyllastate.WithWriterID(crashWriterID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +115,7 @@ func checkCompleted(t *testing.T, st *scyllastate.ScyllaState) {
 	if _, err := st.Get(ctx, statetest.Cid(2)); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("unpin 2 not completed: %v", err)
 	}
-	ws, err := st.Writers(ctx)
+	ws, err := st.Feed().Writers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +131,11 @@ func checkCompleted(t *testing.T, st *scyllastate.ScyllaState) {
 func TestWriterKilledBetweenTheWritesIsSeenByReaders(t *testing.T) {
 	_, st := crashWriter(t)
 	tr := newFakeTracker()
-	f := newFeed(st, newApplier(peer.ID("reader"), tr, st, nil, 0), feedSettings{
+	f := newFeed(st.Feed(), newApplier(peer.ID("reader"), tr, newStoreRows(st), nil, 0), feedSettings{
 		reader: "reader", overlap: time.Minute, pollInterval: time.Second, checkpointInterval: time.Minute,
 		concurrency: 2, readConcurrency: 2, retention: time.Hour, timeout: 10 * time.Second,
 	}, nil)
-	if err := st.SaveCheckpoint(context.Background(), "reader", time.Now().Add(-time.Minute)); err != nil {
+	if err := st.Feed().SaveCheckpoint(context.Background(), "reader", time.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.catchUp(context.Background()); err != nil {
@@ -150,7 +153,7 @@ func TestWriterKilledBetweenTheWritesIsSeenByReaders(t *testing.T) {
 // reports ready.
 func TestWriterKilledBetweenTheWritesCompletesOnRestart(t *testing.T) {
 	_, st := crashWriter(t)
-	rd := newRedo(st, crashWriterID, time.Minute, 30*time.Second)
+	rd := newRedo(st.Feed(), crashWriterID, time.Minute, 30*time.Second)
 	if err := rd.own(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -163,12 +166,12 @@ func TestWriterKilledBetweenTheWritesIsCompletedByAnotherPeer(t *testing.T) {
 	_, st := crashWriter(t)
 	ctx := context.Background()
 	for _, id := range []string{"peer-b", "peer-a"} {
-		if err := st.SaveCheckpoint(ctx, id, time.Now()); err != nil {
+		if err := st.Feed().SaveCheckpoint(ctx, id, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	later := func() time.Time { return time.Now().Add(2 * scyllastate.WriterTimeout) }
-	b := newRedo(st, "peer-b", time.Minute, 30*time.Second)
+	b := newRedo(st.Feed(), "peer-b", time.Minute, 30*time.Second)
 	b.now = later
 	if err := b.others(ctx); err != nil {
 		t.Fatal(err)
@@ -176,7 +179,7 @@ func TestWriterKilledBetweenTheWritesIsCompletedByAnotherPeer(t *testing.T) {
 	if _, err := st.Get(ctx, statetest.Cid(1)); !errors.Is(err, state.ErrNotFound) {
 		t.Fatal("a peer that is not the chosen one completed the writes")
 	}
-	a := newRedo(st, "peer-a", time.Minute, 30*time.Second)
+	a := newRedo(st.Feed(), "peer-a", time.Minute, 30*time.Second)
 	a.now = later
 	a.aliveWithin = 3 * scyllastate.WriterTimeout
 	b.aliveWithin = a.aliveWithin
@@ -194,12 +197,12 @@ func TestDeadWritersLateChangesReachEveryReader(t *testing.T) {
 	const lag = 10 * time.Minute
 	_, st := crashWriterLagging(t, lag)
 	ctx := context.Background()
-	if err := st.SaveCheckpoint(ctx, "reader", time.Now()); err != nil {
+	if err := st.Feed().SaveCheckpoint(ctx, "reader", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	tr := newFakeTracker()
 	reader := func() *feed {
-		return newFeed(st, newApplier(peer.ID("reader"), tr, st, nil, 0), feedSettings{
+		return newFeed(st.Feed(), newApplier(peer.ID("reader"), tr, newStoreRows(st), nil, 0), feedSettings{
 			reader: "reader", overlap: time.Minute, pollInterval: time.Second, checkpointInterval: time.Minute,
 			concurrency: 2, readConcurrency: 2, retention: time.Hour, timeout: 10 * time.Second,
 		}, nil)
@@ -211,10 +214,10 @@ func TestDeadWritersLateChangesReachEveryReader(t *testing.T) {
 		t.Fatal("the reader read the lagging writer's events: they are not behind its position, the test shows nothing")
 	}
 
-	if err := st.SaveCheckpoint(ctx, "peer-a", time.Now()); err != nil {
+	if err := st.Feed().SaveCheckpoint(ctx, "peer-a", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	a := newRedo(st, "peer-a", time.Minute, 30*time.Second)
+	a := newRedo(st.Feed(), "peer-a", time.Minute, 30*time.Second)
 	a.now = func() time.Time { return time.Now().Add(2 * scyllastate.WriterTimeout) }
 	a.aliveWithin = 3 * scyllastate.WriterTimeout
 	if err := a.others(ctx); err != nil {

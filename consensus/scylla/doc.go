@@ -60,7 +60,7 @@
 // With several data centers, set state.scyllastate.event_consistency to
 // EACH_QUORUM: a change is then acknowledged only once the feed holds it
 // in every data center, so no peer sees it later than feed_overlap (see
-// the README for the trade-off).
+// docs/configuration.md for the trade-off).
 //
 // # Catch-up
 //
@@ -82,7 +82,7 @@
 // A writer that died between the event and the row of a change (see
 // scyllastate) is completed by the live peer with the smallest ID, or by
 // itself when it restarts: each of its changes since its safe point is
-// announced again (store.Reannounce): the row, with the change's own
+// announced again (Feed.Reannounce): the row, with the change's own
 // timestamp, then a new event with a fresh ID and the same change. Its own
 // event may have become visible late, behind every reader's sweep; the
 // fresh one is read by every reader, which settles it against the row

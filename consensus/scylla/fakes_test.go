@@ -1,7 +1,6 @@
 package scylla
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"hash/fnv"
@@ -9,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
 	peer "github.com/libp2p/go-libp2p/core/peer"
@@ -101,7 +99,7 @@ func (s *fakeStore) hideActivity(e scyllastate.Event) {
 
 // ReadPartitions reads the partitions one after the other, as one query
 // would (one read error fails the whole group).
-func (s *fakeStore) ReadPartitions(ctx context.Context, parts []scyllastate.Partition, after func(scyllastate.Partition) gocql.UUID, upTo gocql.UUID, fn func(scyllastate.Partition, scyllastate.Event) error) error {
+func (s *fakeStore) ReadPartitions(ctx context.Context, parts []scyllastate.Partition, after func(scyllastate.Partition) scyllastate.EventID, upTo scyllastate.EventID, fn func(scyllastate.Partition, scyllastate.Event) error) error {
 	s.mu.Lock()
 	s.queries++
 	s.mu.Unlock()
@@ -121,19 +119,8 @@ func (s *fakeStore) addEvent(e scyllastate.Event) {
 	p := partitionOf(e)
 	s.events[p] = append(s.events[p], e)
 	sort.Slice(s.events[p], func(i, j int) bool {
-		return bytes.Compare(timeOrder(s.events[p][i].ID), timeOrder(s.events[p][j].ID)) < 0
+		return s.events[p][i].ID.Before(s.events[p][j].ID)
 	})
-}
-
-// timeOrder sorts time UUIDs by time, as CQL's timeuuid does.
-func timeOrder(id gocql.UUID) []byte {
-	t := id.Time().UnixNano()
-	b := make([]byte, 8, 24)
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(t)
-		t >>= 8
-	}
-	return append(b, id[:]...)
 }
 
 // writeRow applies a row write with last-writer-wins.
@@ -150,7 +137,7 @@ func (s *fakeStore) writeRow(c api.Cid, pin *api.Pin, ts int64) {
 	s.rows[c.KeyString()] = fakeRow{pin: pin, ts: ts, deleted: pin == nil}
 }
 
-func (s *fakeStore) ReadPartition(ctx context.Context, p scyllastate.Partition, after, upTo gocql.UUID, fn func(scyllastate.Event) error) error {
+func (s *fakeStore) ReadPartition(ctx context.Context, p scyllastate.Partition, after, upTo scyllastate.EventID, fn func(scyllastate.Event) error) error {
 	s.mu.Lock()
 	if s.readErrs > 0 {
 		s.readErrs--
@@ -159,7 +146,7 @@ func (s *fakeStore) ReadPartition(ctx context.Context, p scyllastate.Partition, 
 	}
 	var out []scyllastate.Event
 	for _, e := range s.events[p] {
-		if bytes.Compare(timeOrder(e.ID), timeOrder(after)) > 0 && bytes.Compare(timeOrder(e.ID), timeOrder(upTo)) <= 0 {
+		if after.Before(e.ID) && !upTo.Before(e.ID) {
 			out = append(out, e)
 		}
 	}

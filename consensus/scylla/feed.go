@@ -8,17 +8,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gocql/gocql"
-
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
-// feedStore is what the feed reads and writes of the shared store.
+// feedStore is what the feed reads and writes of the shared store's
+// change feed (scyllastate.Feed).
 type feedStore interface {
-	rowReader
 	Partitions(ctx context.Context, from, to time.Time) ([]scyllastate.Partition, error)
 	ActivePartitions(ctx context.Context, from, to time.Time) ([]scyllastate.Partition, error)
-	ReadPartitions(ctx context.Context, parts []scyllastate.Partition, after func(scyllastate.Partition) gocql.UUID, upTo gocql.UUID, fn func(scyllastate.Partition, scyllastate.Event) error) error
+	ReadPartitions(ctx context.Context, parts []scyllastate.Partition, after func(scyllastate.Partition) scyllastate.EventID, upTo scyllastate.EventID, fn func(scyllastate.Partition, scyllastate.Event) error) error
 	Checkpoint(ctx context.Context, reader string) (time.Time, bool, error)
 	SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error
 }
@@ -68,7 +66,7 @@ type feed struct {
 	onGap func(from, to time.Time)
 
 	mu        sync.Mutex // one read of the feed at a time
-	cursors   map[scyllastate.Partition]gocql.UUID
+	cursors   map[scyllastate.Partition]scyllastate.EventID
 	position  time.Time // every event with an ID time before it is applied
 	lastFresh time.Time
 	lastSweep time.Time
@@ -84,7 +82,7 @@ func newFeed(store feedStore, a *applier, cfg feedSettings, m *feedMetrics) *fee
 		metrics: m,
 		now:     time.Now,
 		wake:    make(chan struct{}, 1),
-		cursors: map[scyllastate.Partition]gocql.UUID{},
+		cursors: map[scyllastate.Partition]scyllastate.EventID{},
 	}
 }
 
@@ -155,7 +153,7 @@ func (f *feed) balanced(parts []scyllastate.Partition) int {
 // applies their events: groups in parallel, the events of one CID by one
 // worker in feed order, different CIDs in parallel. It returns the number
 // of events read.
-func (f *feed) read(ctx context.Context, groups [][]scyllastate.Partition, after func(scyllastate.Partition) gocql.UUID, upTo gocql.UUID, seen func(scyllastate.Partition, gocql.UUID)) (int64, error) {
+func (f *feed) read(ctx context.Context, groups [][]scyllastate.Partition, after func(scyllastate.Partition) scyllastate.EventID, upTo scyllastate.EventID, seen func(scyllastate.Partition, scyllastate.EventID)) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -192,7 +190,7 @@ func (f *feed) read(ctx context.Context, groups [][]scyllastate.Partition, after
 		go func() {
 			defer readers.Done()
 			for g := range work {
-				last := map[scyllastate.Partition]gocql.UUID{}
+				last := map[scyllastate.Partition]scyllastate.EventID{}
 				err := f.store.ReadPartitions(ctx, g, after, upTo, func(p scyllastate.Partition, e scyllastate.Event) error {
 					count.Add(1)
 					last[p] = e.ID
@@ -280,15 +278,15 @@ func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	start := gocql.MinTimeUUID(f.position.Add(-f.cfg.overlap))
-	after := func(p scyllastate.Partition) gocql.UUID {
+	start := scyllastate.MinEventID(f.position.Add(-f.cfg.overlap))
+	after := func(p scyllastate.Partition) scyllastate.EventID {
 		if c, ok := f.cursors[p]; ok {
 			return c
 		}
 		return start
 	}
-	fresh := map[scyllastate.Partition]gocql.UUID{}
-	n, err := f.read(ctx, groupParts(parts, wholeBuckets), after, gocql.MaxTimeUUID(now), func(p scyllastate.Partition, last gocql.UUID) { fresh[p] = last })
+	fresh := map[scyllastate.Partition]scyllastate.EventID{}
+	n, err := f.read(ctx, groupParts(parts, wholeBuckets), after, scyllastate.MaxEventID(now), func(p scyllastate.Partition, last scyllastate.EventID) { fresh[p] = last })
 	if err != nil {
 		return 0, err
 	}
@@ -361,7 +359,7 @@ func (f *feed) readSpan(ctx context.Context, from, to time.Time, perQuery int, w
 		if end.After(to) {
 			end = to
 		}
-		lo := gocql.MinTimeUUID(maxTime(b, from))
+		lo := scyllastate.MinEventID(maxTime(b, from))
 		parts, err := f.store.Partitions(ctx, maxTime(b, from), end)
 		if err != nil {
 			return total, fmt.Errorf("%s at %s: %w", what, b.Format(time.RFC3339), err)
@@ -370,7 +368,7 @@ func (f *feed) readSpan(ctx context.Context, from, to time.Time, perQuery int, w
 		if per < 0 {
 			per = f.balanced(parts)
 		}
-		n, err := f.read(ctx, groupParts(parts, per), func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(end), nil)
+		n, err := f.read(ctx, groupParts(parts, per), func(scyllastate.Partition) scyllastate.EventID { return lo }, scyllastate.MaxEventID(end), nil)
 		if err != nil {
 			return total, fmt.Errorf("%s at %s: %w", what, b.Format(time.RFC3339), err)
 		}

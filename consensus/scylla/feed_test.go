@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 	peer "github.com/libp2p/go-libp2p/core/peer"
 
@@ -51,7 +50,7 @@ func newFeedRig(t *testing.T) *feedRig {
 // event makes a change event issued at time at, with write timestamp ts.
 func event(n int, op scyllastate.Op, at time.Time, ts time.Time) scyllastate.Event {
 	e := scyllastate.Event{
-		ID:        gocql.UUIDFromTime(at),
+		ID:        scyllastate.NewEventID(at),
 		Cid:       statetest.Cid(n),
 		Op:        op,
 		WriteTime: ts.UnixMicro(),
@@ -189,8 +188,8 @@ func TestLegacyEventReadsTheRow(t *testing.T) {
 	p := statetest.Pin(1)
 	p.Timestamp = now
 	r.store.writeRow(p.Cid, &p, now.UnixMicro())
-	r.store.addEvent(scyllastate.Event{ID: gocql.UUIDFromTime(now), Cid: p.Cid, Op: scyllastate.OpPin, Legacy: true})
-	r.store.addEvent(scyllastate.Event{ID: gocql.UUIDFromTime(now), Cid: statetest.Cid(2), Op: scyllastate.OpPin, Legacy: true})
+	r.store.addEvent(scyllastate.Event{ID: scyllastate.NewEventID(now), Cid: p.Cid, Op: scyllastate.OpPin, Legacy: true})
+	r.store.addEvent(scyllastate.Event{ID: scyllastate.NewEventID(now), Cid: statetest.Cid(2), Op: scyllastate.OpPin, Legacy: true})
 	r.clock.advance(time.Second)
 	r.poll(t)
 	r.mustTrack(t, 1, now)

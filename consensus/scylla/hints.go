@@ -19,8 +19,8 @@ const hintGap = 50 * time.Millisecond
 // lost hint only delays a change by PollInterval, and a forged one only
 // costs a read. Only trusted peers' hints are accepted.
 type hints struct {
-	topic *pubsub.Topic
-	sub   *pubsub.Subscription
+	topic hintTopic
+	sub   hintSubscription
 	self  peer.ID
 
 	mu      sync.Mutex
@@ -30,29 +30,44 @@ type hints struct {
 	sends   sync.WaitGroup // sends in flight, waited for by close
 }
 
-func newHints(c *Consensus) (*hints, error) {
-	name := "scylla-hints/" + c.cfg.ClusterName
+// hintTopic is what the hints publish to (a *pubsub.Topic).
+type hintTopic interface {
+	Publish(ctx context.Context, data []byte, opts ...pubsub.PubOpt) error
+	Close() error
+}
+
+// hintSubscription is what the hints read from (a *pubsub.Subscription).
+type hintSubscription interface {
+	Next(ctx context.Context) (*pubsub.Message, error)
+	Cancel()
+}
+
+// newHints joins the hint topic of a cluster (named after clusterName)
+// as peer self; only the messages of peers that trusted accepts are
+// delivered.
+func newHints(ps *pubsub.PubSub, clusterName string, self peer.ID, trusted func(context.Context, peer.ID) bool) (*hints, error) {
+	name := "scylla-hints/" + clusterName
 	if mh, err := multihash.Sum([]byte(name), multihash.MD5, -1); err == nil {
 		name = "scylla-hints/" + mh.B58String()
 	}
-	err := c.pubsub.RegisterTopicValidator(name, func(ctx context.Context, _ peer.ID, msg *pubsub.Message) bool {
-		return c.IsTrustedPeer(ctx, msg.GetFrom())
+	err := ps.RegisterTopicValidator(name, func(ctx context.Context, _ peer.ID, msg *pubsub.Message) bool {
+		return trusted(ctx, msg.GetFrom())
 	})
 	if err != nil {
 		return nil, err
 	}
-	topic, err := c.pubsub.Join(name)
+	topic, err := ps.Join(name)
 	if err != nil {
-		_ = c.pubsub.UnregisterTopicValidator(name)
+		_ = ps.UnregisterTopicValidator(name)
 		return nil, err
 	}
 	sub, err := topic.Subscribe()
 	if err != nil {
 		_ = topic.Close()
-		_ = c.pubsub.UnregisterTopicValidator(name)
+		_ = ps.UnregisterTopicValidator(name)
 		return nil, err
 	}
-	return &hints{topic: topic, sub: sub, self: c.host.ID()}, nil
+	return &hints{topic: topic, sub: sub, self: self}, nil
 }
 
 // run calls wake for every hint from another peer until ctx ends.

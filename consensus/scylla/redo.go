@@ -19,7 +19,7 @@ type redoStore interface {
 
 // redo completes the writes of writers that died between the event and
 // the row of a change: it announces each of their changes issued since
-// their safe point again (store.Reannounce): the row, written with the
+// their safe point again (Feed.Reannounce): the row, written with the
 // change's own timestamp, then a new event with a fresh ID carrying the
 // same change. Rows are last-writer-wins, so this never overwrites a
 // newer change, and doing it twice is harmless. The fresh event matters:

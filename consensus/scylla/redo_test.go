@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
-
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
@@ -65,7 +63,7 @@ func TestRedoAnnouncesTheChangesOfADeadWriterAgain(t *testing.T) {
 			ev(2, "dead", safe.Add(2*time.Second)),
 			ev(3, "peer-a", safe.Add(3*time.Second)),
 			ev(4, "dead", safe.Add(-time.Second)), // before its safe point: complete
-			{ID: gocql.UUIDFromTime(safe.Add(4 * time.Second)), Cid: statetest.Cid(5), Writer: "dead", Legacy: true},
+			{ID: scyllastate.NewEventID(safe.Add(4 * time.Second)), Cid: statetest.Cid(5), Writer: "dead", Legacy: true},
 		},
 	}
 	rd := newRedo(st, "peer-a", time.Minute, 30*time.Second)

@@ -37,11 +37,11 @@ func TestRepairWithTheStore(t *testing.T) {
 	calls.pin(statetest.Cid(4)) // missed unpins: IPFS still holds them
 	calls.pin(statetest.Cid(5))
 	tr := newFakeTracker()
-	a := newApplier(self, tr, st, nil, 100)
+	a := newApplier(self, tr, newStoreRows(st), nil, 100)
 	u := newUpkeep(self, upkeepSettings{
 		slices: 8, repairInterval: time.Minute, recoverInterval: time.Hour, stateSyncInterval: time.Hour,
 		queueLimit: 100, retention: db.EventRetention, timeout: 10 * time.Second,
-	}, st, a, calls, nil)
+	}, newStoreRows(st), a, calls, nil)
 	if err := u.fullPass(ctx, periodic, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +68,8 @@ func TestRepairWithTheStore(t *testing.T) {
 	// when there is room.
 	tr2 := newFakeTracker()
 	tr2.queue = 100
-	a2 := newApplier(self, tr2, st, nil, 100)
-	u2 := newUpkeep(self, u.cfg, st, a2, calls, nil)
+	a2 := newApplier(self, tr2, newStoreRows(st), nil, 100)
+	u2 := newUpkeep(self, u.cfg, newStoreRows(st), a2, calls, nil)
 	if err := u2.fullPass(ctx, deferring, "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func Config(t testing.TB, prefix string) *scyllastate.Config {
 	hosts := env(prefix, "HOSTS", "")
 	if hosts == "" {
 		if prefix != DefaultPrefix {
-			t.Fatalf("%s_HOSTS is not set: start the database with scripts/cassandra.sh (see the README) and export its env", prefix)
+			t.Fatalf("%s_HOSTS is not set: start the database with scripts/cassandra.sh (see docs/testing.md) and export its env", prefix)
 		}
 		hosts = "127.0.0.1"
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 // Thresholds of the findings.
@@ -206,7 +207,7 @@ func analyzeCluster(f Facts) []Finding {
 		}
 		fs.add("local_dc", cfg.LocalDC, st, msg,
 			"set state.scyllastate.local_dc to this peer's data center as the database names it (case-sensitive, as `nodetool status` shows it)")
-	case len(dcs) > 1 && isLocalConsistency(cfg.Consistency):
+	case len(dcs) > 1 && cfg.ConsistencyLevel().Local():
 		fs.add("routing", "", Warn, fmt.Sprintf("%d data centers and no local_dc: %s is counted in the data center of whichever node coordinates each query", len(dcs), cfg.Consistency),
 			"set dc_aware_routing and local_dc on every peer (docs/configuration.md, Routing)")
 	}
@@ -388,7 +389,7 @@ func analyzeSchema(f Facts) []Finding {
 	return fs.list
 }
 
-func versionFinding(v scyllastate.SchemaInfo, cfg *scyllastate.Config) Finding {
+func versionFinding(v diag.SchemaInfo, cfg *scyllastate.Config) Finding {
 	fd := Finding{Section: SectionSchema, Check: "version"}
 	build := scyllastate.SchemaVersion
 	if err := scyllastate.CheckSchemaVersion(cfg.Keyspace, v.Version, v.MinCompatible); err != nil {
@@ -551,7 +552,7 @@ func analyzeFeed(f Facts) []Finding {
 }
 
 // legacyPartitions are the partitions per minute of a keyspace without a
-// layout (schema versions 1 to 3; see scyllastate's FeedLayout).
+// layout (schema versions 1 to 3; see scyllastate's Feed.Layout).
 const legacyPartitions = 4
 
 // layoutAt returns the partitions per minute of the bucket at t, the
@@ -633,7 +634,7 @@ func notChecked(f Facts) string {
 // nothing accepts TCP, or no CQL session starts for a reason other than
 // credentials or TLS, and no other entry of the same address answered
 // (a wrong port says nothing about the node).
-func downNodes(hosts []scyllastate.HostReport) map[string]bool {
+func downNodes(hosts []diag.HostReport) map[string]bool {
 	down, up := map[string]bool{}, map[string]bool{}
 	for _, h := range hosts {
 		ip, _, err := net.SplitHostPort(h.Address)
@@ -654,7 +655,7 @@ func downNodes(hosts []scyllastate.HostReport) map[string]bool {
 }
 
 // nodesPerDC counts the nodes of each data center.
-func nodesPerDC(nodes []scyllastate.Node) map[string]int {
+func nodesPerDC(nodes []diag.Node) map[string]int {
 	out := map[string]int{}
 	for _, n := range nodes {
 		if n.DataCenter != "" {
@@ -671,10 +672,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func isLocalConsistency(c string) bool {
-	return strings.HasPrefix(strings.ToUpper(c), "LOCAL_")
 }
 
 // human renders a duration for people: 0.4ms, 12ms, 3.2s, 5m10s, 2h3m,

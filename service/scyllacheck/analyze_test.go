@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -21,18 +21,18 @@ func testConfig() *scyllastate.Config {
 	return cfg
 }
 
-func node(addr, dc string) scyllastate.Node {
-	return scyllastate.Node{Address: addr, HostID: "id-" + addr, DataCenter: dc, Rack: "r1", ReleaseVersion: "5.0.8", SchemaVersion: "s1"}
+func node(addr, dc string) diag.Node {
+	return diag.Node{Address: addr, HostID: "id-" + addr, DataCenter: dc, Rack: "r1", ReleaseVersion: "5.0.8", SchemaVersion: "s1"}
 }
 
-func hostOK(addr, dc string) scyllastate.HostReport {
-	return scyllastate.HostReport{Host: addr, Address: addr + ":9042", DialTime: time.Millisecond, Local: node(addr, dc), ClockRTT: time.Millisecond}
+func hostOK(addr, dc string) diag.HostReport {
+	return diag.HostReport{Host: addr, Address: addr + ":9042", DialTime: time.Millisecond, Local: node(addr, dc), ClockRTT: time.Millisecond}
 }
 
-func allTables() map[string]scyllastate.TableInfo {
-	out := map[string]scyllastate.TableInfo{}
+func allTables() map[string]diag.TableInfo {
+	out := map[string]diag.TableInfo{}
 	for _, t := range scyllastate.RequiredTables() {
-		out[t] = scyllastate.TableInfo{Name: t, GCGrace: 10 * 24 * time.Hour}
+		out[t] = diag.TableInfo{Name: t, GCGrace: 10 * 24 * time.Hour}
 	}
 	return out
 }
@@ -46,14 +46,14 @@ func healthy() Facts {
 		Config:      cfg,
 		Self:        "peerA",
 		AliveWithin: 3 * time.Minute,
-		Hosts:       []scyllastate.HostReport{hostOK("10.0.0.1", "dc1")},
-		Nodes:       []scyllastate.Node{node("10.0.0.1", "dc1")},
+		Hosts:       []diag.HostReport{hostOK("10.0.0.1", "dc1")},
+		Nodes:       []diag.Node{node("10.0.0.1", "dc1")},
 		Connected:   true,
 		Server:      &scyllastate.ServerInfo{Kind: scyllastate.Cassandra, Version: "5.0.8", DriverShardAware: true},
-		Keyspace: &scyllastate.KeyspaceInfo{Name: "pins", Exists: true, Class: scyllastate.SimpleStrategy,
+		Keyspace: &diag.KeyspaceInfo{Name: "pins", Exists: true, Class: scyllastate.SimpleStrategy,
 			Options: map[string]string{"replication_factor": "1"}, DurableWrites: true},
 		Tables:      allTables(),
-		Schema:      &scyllastate.SchemaInfo{Found: true, Version: scyllastate.SchemaVersion, MinCompatible: scyllastate.MinCompatibleSchemaVersion},
+		Schema:      &diag.SchemaInfo{Found: true, Version: scyllastate.SchemaVersion, MinCompatible: scyllastate.MinCompatibleSchemaVersion},
 		Reads:       []time.Duration{time.Millisecond, 2 * time.Millisecond, time.Millisecond},
 		Layout:      []scyllastate.LayoutEntry{{From: scyllastate.BucketStart(0), Partitions: cfg.EventPartitions}},
 		LayoutRead:  true,
@@ -117,42 +117,42 @@ func TestHealthyFactsAreOK(t *testing.T) {
 func TestHostFailures(t *testing.T) {
 	cases := []struct {
 		name   string
-		mod    func(h *scyllastate.HostReport, cfg *scyllastate.Config)
+		mod    func(h *diag.HostReport, cfg *scyllastate.Config)
 		st     Status
 		check  string
 		inHint string
 	}{
-		{"unreachable", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
+		{"unreachable", func(h *diag.HostReport, _ *scyllastate.Config) {
 			h.DialErr = fmt.Errorf("%w: TCP to 10.0.0.1:9042: connection refused", scyllastate.ErrConnect)
 		}, Fail, "reach", "firewall"},
-		{"wrong password", func(h *scyllastate.HostReport, cfg *scyllastate.Config) {
+		{"wrong password", func(h *diag.HostReport, cfg *scyllastate.Config) {
 			h.Login, h.LoginAsked, cfg.Username, cfg.Password = true, true, "cassandra", "hunter2"
 			h.SessionErr = fmt.Errorf("%w: bad credentials", scyllastate.ErrAuth)
 		}, Fail, "login", "username and password"},
-		{"login required", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
+		{"login required", func(h *diag.HostReport, _ *scyllastate.Config) {
 			h.SessionErr = fmt.Errorf("%w: authentication required", scyllastate.ErrAuth)
 		}, Fail, "login", "requires a login"},
-		{"no TLS on the server", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
+		{"no TLS on the server", func(h *diag.HostReport, _ *scyllastate.Config) {
 			h.TLS = true
 			h.TLSErr = fmt.Errorf("%w: the server does not speak TLS", scyllastate.ErrTLS)
 		}, Fail, "tls", "state.scyllastate.tls"},
-		{"client certificate refused", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
+		{"client certificate refused", func(h *diag.HostReport, _ *scyllastate.Config) {
 			h.TLS, h.TLSVersion = true, "TLS 1.3"
 			h.SessionErr = fmt.Errorf("%w: remote error: tls: certificate required", scyllastate.ErrTLS)
 		}, Fail, "tls", "client certificate"},
-		{"server expects TLS", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
+		{"server expects TLS", func(h *diag.HostReport, _ *scyllastate.Config) {
 			h.SessionErr = fmt.Errorf("%w: EOF", scyllastate.ErrConnect)
 		}, Fail, "cql", "tls.enabled"},
-		{"certificate expiring", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
+		{"certificate expiring", func(h *diag.HostReport, _ *scyllastate.Config) {
 			h.TLS, h.TLSVersion, h.ServerCertExpiry = true, "TLS 1.3", now.Add(10*24*time.Hour)
 		}, Warn, "tls", "renew"},
-		{"credentials unused", func(h *scyllastate.HostReport, cfg *scyllastate.Config) {
+		{"credentials unused", func(h *diag.HostReport, cfg *scyllastate.Config) {
 			h.Login, cfg.Username, cfg.Password = true, "cassandra", "hunter2"
 		}, Warn, "login", "turn authentication on"},
-		{"clock ahead", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
+		{"clock ahead", func(h *diag.HostReport, _ *scyllastate.Config) {
 			h.ClockSkew = 3 * time.Second
 		}, Warn, "clock", "NTP"},
-		{"clock behind", func(h *scyllastate.HostReport, _ *scyllastate.Config) {
+		{"clock behind", func(h *diag.HostReport, _ *scyllastate.Config) {
 			h.ClockSkew = -2 * time.Second
 		}, Warn, "clock", "NTP"},
 	}
@@ -174,7 +174,7 @@ func TestHostFailures(t *testing.T) {
 
 func TestDownNodes(t *testing.T) {
 	refused := fmt.Errorf("%w: refused", scyllastate.ErrConnect)
-	hosts := []scyllastate.HostReport{
+	hosts := []diag.HostReport{
 		{Host: "10.0.0.1", Address: "10.0.0.1:9042"},
 		{Host: "10.0.0.1:1", Address: "10.0.0.1:1", DialErr: refused}, // a wrong port of a node that answers
 		{Host: "10.0.0.2", Address: "10.0.0.2:9042", DialErr: refused},
@@ -247,7 +247,7 @@ func twoDCs() Facts {
 		f.Nodes = append(f.Nodes, node(fmt.Sprintf("10.0.0.%d", i), "dc1"), node(fmt.Sprintf("10.0.1.%d", i), "dc2"))
 	}
 	f.Config.Hosts = []string{"10.0.0.1", "10.0.0.2"}
-	f.Hosts = []scyllastate.HostReport{hostOK("10.0.0.1", "dc1"), hostOK("10.0.0.2", "dc1")}
+	f.Hosts = []diag.HostReport{hostOK("10.0.0.1", "dc1"), hostOK("10.0.0.2", "dc1")}
 	f.Config.EventConsistency = "EACH_QUORUM"
 	f.Config.ReplicationStrategy = scyllastate.NetworkTopologyStrategy
 	f.Config.DCReplication = map[string]int{"dc1": 3, "dc2": 3}
@@ -296,7 +296,7 @@ func TestClusterFindings(t *testing.T) {
 func TestSchemaFindings(t *testing.T) {
 	t.Run("missing keyspace", func(t *testing.T) {
 		f := healthy()
-		f.Keyspace = &scyllastate.KeyspaceInfo{Name: "pins"}
+		f.Keyspace = &diag.KeyspaceInfo{Name: "pins"}
 		f.Tables, f.Schema = nil, nil
 		fs := Analyze(f)
 		got := one(t, fs, Fail, "exists", "pins")
@@ -354,7 +354,7 @@ func TestSchemaFindings(t *testing.T) {
 	})
 	t.Run("no recorded version", func(t *testing.T) {
 		f := healthy()
-		f.Schema = &scyllastate.SchemaInfo{}
+		f.Schema = &diag.SchemaInfo{}
 		one(t, Analyze(f), Fail, "version")
 	})
 	t.Run("retention beyond gc_grace", func(t *testing.T) {
@@ -390,7 +390,7 @@ func TestFeedFindings(t *testing.T) {
 	}
 	t.Run("newest event", func(t *testing.T) {
 		f := healthy()
-		f.Newest = &scyllastate.Event{ID: gocql.UUIDFromTime(now.Add(-3 * time.Second)), Cid: cid, Op: scyllastate.OpPin, Writer: "peerA"}
+		f.Newest = &scyllastate.Event{ID: scyllastate.NewEventID(now.Add(-3 * time.Second)), Cid: cid, Op: scyllastate.OpPin, Writer: "peerA"}
 		got := one(t, Analyze(f), OK, "newest_event")
 		for _, want := range []string{"3s ago", "pin bafkqaaa", "by peerA"} {
 			if !strings.Contains(got.Message, want) {
@@ -400,7 +400,7 @@ func TestFeedFindings(t *testing.T) {
 	})
 	t.Run("event from the future", func(t *testing.T) {
 		f := healthy()
-		f.Newest = &scyllastate.Event{ID: gocql.UUIDFromTime(now.Add(40 * time.Second)), Cid: cid, Op: scyllastate.OpUnpin, Writer: "peerB"}
+		f.Newest = &scyllastate.Event{ID: scyllastate.NewEventID(now.Add(40 * time.Second)), Cid: cid, Op: scyllastate.OpUnpin, Writer: "peerB"}
 		got := one(t, Analyze(f), Warn, "newest_event")
 		if !strings.Contains(got.Message, "peerB") {
 			t.Errorf("newest_event %q does not name the writer", got.Message)

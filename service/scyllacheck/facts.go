@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 // FactsJSON are the measurements of a check, for machines. Durations are
@@ -213,7 +214,7 @@ func (f *Facts) JSON() *FactsJSON {
 	return out
 }
 
-func hostJSON(h scyllastate.HostReport, username string) HostJSON {
+func hostJSON(h diag.HostReport, username string) HostJSON {
 	j := HostJSON{Host: h.Host, Address: h.Address, Reachable: h.Address != "" && h.DialErr == nil}
 	if j.Reachable {
 		j.TCPMs = ms(h.DialTime)
@@ -329,7 +330,7 @@ func sortedWriters(ws []scyllastate.WriterInfo) []scyllastate.WriterInfo {
 }
 
 // missingTables lists the tables of this build's schema that are absent.
-func missingTables(have map[string]scyllastate.TableInfo) []string {
+func missingTables(have map[string]diag.TableInfo) []string {
 	var out []string
 	for _, t := range scyllastate.RequiredTables() {
 		if _, ok := have[t]; !ok {

@@ -11,6 +11,7 @@ import (
 
 	scyllacons "github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/consensus/scylla"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 // Options say what to check and how.
@@ -48,8 +49,8 @@ type Facts struct {
 	// succeeded but the server refused the connection afterwards (a
 	// client certificate it requires, with TLS 1.3), the host's
 	// SessionErr wraps scyllastate.ErrTLS and says so (confirmTLS).
-	Hosts []scyllastate.HostReport
-	Nodes []scyllastate.Node
+	Hosts []diag.HostReport
+	Nodes []diag.Node
 
 	// Connected is true once a session with the configured settings
 	// (every host, the configured routing) started; ConnectErr is why
@@ -71,7 +72,7 @@ type Facts struct {
 	// ScyllaDB with the shard-aware driver and a port advertised.
 	ShardPorts []PortProbe
 
-	Keyspace    *scyllastate.KeyspaceInfo
+	Keyspace    *diag.KeyspaceInfo
 	KeyspaceErr error
 	// Tablets tells, on ScyllaDB, whether the keyspace uses tablets
 	// (else vnodes); nil on Cassandra or when TabletsErr says why it
@@ -79,9 +80,9 @@ type Facts struct {
 	Tablets    *bool
 	TabletsErr error
 
-	Tables    map[string]scyllastate.TableInfo
+	Tables    map[string]diag.TableInfo
 	TablesErr error
-	Schema    *scyllastate.SchemaInfo
+	Schema    *diag.SchemaInfo
 	SchemaErr error
 
 	// Reads are the durations of the latency probe; ReadErr the first
@@ -132,18 +133,18 @@ func Gather(ctx context.Context, o Options) Facts {
 	reads := max(o.Reads, 1)
 	cfg := o.State
 
-	f.Hosts = make([]scyllastate.HostReport, len(cfg.Hosts))
+	f.Hosts = make([]diag.HostReport, len(cfg.Hosts))
 	var wg sync.WaitGroup
 	for i, h := range cfg.Hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.Hosts[i] = scyllastate.ProbeHost(ctx, cfg, h)
+			f.Hosts[i] = diag.ProbeHost(ctx, cfg, h)
 			confirmTLS(ctx, cfg, &f.Hosts[i])
 		}()
 	}
 	wg.Wait()
-	f.Nodes = scyllastate.ClusterNodes(f.Hosts)
+	f.Nodes = diag.ClusterNodes(f.Hosts)
 
 	reachable := false
 	for _, h := range f.Hosts {
@@ -153,7 +154,7 @@ func Gather(ctx context.Context, o Options) Facts {
 		f.ConnectErr = errors.New("no contact point accepted a CQL session (see the hosts section)")
 		return f
 	}
-	in, err := scyllastate.Inspect(ctx, cfg)
+	in, err := diag.Inspect(ctx, cfg)
 	if err != nil && cfg.DCAwareRouting {
 		// The hosts answer one by one but the configured routing does
 		// not (a local_dc the driver cannot find): the rest is read
@@ -161,7 +162,7 @@ func Gather(ctx context.Context, o Options) Facts {
 		f.ConnectErr = err
 		plain := *cfg
 		plain.DCAwareRouting, plain.LocalDC = false, ""
-		in, err = scyllastate.Inspect(ctx, &plain)
+		in, err = diag.Inspect(ctx, &plain)
 		f.PlainRouting = err == nil
 	}
 	if err != nil {
@@ -199,7 +200,7 @@ func (p PortProbe) Address() string {
 // inspectServer reads what the server is and, on ScyllaDB with the
 // shard-aware driver and a shard-aware port advertised, dials that port
 // on every node: the driver opens its connections there.
-func (f *Facts) inspectServer(ctx context.Context, in *scyllastate.Inspector) {
+func (f *Facts) inspectServer(ctx context.Context, in *diag.Inspector) {
 	info, err := in.Server()
 	if err != nil {
 		f.ServerErr = err
@@ -265,7 +266,7 @@ func dialTCP(ctx context.Context, addr string, timeout time.Duration) (time.Dura
 const layoutTable = scyllastate.LayoutTable
 
 // inspect reads the keyspace, schema, latency and feed facts.
-func (f *Facts) inspect(ctx context.Context, in *scyllastate.Inspector, reads int) {
+func (f *Facts) inspect(ctx context.Context, in *diag.Inspector, reads int) {
 	cfg := f.Config
 	// One statement with its retries takes at most this long.
 	call := func() (context.Context, context.CancelFunc) {
@@ -327,7 +328,7 @@ func (f *Facts) inspect(ctx context.Context, in *scyllastate.Inspector, reads in
 	}
 	if _, ok := f.Tables[layoutTable]; ok {
 		qctx, cancel = call()
-		f.Layout, f.LayoutErr = in.FeedLayout(qctx)
+		f.Layout, f.LayoutErr = in.Layout(qctx)
 		cancel()
 		f.LayoutRead = f.LayoutErr == nil
 	}

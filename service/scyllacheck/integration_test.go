@@ -106,7 +106,7 @@ func TestHealthyKeyspace(t *testing.T) {
 	if err := st.Add(ctx, statetest.Pin(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveCheckpoint(ctx, "peerA", time.Now().Add(-time.Minute)); err != nil {
+	if err := st.Feed().SaveCheckpoint(ctx, "peerA", time.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	s := cqltest.Session(t, cfg)
@@ -210,7 +210,7 @@ func TestStaleWriter(t *testing.T) {
 	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
 	ctx := testCtx(t)
 	st := cqltest.New(t, cfg, scyllastate.WithWriterID("peer-live"))
-	if err := st.SaveCheckpoint(ctx, "peer-live", time.Now().Add(-30*time.Second)); err != nil {
+	if err := st.Feed().SaveCheckpoint(ctx, "peer-live", time.Now().Add(-30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	s := cqltest.Session(t, cfg)
@@ -230,7 +230,7 @@ func TestStaleWriter(t *testing.T) {
 	}
 	only(t, r, scyllacheck.Info, "position", "peer-dead")
 
-	if err := st.MarkWriterDone(ctx, "peer-dead", time.Now()); err != nil {
+	if err := st.Feed().MarkWriterDone(ctx, "peer-dead", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	r = run(t, cfg, "peer-live")
@@ -285,7 +285,7 @@ func TestFeedLayout(t *testing.T) {
 		t.Errorf("event_partitions finding %+v", f)
 	}
 
-	from, err := st.ScheduleEventPartitions(ctx, 16)
+	from, err := st.Feed().ScheduleEventPartitions(ctx, 16)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 // replicas is a keyspace's replication placed on the nodes of the
@@ -25,7 +26,7 @@ type replicas struct {
 	downTotal int
 }
 
-func newReplicas(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, down map[string]bool) (replicas, bool) {
+func newReplicas(ks diag.KeyspaceInfo, nodes []diag.Node, down map[string]bool) (replicas, bool) {
 	r := replicas{class: ks.Class, rf: map[string]int{}, nodes: nodesPerDC(nodes), down: map[string]int{}}
 	for _, n := range r.nodes {
 		r.total += n
@@ -96,26 +97,25 @@ func quorum(n int) int { return n/2 + 1 }
 // requirements lists, for a consistency level, the replicas it needs
 // and how many can answer in each scope. refusal is set when the
 // database refuses the level with this replication.
-func (r replicas) requirements(level, localDC string) (reqs []requirement, refusal string) {
+func (r replicas) requirements(level scyllastate.Consistency, localDC string) (reqs []requirement, refusal string) {
 	all := "the cluster"
 	if !r.simple {
 		all = "all data centers"
 	}
-	level = strings.ToUpper(level)
 	switch level {
-	case "ANY":
+	case scyllastate.ConsistencyAny:
 		return nil, ""
-	case "ONE":
+	case scyllastate.ConsistencyOne:
 		return []requirement{{all, 1, r.totalAvail()}}, ""
-	case "TWO":
+	case scyllastate.ConsistencyTwo:
 		return []requirement{{all, 2, r.totalAvail()}}, ""
-	case "THREE":
+	case scyllastate.ConsistencyThree:
 		return []requirement{{all, 3, r.totalAvail()}}, ""
-	case "QUORUM":
+	case scyllastate.ConsistencyQuorum:
 		return []requirement{{all, quorum(r.totalRF()), r.totalAvail()}}, ""
-	case "ALL":
+	case scyllastate.ConsistencyAll:
 		return []requirement{{all, r.totalRF(), r.totalAvail()}}, ""
-	case "EACH_QUORUM":
+	case scyllastate.ConsistencyEachQuorum:
 		if r.simple {
 			return nil, "EACH_QUORUM needs NetworkTopologyStrategy (Cassandra refuses it with SimpleStrategy)"
 		}
@@ -129,7 +129,7 @@ func (r replicas) requirements(level, localDC string) (reqs []requirement, refus
 	// LOCAL_ONE, LOCAL_QUORUM: counted in the coordinator's data
 	// center.
 	local := func(rf int) int {
-		if level == "LOCAL_ONE" {
+		if level == scyllastate.ConsistencyLocalOne {
 			return 1
 		}
 		return quorum(rf)
@@ -149,7 +149,7 @@ func (r replicas) requirements(level, localDC string) (reqs []requirement, refus
 
 // analyzeReplication judges a keyspace's replication against the nodes
 // and the configured consistency levels.
-func analyzeReplication(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, down map[string]bool, cfg *scyllastate.Config) []Finding {
+func analyzeReplication(ks diag.KeyspaceInfo, nodes []diag.Node, down map[string]bool, cfg *scyllastate.Config) []Finding {
 	fs := &findings{section: SectionKeyspace}
 	r, ok := newReplicas(ks, nodes, down)
 	if !ok {
@@ -207,26 +207,27 @@ func analyzeReplication(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, d
 				replicated++
 			}
 		}
-		events := cfg.EventConsistency
-		if events == "" {
-			events = cfg.Consistency
-		}
-		if replicated > 1 && isLocalConsistency(cfg.Consistency) && !strings.EqualFold(events, "EACH_QUORUM") {
+		events := cfg.EventConsistencyLevel()
+		if replicated > 1 && cfg.ConsistencyLevel().Local() && events != scyllastate.ConsistencyEachQuorum {
 			fs.add("event_consistency", ks.Name, Warn,
-				fmt.Sprintf("the keyspace spans %d data centers and events are written at %s: a peer of another data center may miss a change that reaches it later than feed_overlap", replicated, strings.ToUpper(events)),
+				fmt.Sprintf("the keyspace spans %d data centers and events are written at %s: a peer of another data center may miss a change that reaches it later than feed_overlap", replicated, events),
 				"set state.scyllastate.event_consistency to EACH_QUORUM (docs/configuration.md, Consistency per DC)")
 		}
 	}
 
-	settings := []struct{ name, level string }{{"consistency", cfg.Consistency}}
-	if cfg.EventConsistency != "" && !strings.EqualFold(cfg.EventConsistency, cfg.Consistency) {
-		settings = append(settings, struct{ name, level string }{"event_consistency", cfg.EventConsistency})
+	type setting struct {
+		name  string
+		level scyllastate.Consistency
+	}
+	settings := []setting{{"consistency", cfg.ConsistencyLevel()}}
+	if cfg.EventConsistency != "" && cfg.EventConsistencyLevel() != cfg.ConsistencyLevel() {
+		settings = append(settings, setting{"event_consistency", cfg.EventConsistencyLevel()})
 	}
 	// serial_consistency is not judged: the store sends no lightweight
 	// transaction and reads the schema version at consistency; the
 	// setting is only accepted for configurations of older builds.
 	for _, s := range settings {
-		fs.list = append(fs.list, consistencyFinding(r, s.name, strings.ToUpper(s.level), cfg.LocalDC, ks.Name))
+		fs.list = append(fs.list, consistencyFinding(r, s.name, s.level, cfg.LocalDC, ks.Name))
 	}
 	if diff := configuredReplication(cfg, ks); diff != "" {
 		fs.add("configured_replication", ks.Name, Info, diff, "")
@@ -235,8 +236,8 @@ func analyzeReplication(ks scyllastate.KeyspaceInfo, nodes []scyllastate.Node, d
 }
 
 // consistencyFinding tells whether the replicas a level needs can answer.
-func consistencyFinding(r replicas, setting, level, localDC, ks string) Finding {
-	fd := Finding{Section: SectionKeyspace, Check: setting, Subject: level}
+func consistencyFinding(r replicas, setting string, level scyllastate.Consistency, localDC, ks string) Finding {
+	fd := Finding{Section: SectionKeyspace, Check: setting, Subject: level.String()}
 	uses := map[string]string{
 		"consistency":       "reads, writes and the schema version read at start",
 		"event_consistency": "change-feed event writes",
@@ -259,7 +260,7 @@ func consistencyFinding(r replicas, setting, level, localDC, ks string) Finding 
 	}
 	msg := fmt.Sprintf("%s for %s needs %d of the %d replicas that can answer in %s%s", setting, uses, worst.need, worst.have, worst.scope, downNote)
 	switch {
-	case worst.need > worst.have && setting == "event_consistency" && level == "EACH_QUORUM":
+	case worst.need > worst.have && setting == "event_consistency" && level == scyllastate.ConsistencyEachQuorum:
 		fd.Status = Warn
 		fd.Message = fmt.Sprintf("%s needs %d replicas in %s, where only %d can answer: every event write falls back to LOCAL_QUORUM", setting, worst.need, worst.scope, worst.have)
 		fd.Hint = "fix the replication of that data center (see above)"
@@ -283,7 +284,7 @@ func consistencyFinding(r replicas, setting, level, localDC, ks string) Finding 
 
 // configuredReplication describes how the configured replication (used
 // only when a peer creates the keyspace) differs from the keyspace's.
-func configuredReplication(cfg *scyllastate.Config, ks scyllastate.KeyspaceInfo) string {
+func configuredReplication(cfg *scyllastate.Config, ks diag.KeyspaceInfo) string {
 	var want map[string]string
 	switch cfg.ReplicationStrategy {
 	case scyllastate.SimpleStrategy:
@@ -302,12 +303,12 @@ func configuredReplication(cfg *scyllastate.Config, ks scyllastate.KeyspaceInfo)
 		return ""
 	}
 	return fmt.Sprintf("the configuration asks for %s, the keyspace has %s: the configuration only applies when a peer creates the keyspace",
-		replicationString(scyllastate.KeyspaceInfo{Class: cfg.ReplicationStrategy, Options: want}), replicationString(ks))
+		replicationString(diag.KeyspaceInfo{Class: cfg.ReplicationStrategy, Options: want}), replicationString(ks))
 }
 
 // replicationString renders a replication: "SimpleStrategy
 // {replication_factor: 1}".
-func replicationString(ks scyllastate.KeyspaceInfo) string {
+func replicationString(ks diag.KeyspaceInfo) string {
 	var parts []string
 	for _, k := range sortedKeys(ks.Options) {
 		parts = append(parts, k+": "+ks.Options[k])

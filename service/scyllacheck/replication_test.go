@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 // nodesIn makes n nodes per data center: "dc1:3,dc2:1".
-func nodesIn(spec string) []scyllastate.Node {
-	var out []scyllastate.Node
+func nodesIn(spec string) []diag.Node {
+	var out []diag.Node
 	for _, part := range strings.Split(spec, ",") {
 		var dc string
 		var n int
@@ -24,12 +25,12 @@ func nodesIn(spec string) []scyllastate.Node {
 	return out
 }
 
-func simple(rf string) scyllastate.KeyspaceInfo {
-	return scyllastate.KeyspaceInfo{Name: "pins", Exists: true, Class: scyllastate.SimpleStrategy, Options: map[string]string{"replication_factor": rf}, DurableWrites: true}
+func simple(rf string) diag.KeyspaceInfo {
+	return diag.KeyspaceInfo{Name: "pins", Exists: true, Class: scyllastate.SimpleStrategy, Options: map[string]string{"replication_factor": rf}, DurableWrites: true}
 }
 
-func nts(dcs map[string]string) scyllastate.KeyspaceInfo {
-	return scyllastate.KeyspaceInfo{Name: "pins", Exists: true, Class: scyllastate.NetworkTopologyStrategy, Options: dcs, DurableWrites: true}
+func nts(dcs map[string]string) diag.KeyspaceInfo {
+	return diag.KeyspaceInfo{Name: "pins", Exists: true, Class: scyllastate.NetworkTopologyStrategy, Options: dcs, DurableWrites: true}
 }
 
 func TestReplication(t *testing.T) {
@@ -41,7 +42,7 @@ func TestReplication(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		ks    scyllastate.KeyspaceInfo
+		ks    diag.KeyspaceInfo
 		nodes string
 		cfg   func(c *scyllastate.Config)
 		down  map[string]bool // addresses
@@ -138,6 +139,6 @@ func TestReplication(t *testing.T) {
 }
 
 func TestReplicationOfUnknownClass(t *testing.T) {
-	ks := scyllastate.KeyspaceInfo{Name: "pins", Exists: true, Class: "EverywhereStrategy", Options: map[string]string{}}
+	ks := diag.KeyspaceInfo{Name: "pins", Exists: true, Class: "EverywhereStrategy", Options: map[string]string{}}
 	one(t, analyzeReplication(ks, nodesIn("dc1:3"), nil, testConfig()), Info, "replication", "pins")
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 func TestVerdict(t *testing.T) {
@@ -85,7 +85,7 @@ func TestJSONFieldNames(t *testing.T) {
 	f := healthy()
 	f.Config.Username, f.Config.Password = "cassandra", "hunter2"
 	f.Hosts[0].Login, f.Hosts[0].LoginAsked = true, true
-	f.Hosts = append(f.Hosts, scyllastate.HostReport{Host: "10.0.0.9", DialErr: errors.New("refused")})
+	f.Hosts = append(f.Hosts, diag.HostReport{Host: "10.0.0.9", DialErr: errors.New("refused")})
 	r := NewReport("pins", f.Config.Hosts, f.Time, Analyze(f))
 	r.Facts = f.JSON()
 	var buf bytes.Buffer

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 const scyllaVersion = "2025.4.2-0.20251219.0e2cd4ea2f39"
@@ -342,8 +343,8 @@ func TestProbeShardPorts(t *testing.T) {
 	f := healthy()
 	f.Config.Port = 1 // nodes that are not contact points: nothing listens there
 	f.Config.ConnectTimeout = 2 * time.Second
-	f.Hosts = []scyllastate.HostReport{{Host: "127.0.0.53", Address: net.JoinHostPort("127.0.0.53", strconv.Itoa(regular))}}
-	f.Nodes = []scyllastate.Node{node("127.0.0.1", "dc1"), node("127.0.0.53", "dc1"), node("127.0.0.54", "dc1")}
+	f.Hosts = []diag.HostReport{{Host: "127.0.0.53", Address: net.JoinHostPort("127.0.0.53", strconv.Itoa(regular))}}
+	f.Nodes = []diag.Node{node("127.0.0.1", "dc1"), node("127.0.0.53", "dc1"), node("127.0.0.54", "dc1")}
 
 	got := f.probeShardPorts(context.Background(), uint16(shard))
 	if len(got) != 3 {

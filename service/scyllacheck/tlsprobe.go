@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 // confirmTLS checks, for a host whose TLS handshake succeeded but whose
@@ -24,7 +25,7 @@ import (
 // TLS nor the certificate. When a CQL round trip over TLS (tlsRoundTrip)
 // shows such a refusal, its error, which wraps scyllastate.ErrTLS and
 // names the likely cause, replaces h.SessionErr.
-func confirmTLS(ctx context.Context, cfg *scyllastate.Config, h *scyllastate.HostReport) {
+func confirmTLS(ctx context.Context, cfg *scyllastate.Config, h *diag.HostReport) {
 	if !h.TLS || h.DialErr != nil || h.TLSErr != nil || h.SessionErr == nil || errors.Is(h.SessionErr, scyllastate.ErrAuth) {
 		// No handshake, a failed one, or a session: the driver's session
 		// ran a CQL round trip over TLS, and so did a login refused.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 // testCA is a certificate authority written to PEM files for the tls
@@ -214,14 +215,14 @@ func TestConfirmTLS(t *testing.T) {
 	goodCert, goodKey := clientFiles(t, clientCA.issue(t, "peer", false))
 	addr := fakeNode(t, serverCA, clientCA, answerCQL)
 	driverErr := fmt.Errorf("%w: gocql: no response to connection startup within timeout", scyllastate.ErrConnect)
-	host := func() scyllastate.HostReport {
-		return scyllastate.HostReport{Host: "127.0.0.1", Address: addr, DialTime: time.Millisecond, TLS: true, TLSVersion: "TLS 1.3", SessionErr: driverErr}
+	host := func() diag.HostReport {
+		return diag.HostReport{Host: "127.0.0.1", Address: addr, DialTime: time.Millisecond, TLS: true, TLSVersion: "TLS 1.3", SessionErr: driverErr}
 	}
 
 	t.Run("refused", func(t *testing.T) {
 		f := healthy()
 		f.Config = tlsTestConfig(serverCA, "", "")
-		f.Hosts = []scyllastate.HostReport{host()}
+		f.Hosts = []diag.HostReport{host()}
 		confirmTLS(context.Background(), f.Config, &f.Hosts[0])
 		if !errors.Is(f.Hosts[0].SessionErr, scyllastate.ErrTLS) {
 			t.Fatalf("session error %v, want ErrTLS", f.Hosts[0].SessionErr)
@@ -248,11 +249,11 @@ func TestConfirmTLS(t *testing.T) {
 	})
 	t.Run("not needed", func(t *testing.T) {
 		cfg := tlsTestConfig(serverCA, "", "")
-		for name, mod := range map[string]func(h *scyllastate.HostReport){
-			"session":       func(h *scyllastate.HostReport) { h.SessionErr = nil },
-			"login refused": func(h *scyllastate.HostReport) { h.SessionErr = fmt.Errorf("%w: bad credentials", scyllastate.ErrAuth) },
-			"no TLS":        func(h *scyllastate.HostReport) { h.TLS = false },
-			"handshake failed": func(h *scyllastate.HostReport) {
+		for name, mod := range map[string]func(h *diag.HostReport){
+			"session":       func(h *diag.HostReport) { h.SessionErr = nil },
+			"login refused": func(h *diag.HostReport) { h.SessionErr = fmt.Errorf("%w: bad credentials", scyllastate.ErrAuth) },
+			"no TLS":        func(h *diag.HostReport) { h.TLS = false },
+			"handshake failed": func(h *diag.HostReport) {
 				h.TLSErr = fmt.Errorf("%w: unknown authority", scyllastate.ErrTLS)
 			},
 		} {

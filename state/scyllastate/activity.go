@@ -84,7 +84,8 @@ func (a *activity) done(p Partition, err error) {
 // what a peer polling the feed reads (see the package documentation of
 // consensus/scylla). Partitions the index lacks are read by the sweeps
 // (Partitions lists them all).
-func (s *ScyllaState) ActivePartitions(ctx context.Context, from, to time.Time) (_ []Partition, err error) {
+func (f *Feed) ActivePartitions(ctx context.Context, from, to time.Time) (_ []Partition, err error) {
+	s := f.s
 	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
 	l, err := s.layout.forBuckets(ctx, min(bucketOf(to), bucketOf(time.Now())))
 	if err != nil {

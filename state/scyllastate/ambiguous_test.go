@@ -100,7 +100,7 @@ func TestAmbiguousEventWriteIsCompleted(t *testing.T) {
 	// safe point before it.
 	beatAfter := time.Now()
 	waitFor(t, 3*scyllastate.HeartbeatInterval, "a heartbeat of the writer", func() bool {
-		ws, err := reader.Writers(ctx)
+		ws, err := reader.Feed().Writers(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestWriterStoppingWithUnknownChangesLeavesThemToRedo(t *testing.T) {
 	}
 	// The store closes while events still cannot be confirmed.
 	_ = st.Close()
-	ws, err := reader.Writers(ctx)
+	ws, err := reader.Feed().Writers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,8 @@ import (
 
 // Checkpoint returns the feed position saved for a reader (a peer ID), and
 // false when there is none.
-func (s *ScyllaState) Checkpoint(ctx context.Context, reader string) (time.Time, bool, error) {
+func (f *Feed) Checkpoint(ctx context.Context, reader string) (time.Time, bool, error) {
+	s := f.s
 	var pos time.Time
 	err := s.session.Query(s.stmts.getCheckpoint, schemaComponent, reader).WithContext(ctx).Scan(&pos)
 	if errors.Is(err, gocql.ErrNotFound) || (err == nil && pos.IsZero()) {
@@ -26,7 +27,8 @@ func (s *ScyllaState) Checkpoint(ctx context.Context, reader string) (time.Time,
 
 // SaveCheckpoint records how far a reader has processed the feed. Pins
 // are never touched.
-func (s *ScyllaState) SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error {
+func (f *Feed) SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error {
+	s := f.s
 	err := s.session.Query(s.stmts.saveCheckpoint, pos, schemaComponent, reader).WithContext(ctx).Exec()
 	s.health.record(err)
 	if err != nil {
@@ -64,7 +66,8 @@ func (w WriterInfo) Stale(now time.Time) bool {
 }
 
 // Writers lists the readers and writers recorded in the keyspace.
-func (s *ScyllaState) Writers(ctx context.Context) ([]WriterInfo, error) {
+func (f *Feed) Writers(ctx context.Context) ([]WriterInfo, error) {
+	s := f.s
 	iter := s.session.Query(s.stmts.writers, schemaComponent).WithContext(ctx).Iter()
 	var out []WriterInfo
 	var (
@@ -91,7 +94,8 @@ func (s *ScyllaState) Writers(ctx context.Context) ([]WriterInfo, error) {
 
 // MarkWriterDone records that the writes of a dead writer issued before
 // safeBefore are complete (another peer rolled them forward).
-func (s *ScyllaState) MarkWriterDone(ctx context.Context, id string, safeBefore time.Time) error {
+func (f *Feed) MarkWriterDone(ctx context.Context, id string, safeBefore time.Time) error {
+	s := f.s
 	ttl := int64(s.cfg.EventRetention / time.Second)
 	err := s.session.Query(s.stmts.markDone, ttl, safeBefore, schemaComponent, id).WithContext(ctx).Exec()
 	s.health.record(err)

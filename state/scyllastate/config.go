@@ -91,7 +91,7 @@ type Config struct {
 	// EventConsistency is the consistency of change-feed events. Empty
 	// means Consistency. With several data centers and LOCAL_*
 	// consistencies, EACH_QUORUM makes a change visible to the peers of
-	// every data center once it is acknowledged (see the README).
+	// every data center once it is acknowledged (see docs/configuration.md).
 	EventConsistency string
 	// SerialConsistency (SERIAL or LOCAL_SERIAL) is accepted for
 	// configurations written by older builds and otherwise unused: the

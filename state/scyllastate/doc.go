@@ -155,8 +155,19 @@
 // Get and Has read one row; concurrent calls are read together with one
 // query. List streams the table with parallel token-range scans, paged,
 // never counting and never holding the table in memory; ListSlice reads one
-// slice of the token ring. The feed is read per partition (ReadPartition)
-// or over a time range (Events).
+// slice of the token ring.
+//
+// # Three types, three jobs
+//
+// ScyllaState is the pinset (upstream's state.State and BatchingState,
+// the write path, the tracker errors). Its change feed is a Feed
+// (ScyllaState.Feed): the events, read a few partitions at a time
+// (ReadPartitions, cursors of type EventID, no driver type in its API) or
+// over a time range (Events), the readers' checkpoints and the writers'
+// records, the layout, the expiry index, and the completion of changes
+// from their events (RollForward, Reannounce): what consensus/scylla
+// uses. A Reader (OpenReader) reads a keyspace with the same statements
+// and writes nothing: diagnostics (package diag) build on it.
 //
 // Nothing in this package deletes the keyspace or empties the table: that
 // is left to an explicit, confirmed command.

@@ -16,19 +16,19 @@ import (
 // policy. It reads and checks the TLS files so that a bad path fails here,
 // naming the field.
 func (cfg *Config) clusterConfig(m *metrics) (*gocql.ClusterConfig, error) {
-	cons, err := parseConsistency("consistency", cfg.Consistency)
+	cons, err := levelOf("consistency", cfg.Consistency, false)
 	if err != nil {
 		return nil, err
 	}
-	serial, err := parseSerialConsistency("serial_consistency", cfg.SerialConsistency)
+	serial, err := levelOf("serial_consistency", cfg.SerialConsistency, true)
 	if err != nil {
 		return nil, err
 	}
 
 	c := gocql.NewCluster(cfg.Hosts...)
 	c.Port = cfg.Port
-	c.Consistency = cons
-	c.SerialConsistency = serial
+	c.Consistency = cons.driver()
+	c.SerialConsistency = serial.driver()
 	c.Timeout = cfg.Timeout
 	c.ConnectTimeout = cfg.ConnectTimeout
 	c.NumConns = cfg.NumConns

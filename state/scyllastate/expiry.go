@@ -22,7 +22,8 @@ type ExpiryEntry struct {
 
 // Expired calls fn for the entries of the expiry index with an expiry
 // between from and to.
-func (s *ScyllaState) Expired(ctx context.Context, from, to time.Time, fn func(ExpiryEntry) error) (err error) {
+func (f *Feed) Expired(ctx context.Context, from, to time.Time, fn func(ExpiryEntry) error) (err error) {
+	s := f.s
 	defer func(start time.Time) { s.metrics.observe("expired", start, err) }(time.Now())
 	for b := expiryBucketOf(from.UnixNano()); b <= expiryBucketOf(to.UnixNano()); b++ {
 		iter := s.session.Query(s.stmts.expiryDue, b, to.UnixNano()).WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
@@ -53,7 +54,8 @@ func (s *ScyllaState) Expired(ctx context.Context, from, to time.Time, fn func(E
 }
 
 // ForgetExpiry removes an entry of the expiry index.
-func (s *ScyllaState) ForgetExpiry(ctx context.Context, e ExpiryEntry) error {
+func (f *Feed) ForgetExpiry(ctx context.Context, e ExpiryEntry) error {
+	s := f.s
 	ns := e.ExpireAt.UnixNano()
 	err := s.session.Query(s.stmts.deleteExpiry, expiryBucketOf(ns), ns, e.Cid.Bytes()).WithContext(ctx).Exec()
 	s.health.record(err)

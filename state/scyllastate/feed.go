@@ -17,9 +17,9 @@ import (
 
 // Event is one entry of the change feed.
 type Event struct {
-	// ID is a time UUID, unique per event; its time is when the writer
-	// issued the write.
-	ID gocql.UUID
+	// ID is unique per event; its time is when the writer issued the
+	// write.
+	ID EventID
 	// Cid is the CID that changed.
 	Cid api.Cid
 	// Op tells whether the CID was pinned (or updated) or unpinned.
@@ -40,6 +40,18 @@ type Event struct {
 // Time is when the writer issued the change, by its own clock.
 func (e Event) Time() time.Time { return e.ID.Time() }
 
+// Feed is the change feed of a store: the events of the changes, the
+// readers' checkpoints and the writers' records, the feed's layout and
+// the expiry index; and the completion of changes from their events
+// (RollForward, Reannounce). Get it with ScyllaState.Feed. It is safe for
+// concurrent use while the store is open.
+type Feed struct {
+	s *ScyllaState
+}
+
+// Feed returns the change feed of the store.
+func (s *ScyllaState) Feed() *Feed { return s.feed }
+
 // Partition is one partition of the change feed.
 type Partition struct {
 	Bucket int64
@@ -52,12 +64,13 @@ func BucketStart(bucket int64) time.Time { return time.Unix(0, bucket*int64(even
 // BucketWidth is the time span of one bucket of the feed.
 const BucketWidth = eventBucket
 
-// ReadPartition calls fn for the events of one partition whose ID is
-// after `after` and not after `upTo`, in ID order. A zero UUID for after
-// means from the start of the partition.
-func (s *ScyllaState) ReadPartition(ctx context.Context, p Partition, after, upTo gocql.UUID, fn func(Event) error) (err error) {
+// readPartition calls fn for the events of one partition whose ID is
+// after `after` and not after `upTo`, in ID order. A zero EventID for
+// after means from the start of the partition.
+func (f *Feed) readPartition(ctx context.Context, p Partition, after, upTo EventID, fn func(Event) error) (err error) {
+	s := f.s
 	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
-	iter := s.session.Query(s.stmts.events, p.Bucket, p.Shard, after, upTo).
+	iter := s.session.Query(s.stmts.events, p.Bucket, p.Shard, after.u, upTo.u).
 		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
 	scanner := iter.Scanner()
 	for scanner.Next() {
@@ -96,18 +109,19 @@ func (s *ScyllaState) ReadPartition(ctx context.Context, p Partition, after, upT
 // whose ID time equals after(p) may be read again. One query costs the
 // database far less than one per partition: it is how a peer polls the
 // feed (see docs/cql.md).
-func (s *ScyllaState) ReadPartitions(ctx context.Context, parts []Partition, after func(Partition) gocql.UUID, upTo gocql.UUID, fn func(Partition, Event) error) (err error) {
+func (f *Feed) ReadPartitions(ctx context.Context, parts []Partition, after func(Partition) EventID, upTo EventID, fn func(Partition, Event) error) (err error) {
+	s := f.s
 	if len(parts) == 0 {
 		return nil
 	}
 	if len(parts) == 1 {
 		p := parts[0]
-		return s.ReadPartition(ctx, p, after(p), upTo, func(e Event) error { return fn(p, e) })
+		return f.readPartition(ctx, p, after(p), upTo, func(e Event) error { return fn(p, e) })
 	}
 	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
 	bucket := parts[0].Bucket
 	shards := make([]int8, len(parts))
-	bounds := make(map[int8]gocql.UUID, len(parts))
+	bounds := make(map[int8]EventID, len(parts))
 	lo := after(parts[0])
 	for i, p := range parts {
 		if p.Bucket != bucket {
@@ -120,8 +134,8 @@ func (s *ScyllaState) ReadPartitions(ctx context.Context, parts []Partition, aft
 			lo = a
 		}
 	}
-	lo = gocql.MinTimeUUID(lo.Time())
-	iter := s.session.Query(s.stmts.eventsIn, bucket, shards, lo, upTo).
+	lo = MinEventID(lo.Time())
+	iter := s.session.Query(s.stmts.eventsIn, bucket, shards, lo.u, upTo.u).
 		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
 	scanner := iter.Scanner()
 	for scanner.Next() {
@@ -136,7 +150,7 @@ func (s *ScyllaState) ReadPartitions(ctx context.Context, parts []Partition, aft
 			_ = iter.Close()
 			return fmt.Errorf("reading pin events: %w", err)
 		}
-		if b := bounds[shard]; id == b || id.Time().Before(b.Time()) {
+		if b := bounds[shard]; (EventID{id}) == b || id.Time().Before(b.Time()) {
 			continue // read before, by the cursor of its partition
 		}
 		e, ok := decodeEvent(id, cid, op, pin, changeBytes)
@@ -166,7 +180,7 @@ func decodeEvent(id gocql.UUID, cid []byte, op *int8, pin, changeBytes []byte) (
 		logger.Warnf("skipping feed event %s: bad CID %x: %s", id, cid, err)
 		return Event{}, false
 	}
-	e := Event{ID: id, Cid: c}
+	e := Event{ID: EventID{id}, Cid: c}
 	if changeBytes == nil {
 		if op == nil || (Op(*op) != OpPin && Op(*op) != OpUnpin) {
 			logger.Warnf("skipping feed event %s of %s: no operation", id, c)
@@ -200,7 +214,8 @@ func decodeEvent(id gocql.UUID, cid []byte, op *int8, pin, changeBytes []byte) (
 // in parallel; the calls to fn are serialized, in ID order within a
 // partition, in no order across partitions. It stops at the first error
 // fn returns and returns it.
-func (s *ScyllaState) Events(ctx context.Context, from, to time.Time, fn func(Event) error) error {
+func (f *Feed) Events(ctx context.Context, from, to time.Time, fn func(Event) error) error {
+	s := f.s
 	if to.Before(from) {
 		return nil
 	}
@@ -219,19 +234,19 @@ func (s *ScyllaState) Events(ctx context.Context, from, to time.Time, fn func(Ev
 		return fn(e)
 	}
 	parts := make(chan Partition)
-	lo, hi := gocql.MinTimeUUID(from), gocql.MaxTimeUUID(to)
+	lo, hi := MinEventID(from), MaxEventID(to)
 	for range s.cfg.ListConcurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range parts {
-				if err := s.ReadPartition(ctx, p, lo, hi, serialFn); err != nil {
+				if err := f.readPartition(ctx, p, lo, hi, serialFn); err != nil {
 					fail(err)
 				}
 			}
 		}()
 	}
-	ps, err := s.Partitions(ctx, from, to)
+	ps, err := f.Partitions(ctx, from, to)
 	if err != nil {
 		return err
 	}
@@ -255,7 +270,8 @@ feed:
 // timestamp: the pin for OpPin, a deletion for OpUnpin. Because rows are
 // last-writer-wins, this never overwrites a newer change; it completes a
 // change whose writer wrote the event but not the row.
-func (s *ScyllaState) RollForward(ctx context.Context, e Event) (err error) {
+func (f *Feed) RollForward(ctx context.Context, e Event) (err error) {
+	s := f.s
 	defer func(start time.Time) { s.metrics.observe("roll_forward", start, err) }(time.Now())
 	w, err := writeOf(e)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 func events(t *testing.T, st *scyllastate.ScyllaState, from, to time.Time) []scyllastate.Event {
 	t.Helper()
 	var out []scyllastate.Event
-	err := st.Events(context.Background(), from, to, func(e scyllastate.Event) error {
+	err := st.Feed().Events(context.Background(), from, to, func(e scyllastate.Event) error {
 		out = append(out, e)
 		return nil
 	})
@@ -74,18 +74,18 @@ func TestEveryChangeIsInTheFeed(t *testing.T) {
 func TestCheckpointsArePerReader(t *testing.T) {
 	st := cqltest.New(t, cqltest.Config(t, cqltest.DefaultPrefix))
 	ctx := context.Background()
-	if _, ok, err := st.Checkpoint(ctx, "peerA"); ok || err != nil {
+	if _, ok, err := st.Feed().Checkpoint(ctx, "peerA"); ok || err != nil {
 		t.Fatalf("a new reader has a checkpoint: %v %v", ok, err)
 	}
 	pos := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	if err := st.SaveCheckpoint(ctx, "peerA", pos); err != nil {
+	if err := st.Feed().SaveCheckpoint(ctx, "peerA", pos); err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := st.Checkpoint(ctx, "peerA")
+	got, ok, err := st.Feed().Checkpoint(ctx, "peerA")
 	if err != nil || !ok || !got.Equal(pos) {
 		t.Fatalf("checkpoint %v %v %v, want %v", got, ok, err, pos)
 	}
-	if _, ok, _ := st.Checkpoint(ctx, "peerB"); ok {
+	if _, ok, _ := st.Feed().Checkpoint(ctx, "peerB"); ok {
 		t.Fatal("another reader sees peerA's checkpoint")
 	}
 }

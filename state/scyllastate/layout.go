@@ -242,7 +242,8 @@ func (c *layoutCache) close() {
 // minutes ahead of this peer's clock (written by a writer whose clock
 // runs ahead) get the newest layout known: the feed reads them again
 // once they are current.
-func (s *ScyllaState) Partitions(ctx context.Context, from, to time.Time) ([]Partition, error) {
+func (f *Feed) Partitions(ctx context.Context, from, to time.Time) ([]Partition, error) {
+	s := f.s
 	l, err := s.layout.forBuckets(ctx, min(bucketOf(to), bucketOf(time.Now())))
 	if err != nil {
 		return nil, err
@@ -256,9 +257,10 @@ func (s *ScyllaState) Partitions(ctx context.Context, from, to time.Time) ([]Par
 	return ps, nil
 }
 
-// FeedLayout returns the layout of the change feed, oldest entry first
+// Layout returns the layout of the change feed, oldest entry first
 // (empty: 4 partitions per minute, the layout of schema versions 1 to 3).
-func (s *ScyllaState) FeedLayout(ctx context.Context) ([]LayoutEntry, error) {
+func (f *Feed) Layout(ctx context.Context) ([]LayoutEntry, error) {
+	s := f.s
 	if err := s.layout.load(ctx); err != nil {
 		return nil, err
 	}
@@ -269,7 +271,8 @@ func (s *ScyllaState) FeedLayout(ctx context.Context) ([]LayoutEntry, error) {
 // per minute, from the first minute that starts at least 10 minutes from
 // now (every peer re-reads the layout well before) on. It returns when
 // the change applies. Safe to run on a live cluster and twice.
-func (s *ScyllaState) ScheduleEventPartitions(ctx context.Context, n int) (time.Time, error) {
+func (f *Feed) ScheduleEventPartitions(ctx context.Context, n int) (time.Time, error) {
+	s := f.s
 	if n < 1 || n > MaxEventPartitions {
 		return time.Time{}, invalid("event_partitions", "%d is out of range: use 1 to %d", n, MaxEventPartitions)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqlproxy"
@@ -21,7 +20,7 @@ import (
 // partitions, with one query per bucket as a polling peer does.
 func feedCids(t *testing.T, ctx context.Context, st *scyllastate.ScyllaState, from time.Time) map[string]scyllastate.Partition {
 	t.Helper()
-	parts, err := st.Partitions(ctx, from, time.Now())
+	parts, err := st.Feed().Partitions(ctx, from, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +29,9 @@ func feedCids(t *testing.T, ctx context.Context, st *scyllastate.ScyllaState, fr
 	for _, p := range parts {
 		byBucket[p.Bucket] = append(byBucket[p.Bucket], p)
 	}
-	lo := gocql.MinTimeUUID(from)
+	lo := scyllastate.MinEventID(from)
 	for _, ps := range byBucket {
-		err := st.ReadPartitions(ctx, ps, func(scyllastate.Partition) gocql.UUID { return lo }, gocql.MaxTimeUUID(time.Now()),
+		err := st.Feed().ReadPartitions(ctx, ps, func(scyllastate.Partition) scyllastate.EventID { return lo }, scyllastate.MaxEventID(time.Now()),
 			func(p scyllastate.Partition, e scyllastate.Event) error {
 				got[e.Cid.String()] = p
 				return nil
@@ -51,7 +50,7 @@ func TestNewKeyspaceRecordsEventPartitions(t *testing.T) {
 	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
 	cfg.EventPartitions = 8
 	a := cqltest.New(t, cfg)
-	layout, err := a.FeedLayout(ctx)
+	layout, err := a.Feed().Layout(ctx)
 	if err != nil || len(layout) != 1 || layout[0].Partitions != 8 {
 		t.Fatalf("layout of a new keyspace with event_partitions 8: %+v, %v", layout, err)
 	}
@@ -115,14 +114,14 @@ func TestConcurrentCreationAgreesOnTheLayout(t *testing.T) {
 		defer stores[i].Close()
 	}
 	for i, st := range stores {
-		parts, err := st.Partitions(ctx, time.Now(), time.Now())
+		parts, err := st.Feed().Partitions(ctx, time.Now(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(parts) != 4 && len(parts) != 16 {
 			t.Fatalf("store %d reads %d partitions per minute", i, len(parts))
 		}
-		layout, err := st.FeedLayout(ctx)
+		layout, err := st.Feed().Layout(ctx)
 		if err != nil || len(layout) != 1 || layout[0].Partitions != 16 {
 			t.Fatalf("store %d: layout %+v, %v: want one entry of 16 (the larger)", i, layout, err)
 		}
@@ -138,22 +137,22 @@ func TestScheduledLayoutChange(t *testing.T) {
 	cfg.EventPartitions = 4
 	st := cqltest.New(t, cfg)
 	before := time.Now()
-	from, err := st.ScheduleEventPartitions(ctx, 12)
+	from, err := st.Feed().ScheduleEventPartitions(ctx, 12)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if from.Before(before.Add(scyllastate.LayoutLead)) {
 		t.Fatalf("change applies from %s, less than %s ahead", from, scyllastate.LayoutLead)
 	}
-	layout, err := st.FeedLayout(ctx)
+	layout, err := st.Feed().Layout(ctx)
 	if err != nil || len(layout) != 2 || layout[1].Partitions != 12 || !layout[1].From.Equal(from) {
 		t.Fatalf("layout after scheduling 12: %+v, %v", layout, err)
 	}
-	now, err := st.Partitions(ctx, time.Now(), time.Now())
+	now, err := st.Feed().Partitions(ctx, time.Now(), time.Now())
 	if err != nil || len(now) != 4 {
 		t.Fatalf("partitions of the current minute after scheduling: %d, %v (want 4 until %s)", len(now), err, from)
 	}
-	if _, err := st.ScheduleEventPartitions(ctx, scyllastate.MaxEventPartitions+1); err == nil {
+	if _, err := st.Feed().ScheduleEventPartitions(ctx, scyllastate.MaxEventPartitions+1); err == nil {
 		t.Fatal("scheduling more partitions than the shard column holds succeeded")
 	}
 }
@@ -174,16 +173,16 @@ func TestReadPartitionsFromPerPartitionCursors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cursors := map[scyllastate.Partition]gocql.UUID{}
-	lo := gocql.MinTimeUUID(start)
-	after := func(p scyllastate.Partition) gocql.UUID {
+	cursors := map[scyllastate.Partition]scyllastate.EventID{}
+	lo := scyllastate.MinEventID(start)
+	after := func(p scyllastate.Partition) scyllastate.EventID {
 		if c, ok := cursors[p]; ok {
 			return c
 		}
 		return lo
 	}
 	read := func() map[string]int {
-		parts, err := st.Partitions(ctx, start, time.Now())
+		parts, err := st.Feed().Partitions(ctx, start, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +192,7 @@ func TestReadPartitionsFromPerPartitionCursors(t *testing.T) {
 		}
 		got := map[string]int{}
 		for _, ps := range byBucket { // one query per minute
-			err := st.ReadPartitions(ctx, ps, after, gocql.MaxTimeUUID(time.Now()), func(p scyllastate.Partition, e scyllastate.Event) error {
+			err := st.Feed().ReadPartitions(ctx, ps, after, scyllastate.MaxEventID(time.Now()), func(p scyllastate.Partition, e scyllastate.Event) error {
 				got[e.Cid.String()]++
 				cursors[p] = e.ID
 				return nil
@@ -240,7 +239,7 @@ func TestActivityIndexFailureFailsNoChange(t *testing.T) {
 	// Whatever landed, the index is lost (as a write that never did).
 	sess := cqltest.Session(t, cfg)
 	defer sess.Close()
-	parts, err := reader.Partitions(ctx, start, time.Now())
+	parts, err := reader.Feed().Partitions(ctx, start, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +248,7 @@ func TestActivityIndexFailureFailsNoChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	active, err := reader.ActivePartitions(ctx, start, time.Now())
+	active, err := reader.Feed().ActivePartitions(ctx, start, time.Now())
 	if err != nil || len(active) != 0 {
 		t.Fatalf("active partitions after the index was lost: %v, %v", active, err)
 	}
@@ -264,7 +263,7 @@ func TestActivityIndexFailureFailsNoChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		active, err = reader.ActivePartitions(ctx, start, time.Now())
+		active, err = reader.Feed().ActivePartitions(ctx, start, time.Now())
 		if err == nil && len(active) > 0 {
 			break
 		}

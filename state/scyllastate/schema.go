@@ -27,9 +27,6 @@ import (
 //go:embed schema
 var schemaFiles embed.FS
 
-// SchemaFiles returns the embedded schema files (schema/cassandra/...).
-func SchemaFiles() fs.FS { return schemaFiles }
-
 const (
 	pinsTable          = "pins"
 	schemaVersionTable = "schema_version" // read by builds of versions 1 to 3
@@ -193,7 +190,7 @@ func (s *ScyllaState) setupSchema(ctx context.Context) error {
 	}
 	switch {
 	case v.version == 0 && !create:
-		return fmt.Errorf("%w: keyspace %q has no scyllastate schema and schema_mode is %q: apply %s/schema.cql with cqlsh (see the README) or set schema_mode to %q",
+		return fmt.Errorf("%w: keyspace %q has no scyllastate schema and schema_mode is %q: apply %s/schema.cql with cqlsh (see docs/operations.md) or set schema_mode to %q",
 			ErrSchema, ks, SchemaModeCheck, schemaDir, SchemaModeCreate)
 	case v.version == 0:
 		logger.Infof("creating the schema (version %d) in keyspace %q", SchemaVersion, ks)
@@ -206,7 +203,7 @@ func (s *ScyllaState) setupSchema(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", ErrSchema, err)
 		}
 	case v.version < SchemaVersion && !create:
-		return fmt.Errorf("%w: keyspace %q has schema version %d and this build needs version %d: apply %s with cqlsh (see the README) or set schema_mode to %q",
+		return fmt.Errorf("%w: keyspace %q has schema version %d and this build needs version %d: apply %s with cqlsh (see docs/operations.md) or set schema_mode to %q",
 			ErrSchema, ks, v.version, SchemaVersion, strings.Join(updateFiles(v.version), ", "), SchemaModeCreate)
 	case v.version < SchemaVersion:
 		if err := s.upgrade(ctx, v.version); err != nil {
@@ -341,7 +338,7 @@ func (s *ScyllaState) checkTables(ctx context.Context) error {
 	}
 	for _, t := range tables {
 		if !found[t] {
-			return fmt.Errorf("%w: table %s.%s does not exist: apply %s/schema.cql with cqlsh (see the README) or set schema_mode to %q",
+			return fmt.Errorf("%w: table %s.%s does not exist: apply %s/schema.cql with cqlsh (see docs/operations.md) or set schema_mode to %q",
 				ErrSchema, s.cfg.Keyspace, t, schemaDir, SchemaModeCreate)
 		}
 	}
@@ -414,3 +411,30 @@ func metaConsistency(c gocql.Consistency) gocql.Consistency {
 	}
 	return gocql.LocalQuorum
 }
+
+// RequiredTables are the tables of the schema this build uses.
+func RequiredTables() []string { return append([]string(nil), tables...) }
+
+// The tables of the schema, by role.
+const (
+	PinsTable          = pinsTable
+	EventsTable        = eventsTable
+	CheckpointsTable   = membersTable
+	LayoutTable        = layoutTable
+	SchemaVersionTable = schemaVersionTable
+)
+
+// CheckSchemaVersion tells whether this build can use a keyspace that
+// records version and minCompatible, with the error New would return.
+// A compatible keyspace older than SchemaVersion is still upgraded by New
+// (schema_mode create) or refused (schema_mode check).
+func CheckSchemaVersion(keyspace string, version, minCompatible int) error {
+	return checkCompatible(keyspace, storedVersion{version: version, minCompatible: minCompatible})
+}
+
+// SchemaUpdateFiles lists the embedded files that take a keyspace from
+// version from to SchemaVersion, for cqlsh.
+func SchemaUpdateFiles(from int) []string { return updateFiles(from) }
+
+// SchemaFile is the embedded file holding the whole current schema.
+const SchemaFile = schemaDir + "/schema.cql"

@@ -29,7 +29,6 @@ type options struct {
 	writerID    string
 	untilDone   bool
 	retryHint   string
-	afterEvents func()
 }
 
 // WithRegistry registers the metrics (when Config.MetricsEnabled) on reg
@@ -51,14 +50,6 @@ func WithWriterID(id string) Option {
 // TLS that the database refuses still end New at once.
 func WithRetryUntilDone() Option {
 	return func(o *options) { o.untilDone = true }
-}
-
-// WithAfterEventsHook calls f after the events of each group of changes
-// are written and before their rows are. It exists for fault-injection
-// tests (a process killed between the two writes); do not use it
-// otherwise.
-func WithAfterEventsHook(f func()) Option {
-	return func(o *options) { o.afterEvents = f }
 }
 
 // WithRetryHint adds a hint to the log line of each failed connection
@@ -84,8 +75,7 @@ type ScyllaState struct {
 
 	writer *writer
 	getter *getter
-
-	afterEvents func() // fault injection, see WithAfterEventsHook
+	feed   *Feed
 
 	closeOnce sync.Once
 }
@@ -140,14 +130,10 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 		metrics:   m,
 		cons:      cluster.Consistency,
 		meta:      metaConsistency(cluster.Consistency),
-		eventCons: cluster.Consistency,
+		eventCons: cfg.EventConsistencyLevel().driver(), // validated
 		health:    newHealth(m),
-
-		afterEvents: o.afterEvents,
 	}
-	if cfg.EventConsistency != "" {
-		s.eventCons, _ = parseConsistency("event_consistency", cfg.EventConsistency) // validated
-	}
+	s.feed = &Feed{s: s}
 	if s.server, err = detectServer(ctx, session, cfg.TLS != nil && cfg.TLS.Enabled); err != nil {
 		session.Close()
 		return nil, err
@@ -188,11 +174,6 @@ func (s *ScyllaState) Close() error {
 // Config returns the configuration the store was built with.
 func (s *ScyllaState) Config() *Config {
 	return s.cfg
-}
-
-// WriterID is the name under which this store writes to the change feed.
-func (s *ScyllaState) WriterID() string {
-	return s.writer.id
 }
 
 var (

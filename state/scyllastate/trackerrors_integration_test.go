@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 func trackerError(n int, at time.Time) scyllastate.TrackerError {
@@ -132,7 +133,7 @@ func TestVersion4KeyspaceIsUpgradedToVersion5(t *testing.T) {
 		t.Fatalf("schema_mode check on a v4 keyspace: want a schema error, got %v", err)
 	}
 	st := cqltest.New(t, cfg)
-	in, err := scyllastate.Inspect(ctx, cfg)
+	in, err := diag.Inspect(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate/diag"
 )
 
 // emptyKeyspace creates a test keyspace with no table, as an older build
@@ -105,7 +106,7 @@ func TestVersion1KeyspaceIsUpgradedInPlace(t *testing.T) {
 
 	// Version 1 events are still read, as events without a change.
 	var legacy int
-	err = st.Events(ctx, time.Now().Add(-time.Hour), time.Now(), func(e scyllastate.Event) error {
+	err = st.Feed().Events(ctx, time.Now().Add(-time.Hour), time.Now(), func(e scyllastate.Event) error {
 		if e.Legacy && e.Op == scyllastate.OpPin {
 			legacy++
 		}
@@ -213,7 +214,7 @@ func TestVersion3KeyspaceIsUpgradedInPlace(t *testing.T) {
 	}
 
 	st := cqltest.New(t, cfg) // event_partitions: the default, 32
-	in, err := scyllastate.Inspect(ctx, cfg)
+	in, err := diag.Inspect(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,14 +240,14 @@ func TestVersion3KeyspaceIsUpgradedInPlace(t *testing.T) {
 		}
 	}
 	var read int
-	err = st.Events(ctx, now.Add(-time.Minute), time.Now(), func(e scyllastate.Event) error { read++; return nil })
+	err = st.Feed().Events(ctx, now.Add(-time.Minute), time.Now(), func(e scyllastate.Event) error { read++; return nil })
 	if err != nil || read != len(pins) {
 		t.Fatalf("%d events of version 3 read after the upgrade (%v), want %d", read, err, len(pins))
 	}
 
 	// The layout stays that of version 3 whatever the setting: the
 	// events already written are where every reader looks.
-	layout, err := st.FeedLayout(ctx)
+	layout, err := st.Feed().Layout(ctx)
 	if err != nil || len(layout) != 0 {
 		t.Fatalf("layout after the upgrade: %+v, %v (want none recorded: 4 partitions)", layout, err)
 	}
@@ -262,7 +263,7 @@ func TestVersion3KeyspaceIsUpgradedInPlace(t *testing.T) {
 	}
 
 	// Feed positions and writer heartbeats were copied.
-	ws, err := st.Writers(ctx)
+	ws, err := st.Feed().Writers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestVersion3KeyspaceIsUpgradedInPlace(t *testing.T) {
 
 	// Opening again changes nothing.
 	again := cqltest.New(t, cfg)
-	if ws2, err := again.Writers(ctx); err != nil || len(ws2) < len(ws) {
+	if ws2, err := again.Feed().Writers(ctx); err != nil || len(ws2) < len(ws) {
 		t.Fatalf("writers after a second start: %+v, %v", ws2, err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cfgjson"
@@ -47,27 +46,6 @@ func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s.%s: %s", ErrInvalidConfig, ConfigKey, field, fmt.Sprintf(format, args...))
 }
 
-var consistencies = []string{"ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"}
-
-func parseConsistency(field, s string) (gocql.Consistency, error) {
-	for _, c := range consistencies {
-		if strings.EqualFold(s, c) {
-			return gocql.ParseConsistencyWrapper(c)
-		}
-	}
-	return 0, invalid(field, "%q is not a consistency level: use one of %s", s, strings.Join(consistencies, ", "))
-}
-
-func parseSerialConsistency(field, s string) (gocql.Consistency, error) {
-	switch strings.ToUpper(s) {
-	case "SERIAL":
-		return gocql.Serial, nil
-	case "LOCAL_SERIAL":
-		return gocql.LocalSerial, nil
-	}
-	return 0, invalid(field, "%q is not a serial consistency level: use SERIAL or LOCAL_SERIAL", s)
-}
-
 // Validate checks every field and returns an error naming each bad one,
 // with how to fix it: all of them at once (a go-multierror), so that a
 // file with several mistakes is fixed in one go. Every error wraps
@@ -97,13 +75,13 @@ func (cfg *Config) Validate() error {
 	if cfg.Username != "" && cfg.Password == "" {
 		add(invalid("password", "username %q is set but the password is empty: set both or neither", cfg.Username))
 	}
-	_, err := parseConsistency("consistency", cfg.Consistency)
+	_, err := levelOf("consistency", cfg.Consistency, false)
 	add(err)
 	if cfg.EventConsistency != "" {
-		_, err := parseConsistency("event_consistency", cfg.EventConsistency)
+		_, err := levelOf("event_consistency", cfg.EventConsistency, false)
 		add(err)
 	}
-	_, err = parseSerialConsistency("serial_consistency", cfg.SerialConsistency)
+	_, err = levelOf("serial_consistency", cfg.SerialConsistency, true)
 	add(err)
 	if cfg.Timeout <= 0 || cfg.Timeout > maxDelay {
 		add(invalid("timeout", "%s must be positive and at most %s, e.g. \"10s\"", cfg.Timeout, maxDelay))

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/seams"
 )
 
 // The write path. A change (a pin or an unpin) is written in two steps:
@@ -268,9 +270,7 @@ func (s *ScyllaState) commit(ctx context.Context, ws []*pendingWrite) int {
 	}
 
 	s.writeEvents(ctx, ws)
-	if s.afterEvents != nil {
-		s.afterEvents()
-	}
+	seams.AfterEvents(s.writer.id) // tests only: see seams.SetAfterEvents
 
 	// Rows of the changes whose event is in the feed.
 	var done []*pendingWrite
@@ -389,7 +389,8 @@ func (s *ScyllaState) fallBackToLocal(ctx context.Context, ws []*pendingWrite) {
 // event_consistency): its pin row, with its write timestamp, then a new
 // event with the same change. Peers of a data center that missed the
 // first event see the new one; its row is there before it.
-func (s *ScyllaState) Reannounce(ctx context.Context, e Event) error {
+func (f *Feed) Reannounce(ctx context.Context, e Event) error {
+	s := f.s
 	w, err := writeOf(e)
 	if err != nil {
 		return err

@@ -273,7 +273,7 @@ func (wr *writer) reannounce(ctx context.Context) {
 	}
 	passStart := time.Now()
 	var todo []Event
-	err := wr.s.Events(ctx, time.UnixMicro(since), passStart, func(e Event) error {
+	err := wr.s.feed.Events(ctx, time.UnixMicro(since), passStart, func(e Event) error {
 		if e.Writer == wr.id && !e.Legacy && e.WriteTime >= since {
 			todo = append(todo, e)
 		}
@@ -281,7 +281,7 @@ func (wr *writer) reannounce(ctx context.Context) {
 	})
 	if err == nil {
 		for _, e := range todo {
-			if err = wr.s.Reannounce(ctx, e); err != nil {
+			if err = wr.s.feed.Reannounce(ctx, e); err != nil {
 				break
 			}
 		}

@@ -1,4 +1,4 @@
-package scyllastate
+package diag
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/gocql/gocql"
 
-	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/seams"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
 // Node is one node of the database cluster, as its system.local or
@@ -39,12 +39,12 @@ type HostReport struct {
 	Host    string
 	Address string
 
-	// DialErr (wrapping ErrConnect) tells why the name did not resolve or
-	// TCP did not connect; DialTime is how long TCP took.
+	// DialErr (wrapping scyllastate.ErrConnect) tells why the name did
+	// not resolve or TCP did not connect; DialTime is how long TCP took.
 	DialErr  error
 	DialTime time.Duration
 
-	// TLS is tls.enabled. TLSErr (wrapping ErrTLS) is the failed
+	// TLS is tls.enabled. TLSErr (wrapping scyllastate.ErrTLS) is the failed
 	// handshake; else the version and the server certificate.
 	TLS               bool
 	TLSErr            error
@@ -54,8 +54,8 @@ type HostReport struct {
 
 	// Login is true when a username is configured; LoginAsked when the
 	// server asked for a login (with authentication off, it does not,
-	// and the credentials go unused). SessionErr (wrapping ErrAuth,
-	// ErrTLS or ErrConnect) is why no CQL session to this host alone
+	// and the credentials go unused). SessionErr (wrapping scyllastate's
+	// ErrAuth, ErrTLS or ErrConnect) is why no CQL session to this host alone
 	// could be made (startup, login, client certificate).
 	Login      bool
 	LoginAsked bool
@@ -83,7 +83,7 @@ func (r HostReport) OK() bool {
 // connects; the TLS handshake succeeds (when enabled); a CQL session to
 // this host alone starts and logs in; the host tells its data center,
 // version, clock and the other nodes it knows. It writes nothing.
-func ProbeHost(ctx context.Context, cfg *Config, host string) HostReport {
+func ProbeHost(ctx context.Context, cfg *scyllastate.Config, host string) HostReport {
 	r := HostReport{Host: host, TLS: cfg.TLS != nil && cfg.TLS.Enabled, Login: cfg.Username != ""}
 	one := *cfg
 	one.Hosts = []string{host}
@@ -92,13 +92,13 @@ func ProbeHost(ctx context.Context, cfg *Config, host string) HostReport {
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		name = h
 		if port, err = strconv.Atoi(p); err != nil {
-			r.DialErr = fmt.Errorf("%w: %q: bad port %q", ErrConnect, host, p)
+			r.DialErr = fmt.Errorf("%w: %q: bad port %q", scyllastate.ErrConnect, host, p)
 			return r
 		}
 	}
 	ip, err := resolve(ctx, name, cfg.ConnectTimeout)
 	if err != nil {
-		r.DialErr = fmt.Errorf("%w: cannot resolve %q: %w", ErrConnect, name, err)
+		r.DialErr = fmt.Errorf("%w: cannot resolve %q: %w", scyllastate.ErrConnect, name, err)
 		return r
 	}
 	r.Address = net.JoinHostPort(ip.String(), strconv.Itoa(port))
@@ -109,7 +109,7 @@ func ProbeHost(ctx context.Context, cfg *Config, host string) HostReport {
 	r.DialTime = time.Since(start)
 	cancel()
 	if err != nil {
-		r.DialErr = fmt.Errorf("%w: TCP to %s: %w", ErrConnect, r.Address, err)
+		r.DialErr = fmt.Errorf("%w: TCP to %s: %w", scyllastate.ErrConnect, r.Address, err)
 		return r
 	}
 	if r.TLS {
@@ -149,20 +149,17 @@ func resolve(ctx context.Context, name string, timeout time.Duration) (net.IP, e
 // handshake runs the TLS handshake the driver would run on conn: the
 // server certificate is verified against the IP address, as the driver
 // does.
-func (r *HostReport) handshake(ctx context.Context, cfg *Config, conn net.Conn, ip net.IP) {
-	tc, err := cfg.TLS.tlsConfig()
+func (r *HostReport) handshake(ctx context.Context, cfg *scyllastate.Config, conn net.Conn, ip net.IP) {
+	tc, err := cfg.TLS.ClientConfig(ip.String())
 	if err != nil {
-		r.TLSErr = fmt.Errorf("%w: %w", ErrTLS, err)
+		r.TLSErr = fmt.Errorf("%w: %w", scyllastate.ErrTLS, err)
 		return
-	}
-	if !tc.InsecureSkipVerify {
-		tc.ServerName = ip.String()
 	}
 	hctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	tconn := tls.Client(conn, tc)
 	if err := tconn.HandshakeContext(hctx); err != nil {
-		r.TLSErr = fmt.Errorf("%w: handshake with %s: %s: %w", ErrTLS, r.Address, tlsExplanation(err), err)
+		r.TLSErr = fmt.Errorf("%w: handshake with %s: %s: %w", scyllastate.ErrTLS, r.Address, tlsExplanation(err), err)
 		return
 	}
 	st := tconn.ConnectionState()
@@ -184,7 +181,7 @@ func tlsExplanation(err error) string {
 		record   tls.RecordHeaderError
 	)
 	switch {
-	case errors.As(err, &record) || containsAny(strings.ToLower(err.Error()), noTLSMessages):
+	case errors.As(err, &record) || strings.Contains(strings.ToLower(err.Error()), "first record does not look like a tls handshake"):
 		return "the server does not speak TLS on this port (check the port, or set tls.enabled to false)"
 	case errors.As(err, &unknown):
 		return "the server certificate is not signed by an authority of tls.ca_file (or of the system pool when it is empty)"
@@ -200,12 +197,11 @@ func tlsExplanation(err error) string {
 
 // probeSession starts a CQL session to one address only, without retry.
 // asked is set when the server asks for a login.
-func probeSession(ctx context.Context, cfg *Config, ip net.IP, addr string, asked *bool) (*gocql.Session, error) {
-	c, err := cfg.clusterConfig(nil)
+func probeSession(ctx context.Context, cfg *scyllastate.Config, ip net.IP, addr string, asked *bool) (*gocql.Session, error) {
+	c, err := cfg.DriverConfig()
 	if err != nil {
 		return nil, err
 	}
-	seams.ObserveCQL(c) // tests only: see seams.SetCQLObserver
 	if c.Authenticator != nil {
 		a := &askedAuth{Authenticator: c.Authenticator}
 		c.Authenticator = a
@@ -217,14 +213,9 @@ func probeSession(ctx context.Context, cfg *Config, ip net.IP, addr string, aske
 	c.PoolConfig.HostSelectionPolicy = gocql.RoundRobinHostPolicy()
 	c.NumConns = 1
 	c.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: 0}
-	c.Logger = quietDriver
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+cfg.Timeout)
 	defer cancel()
-	s, err := createSession(ctx, c)
-	if err != nil {
-		return nil, classifyConnectError(cfg, err)
-	}
-	return s, nil
+	return scyllastate.StartSession(ctx, cfg, c)
 }
 
 // askedAuth records whether the server asked for a login.
