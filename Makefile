@@ -128,7 +128,7 @@ demo: deps build kubo
 
 ## quickstart: the usage guide's Quick Start against a local Cassandra
 quickstart:
-	WITH_SECURE=0 $(WITH_DB) $(GO) run ./examples/quickstart
+	WITH_SECURE=0 $(WITH_DB) $(GO) run ./docs/examples/quickstart
 
 ## bench: scyllastate vs upstream dsstate/pebble, side by side
 bench:

@@ -1,7 +1,13 @@
 // Package docs holds the user documentation. Its tests keep the pages true:
 // every Go block of a page is a program under examples/ (compiled by
-// `go build ./...` and `go vet ./...`), included verbatim, and the tables
-// of environment variables in configuration.md are what ApplyEnvVars does.
+// `go build ./...` and `go vet ./...`), included verbatim; the tables
+// of environment variables in configuration.md are what ApplyEnvVars does
+// and its defaults tables what Default() gives (defaults_test.go); every
+// relative link of the README and of the pages leads to a file and heading
+// that exist, and the sharness table of testing.md names every test file
+// (links_test.go); with the scylla tag, every configuration example, and
+// the production example's output, passes the daemon's start checks
+// (config_examples_test.go).
 //
 // After changing an example, refresh the pages with
 //

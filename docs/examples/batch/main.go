@@ -57,10 +57,13 @@ func run() error {
 	return mixedBatch(ctx, st, pins[:5], remove)
 }
 
-// batchAdd buffers the pins and writes them with one Commit. A batch is a
-// buffer, not a transaction: Commit writes each operation on its own,
-// write_concurrency at a time, and keeps the ones that failed for the
-// next Commit. Reads never see what is still buffered.
+// batchAdd buffers the pins and writes them with one Commit. Commit
+// writes the buffered changes as a group: first their change events, then
+// their pin rows, each in unlogged batches of at most 10 partitions,
+// write_concurrency batches at a time. It is not a transaction: a change
+// that failed stays buffered for the next Commit, one of unknown outcome
+// (a timeout) is finished by the store itself. Reads never see what is
+// still buffered.
 func batchAdd(ctx context.Context, st *scyllastate.ScyllaState, pins []api.Pin) error {
 	b := st.Batch()
 	for _, pin := range pins {
@@ -88,7 +91,8 @@ func largeBatch(ctx context.Context, st *scyllastate.ScyllaState, pins []api.Pin
 		if (i+1)%every == 0 || i == len(pins)-1 {
 			if err := b.Commit(ctx); err != nil {
 				// The failed operations stay buffered: one more Commit
-				// retries them once the database is back.
+				// retries them once the database is back (those of
+				// unknown outcome, the store finishes by itself).
 				return fmt.Errorf("commit after %d of %d pins: %w", i+1, len(pins), err)
 			}
 			fmt.Printf("Committed %d/%d pins\n", i+1, len(pins))

@@ -40,8 +40,13 @@ func haConfig() (*scyllastate.Config, error) {
 		Keyspace: "ipfs_cluster_prod",
 
 		// Quorum of this data center's replicas for every read and
-		// write (the store sends no lightweight transaction).
-		Consistency:       "LOCAL_QUORUM",
+		// every write but the change events (the store sends no
+		// lightweight transaction).
+		Consistency: "LOCAL_QUORUM",
+		// Change events wait for a quorum in every data center, so that
+		// the peers of the other one see every change in time (falling
+		// back to LOCAL_QUORUM while a data center is cut off).
+		EventConsistency:  "EACH_QUORUM",
 		TokenAwareRouting: true,  // coordinator = a replica of the pin
 		DCAwareRouting:    true,  // prefer nodes of LocalDC
 		LocalDC:           "dc1", // this peer's data center, as the database names it
@@ -63,8 +68,13 @@ func haConfig() (*scyllastate.Config, error) {
 			KeyFile:  "/etc/ssl/private/client-key.pem",
 			CAFile:   "/etc/ssl/certs/ca.pem",
 		},
+		// A write may take timeout × (1 + num_retries) plus the backoff:
+		// 10s × 4 + 0.7s here. A peer refuses to start unless
+		// consensus.scylla.feed_overlap (1m by default) exceeds that plus
+		// 5s of clock skew: raise feed_overlap with more retries or a
+		// longer timeout.
 		RetryPolicy: &scyllastate.RetryPolicyConfig{
-			NumRetries:    5,
+			NumRetries:    3,
 			MinRetryDelay: 100 * time.Millisecond,
 			MaxRetryDelay: 10 * time.Second,
 		},
