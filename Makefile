@@ -28,11 +28,13 @@ install:
 	$(GO) install -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" ./cmd/ipfs-cluster-service
 	$(GO) install -trimpath github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl
 
-## vet: go vet and gofmt, with and without the scylla build tag, and shellcheck
+## vet: go vet and gofmt, with and without the scylla build tag (and of the
+## bench/compare module), and shellcheck
 vet: fmt-check shellcheck
 	$(GO) vet ./...
 	$(GO) vet -tags $(TAGS) ./...
 	$(GO) vet -tags $(TAGS),integration ./...
+	cd bench/compare && $(GO) vet ./...
 
 ## shellcheck: every shell script of the repo (tests as bash, following what they source)
 SHELL_SCRIPTS = $(shell git ls-files --cached --others --exclude-standard -- '*.sh' .ci/run 2>/dev/null || find . -name '*.sh' -not -path './sharness/trash directory.*')
@@ -58,10 +60,11 @@ preflight-test:
 	scripts/deps.sh preflight test
 
 ## test-unit: the tests that need no database (as plain `go test ./...`),
-## with and without the scylla tag
+## with and without the scylla tag, and those of the bench/compare module
 test-unit:
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags $(TAGS) ./...
+	cd bench/compare && $(GO) test -count=1 ./...
 
 ## test-integration: the tests that need the database (build tag
 ## integration; a missing database fails them). Use `make test`, or start
@@ -138,7 +141,7 @@ bench:
 ## v1.1.5 (crdt, raft) in bin/upstream/ and the harness in bin/bench-compare
 bench-tools:
 	$(GO) build -trimpath -o bin/upstream/ipfs-cluster-service github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-service
-	$(GO) build -o bin/bench-compare ./bench/compare
+	cd bench/compare && $(GO) build -o ../../bin/bench-compare .
 
 ## bench-quick: side-by-side upstream crdt, upstream raft and ours through their
 ## binaries and REST APIs, 10k pins, a few minutes (BENCH_ARGS: more flags;
@@ -146,10 +149,10 @@ bench-tools:
 bench-quick: build kubo bench-tools
 	scripts/bench-compare.sh -mode quick $(BENCH_ARGS)
 
-## bench-compare: the same at 10k, 100k and 1M pins; updates README.md
+## bench-compare: the same at 10k, 100k and 1M pins; updates docs/benchmarks.md
 ## (e.g. BENCH_ARGS='-sizes 10k,100k' for a shorter run)
 bench-compare: build kubo bench-tools
-	scripts/bench-compare.sh -mode full -out bench/results -readme README.md $(BENCH_ARGS)
+	scripts/bench-compare.sh -mode full -out bench/results -readme docs/benchmarks.md $(BENCH_ARGS)
 
 cassandra-start:
 	scripts/cassandra.sh start

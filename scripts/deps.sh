@@ -17,9 +17,6 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${DEPS_BIN_DIR:-$repo/bin}
-# tcp_open
-# shellcheck source-path=SCRIPTDIR source=lib/common.sh
-. "$repo/scripts/lib/common.sh"
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 fail() {
@@ -140,7 +137,8 @@ port_free_or_ours() {
 		return 0
 	fi
 	for port in 9042 7000; do
-		if tcp_open "$ip" "$port"; then
+		# shellcheck disable=SC2016 # $1/$2 expand in the child bash, on purpose
+		if timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$ip" "$port" 2>/dev/null; then
 			fail "$ip:$port is in use, but not by the test database '$name' of scripts/cassandra.sh:" \
 				"stop what listens there (ss -ltnp 'sport = :$port') before make test"
 		fi

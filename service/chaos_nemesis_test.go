@@ -15,13 +15,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/cassandra"
 )
 
 // faultRecord is one fault: when it was injected, how long it was held,
@@ -52,7 +52,7 @@ type nemesis struct {
 
 	mu     sync.Mutex
 	faults []faultRecord
-	// undo holds the database faults in place, by the cassandra.sh
+	// undo holds the database faults in place, by the dbFaults
 	// command and argument that undo them ("resume-dc dc1",
 	// "resume-node 2", "start-node 3"): sorted, data centers first.
 	undo    map[string]bool
@@ -104,24 +104,56 @@ func countFaults(fs []faultRecord) map[string]int {
 	return n
 }
 
-// script runs scripts/cassandra.sh on the run's database, bounded.
-func (n *nemesis) script(args ...string) error {
+// dbFaults are the database faults of the nemesis, named as the commands
+// of scripts/cassandra.sh, on the harness's instance (target: a node
+// number or a data center).
+var dbFaults = map[string]func(ctx context.Context, in *cassandra.Instance, target string) error{
+	"pause-node": func(_ context.Context, in *cassandra.Instance, target string) error {
+		node, err := in.Node(target)
+		if err == nil {
+			in.PauseNode(node)
+		}
+		return err
+	},
+	"resume-node": func(ctx context.Context, in *cassandra.Instance, target string) error {
+		node, err := in.Node(target)
+		if err != nil {
+			return err
+		}
+		return in.ResumeNode(ctx, node)
+	},
+	"kill-node": func(ctx context.Context, in *cassandra.Instance, target string) error {
+		node, err := in.Node(target)
+		if err != nil {
+			return err
+		}
+		return in.KillNode(ctx, node)
+	},
+	"start-node": func(ctx context.Context, in *cassandra.Instance, target string) error {
+		node, err := in.Node(target)
+		if err != nil {
+			return err
+		}
+		return in.StartNode(ctx, node)
+	},
+	"pause-dc": func(_ context.Context, in *cassandra.Instance, target string) error {
+		return in.PauseDC(target)
+	},
+	"resume-dc": func(ctx context.Context, in *cassandra.Instance, target string) error {
+		return in.ResumeDC(ctx, target)
+	},
+}
+
+// fault runs one of dbFaults on the run's database, bounded.
+func (n *nemesis) fault(cmd, target string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	db := n.r.db
-	cmd := exec.CommandContext(ctx, "../scripts/cassandra.sh", args...)
-	cmd.Env = append(os.Environ(), "CASSANDRA_NAME="+db.name, "CASSANDRA_HOSTS="+strings.Join(db.hosts, ","))
-	if len(db.dcs) > 0 {
-		cmd.Env = append(cmd.Env, "CASSANDRA_DCS="+strings.Join(db.dcs, ","))
+	f, ok := dbFaults[cmd]
+	if !ok {
+		return fmt.Errorf("no database fault %q", cmd)
 	}
-	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		if len(lines) > 5 {
-			lines = lines[len(lines)-5:]
-		}
-		return fmt.Errorf("cassandra.sh %s: %w: %s", strings.Join(args, " "), err, strings.Join(lines, " | "))
+	if err := f(ctx, n.r.db.Instance, target); err != nil {
+		return fmt.Errorf("%s %s: %w", cmd, target, err)
 	}
 	return nil
 }
@@ -175,11 +207,11 @@ func (n *nemesis) dbLane(ctx context.Context, rng *rand.Rand) {
 	}
 }
 
-// dbFault runs `cassandra.sh do target` (a node number or a data center),
-// holds the fault for d, then undoes it with `cassandra.sh undo target`.
+// dbFault injects the dbFaults fault do on target (a node number or a data
+// center), holds it for d, then undoes it with the fault undo.
 func (n *nemesis) dbFault(ctx context.Context, do, undo, target string, d time.Duration) {
 	i := n.record(faultRecord{Lane: "db", Kind: do, Target: n.targetName(target), At: n.r.history.now()})
-	if err := n.script(do, target); err != nil {
+	if err := n.fault(do, target); err != nil {
 		n.failed("%v", err)
 	}
 	key := undo + " " + target
@@ -199,11 +231,11 @@ func (n *nemesis) targetName(target string) string {
 	return target
 }
 
-// undoFault runs the cassandra.sh command of an undo key.
+// undoFault runs the dbFaults command of an undo key.
 func (n *nemesis) undoFault(key string) {
 	cmd, target, _ := strings.Cut(key, " ")
 	at := n.r.history.now()
-	err := n.script(cmd, target)
+	err := n.fault(cmd, target)
 	n.r.logf("nemesis: %8.3fs db   %s %s (%s)%s", at.Seconds(), cmd, n.targetName(target), (n.r.history.now() - at).Round(100*time.Millisecond), errSuffix(err))
 	if err != nil {
 		n.failed("%v", err)

@@ -3,7 +3,7 @@
 package service_test
 
 // Fault tests: running peers over a multi-node Cassandra whose nodes are
-// killed, paused and restarted (scripts/cassandra.sh's multi-node mode),
+// killed, paused and restarted (internal/harness/cassandra's multi-node mode),
 // and over two data centers. `make test-faults` runs them; each reports
 // its figures (requests sent, failed, pins lost, time to converge).
 
@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -28,54 +27,83 @@ import (
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/cassandra"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/service"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
-// dbCluster is a Cassandra instance of scripts/cassandra.sh.
+// dbCluster is a Cassandra instance of the test harness
+// (internal/harness/cassandra, scripts/cassandra.sh's Go side), with the
+// CASSANDRA_* settings of the environment (e.g. CASSANDRA_HEAP) under its
+// own name, hosts and data centers.
 type dbCluster struct {
+	*cassandra.Instance
 	name  string
 	hosts []string
 	dcs   []string
 }
 
-func (c *dbCluster) exec(args ...string) (string, error) {
-	cmd := exec.Command("../scripts/cassandra.sh", args...)
-	cmd.Env = append(os.Environ(), "CASSANDRA_NAME="+c.name, "CASSANDRA_HOSTS="+strings.Join(c.hosts, ","))
+// dbOpTimeout bounds one operation on the database (each wait phase of
+// the harness is bounded by CASSANDRA_START_TIMEOUT as well).
+const dbOpTimeout = 10 * time.Minute
+
+// load reads the instance's settings (mode: cassandra.ForStart for a
+// start) with extra CASSANDRA_* variables.
+func (c *dbCluster) load(t *testing.T, mode cassandra.Mode, extra map[string]string) *cassandra.Instance {
+	t.Helper()
+	vars := map[string]string{"CASSANDRA_NAME": c.name, "CASSANDRA_HOSTS": strings.Join(c.hosts, ",")}
 	if len(c.dcs) > 0 {
-		cmd.Env = append(cmd.Env, "CASSANDRA_DCS="+strings.Join(c.dcs, ","))
+		vars["CASSANDRA_DCS"] = strings.Join(c.dcs, ",")
 	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	for k, v := range extra {
+		vars[k] = v
+	}
+	in, err := cassandra.Load(cassandra.EnvWith(vars), mode)
+	if err != nil {
+		t.Fatalf("database settings: %v", err)
+	}
+	in.Logf = func(format string, args ...any) { t.Logf("cassandra[%s]: %s", in.Name, fmt.Sprintf(format, args...)) }
+	in.Tails = tLogWriter{t}
+	return in
 }
 
-func (c *dbCluster) run(t *testing.T, args ...string) {
+// tLogWriter sends the log tails of a failed node to the test log.
+type tLogWriter struct{ t *testing.T }
+
+func (w tLogWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// do runs one operation on the database; it fails the test if the
+// operation fails.
+func (c *dbCluster) do(t *testing.T, what string, op func(context.Context) error) {
 	t.Helper()
 	start := time.Now()
-	if out, err := c.exec(args...); err != nil {
-		t.Fatalf("cassandra.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	ctx, cancel := context.WithTimeout(context.Background(), dbOpTimeout)
+	defer cancel()
+	if err := op(ctx); err != nil {
+		t.Fatalf("database %s: %v", what, err)
 	}
-	t.Logf("cassandra.sh %s: %s", strings.Join(args, " "), time.Since(start).Round(100*time.Millisecond))
+	t.Logf("database %s: %s", what, time.Since(start).Round(100*time.Millisecond))
 }
 
-// background runs a command while the test goes on; wait reports it.
-func (c *dbCluster) background(t *testing.T, args ...string) (wait func()) {
+// background runs an operation while the test goes on; wait reports it.
+func (c *dbCluster) background(t *testing.T, what string, op func(context.Context) error) (wait func()) {
 	done := make(chan error, 1)
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), dbOpTimeout)
 	go func() {
-		out, err := c.exec(args...)
-		if err != nil {
-			err = fmt.Errorf("%w\n%s", err, out)
-		}
-		done <- err
+		defer cancel()
+		done <- op(ctx)
 	}()
 	return func() {
 		t.Helper()
 		if err := <-done; err != nil {
-			t.Fatalf("cassandra.sh %s: %v", strings.Join(args, " "), err)
+			t.Fatalf("database %s: %v", what, err)
 		}
-		t.Logf("cassandra.sh %s: %s", strings.Join(args, " "), time.Since(start).Round(100*time.Millisecond))
+		t.Logf("database %s: %s", what, time.Since(start).Round(100*time.Millisecond))
 	}
 }
 
@@ -84,8 +112,9 @@ func (c *dbCluster) background(t *testing.T, args ...string) (wait func()) {
 func startDB(t *testing.T, name string, hosts []string, dcs ...string) *dbCluster {
 	t.Helper()
 	c := &dbCluster{name: name, hosts: hosts, dcs: dcs}
-	t.Cleanup(func() { c.run(t, "clean") })
-	c.run(t, "start")
+	c.Instance = c.load(t, cassandra.ForStart, nil)
+	t.Cleanup(func() { c.do(t, "clean", c.Clean) })
+	c.do(t, "start", c.Start)
 	return c
 }
 
@@ -284,9 +313,17 @@ func TestFaultNodeKilledDuringIngest(t *testing.T) {
 	res := ingest(t, peers[0].rest, 1, n, 8, func(acked int) {
 		switch {
 		case acked == n/4:
-			killed.Do(func() { mu.Lock(); waitKill = db.background(t, "kill-node", "2"); mu.Unlock() })
+			killed.Do(func() {
+				mu.Lock()
+				waitKill = db.background(t, "kill-node 2", func(ctx context.Context) error { return db.KillNode(ctx, 2) })
+				mu.Unlock()
+			})
 		case acked == 2*n/3:
-			restarted.Do(func() { mu.Lock(); waitStart = db.background(t, "start-node", "2"); mu.Unlock() })
+			restarted.Do(func() {
+				mu.Lock()
+				waitStart = db.background(t, "start-node 2", func(ctx context.Context) error { return db.StartNode(ctx, 2) })
+				mu.Unlock()
+			})
 		}
 	})
 	mu.Lock()
@@ -324,8 +361,8 @@ func TestFaultTwoNodesDown(t *testing.T) {
 		t.Fatalf("%d failed before any fault", len(before.failed))
 	}
 
-	db.run(t, "kill-node", "2")
-	db.run(t, "kill-node", "3")
+	db.do(t, "kill-node 2", func(ctx context.Context) error { return db.KillNode(ctx, 2) })
+	db.do(t, "kill-node 3", func(ctx context.Context) error { return db.KillNode(ctx, 3) })
 	// Wait until the database knows (its failure detector marks the nodes
 	// down within ~20s); from then on requests fail fast.
 	waitFor(t, 90*time.Second, "a request fails fast", func() bool {
@@ -348,13 +385,13 @@ func TestFaultTwoNodesDown(t *testing.T) {
 		break
 	}
 
-	db.run(t, "start-node", "2")
+	db.do(t, "start-node 2", func(ctx context.Context) error { return db.StartNode(ctx, 2) })
 	after := ingest(t, peer.rest, 6000, 200, 8, nil)
 	t.Logf("quorum back: %d requests, %d failed", 200, len(after.failed))
 	if len(after.failed) > 0 {
 		t.Errorf("%d requests failed with a quorum back:\n%s", len(after.failed), firstErrors(after.failed, 3))
 	}
-	db.run(t, "start-node", "3")
+	db.do(t, "start-node 3", func(ctx context.Context) error { return db.StartNode(ctx, 3) })
 	acked := append(before.acked, after.acked...)
 	if lost := missing(t, peer, acked); len(lost) > 0 {
 		t.Fatalf("%d acknowledged pins lost", len(lost))
@@ -386,7 +423,7 @@ func halfWritten(t *testing.T, cfg *scyllastate.Config, p *faultPeer, cids []api
 	)
 	check := func() bool {
 		inFeed := map[string]bool{}
-		err := st.Events(ctx, since, time.Now().Add(time.Minute), func(e scyllastate.Event) error {
+		err := st.Feed().Events(ctx, since, time.Now().Add(time.Minute), func(e scyllastate.Event) error {
 			inFeed[e.Cid.KeyString()] = true
 			return nil
 		})
@@ -429,7 +466,7 @@ func TestFaultDatabaseRestartUnderPeers(t *testing.T) {
 	peers := []*faultPeer{newFaultPeer(t, cfg, "a", nil), newFaultPeer(t, cfg, "b", nil), newFaultPeer(t, cfg, "c", nil)}
 	join(t, peers)
 
-	db.run(t, "stop")
+	db.do(t, "stop", db.Stop)
 	outage := ingest(t, peers[0].rest, 1, 10, 4, nil)
 	t.Logf("database stopped: %d requests, %d failed", 10, len(outage.failed))
 	if len(outage.failed) != 10 {
@@ -454,11 +491,8 @@ func TestFaultDatabaseRestartUnderPeers(t *testing.T) {
 // restartDB starts a stopped instance again with its data.
 func restartDB(t *testing.T, db *dbCluster) {
 	t.Helper()
-	cmd := exec.Command("../scripts/cassandra.sh", "start")
-	cmd.Env = append(os.Environ(), "CASSANDRA_NAME="+db.name, "CASSANDRA_HOSTS="+strings.Join(db.hosts, ","), "CASSANDRA_KEEP_DATA=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("restarting the database: %v\n%s", err, out)
-	}
+	again := db.load(t, cassandra.ForStart, map[string]string{"CASSANDRA_KEEP_DATA": "1"})
+	db.do(t, "start (data kept)", again.Start)
 }
 
 // socketCount counts this process's open sockets.
@@ -496,10 +530,10 @@ func TestFaultPausedNode(t *testing.T) {
 	runtime.GC()
 	goroutines, sockets := runtime.NumGoroutine(), socketCount(t)
 
-	db.run(t, "pause-node", "2")
+	db.do(t, "pause-node 2", func(context.Context) error { db.PauseNode(2); return nil })
 	paused := ingest(t, peer.rest, 1000, 300, 8, nil)
 	time.Sleep(3 * cfg.Timeout)
-	db.run(t, "resume-node", "2")
+	db.do(t, "resume-node 2", func(ctx context.Context) error { return db.ResumeNode(ctx, 2) })
 	t.Logf("node paused %s: %d requests, %d failed, slowest %s", paused.took.Round(time.Millisecond), 300, len(paused.failed), paused.slowest.Round(time.Millisecond))
 	if len(paused.failed) > 0 {
 		t.Errorf("%d requests failed with one node of three paused:\n%s", len(paused.failed), firstErrors(paused.failed, 3))
@@ -557,7 +591,7 @@ func TestFaultTwoDataCenters(t *testing.T) {
 
 	// dc2 is cut off for longer than feed_overlap while dc1 keeps working.
 	cut := 3 * a.overlap(t)
-	db.run(t, "pause-dc", "dc2")
+	db.do(t, "pause-dc dc2", func(context.Context) error { return db.PauseDC("dc2") })
 	cutAt := time.Now()
 	if _, err := a.peer.Cluster.Unpin(ctx, p2); err != nil {
 		t.Fatalf("unpin in dc1 with dc2 cut off: %v", err)
@@ -566,7 +600,7 @@ func TestFaultTwoDataCenters(t *testing.T) {
 		t.Fatalf("pin in dc1 with dc2 cut off: %v", err)
 	}
 	time.Sleep(time.Until(cutAt.Add(cut)))
-	db.run(t, "resume-dc", "dc2")
+	db.do(t, "resume-dc dc2", func(ctx context.Context) error { return db.ResumeDC(ctx, "dc2") })
 	took = waitFor(t, 3*time.Minute, "dc2's peer applies the changes made while it was cut off", func() bool {
 		return !b.pinnedInIPFS(t, p2) && b.pinnedInIPFS(t, p3)
 	})

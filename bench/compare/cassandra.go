@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
 
 // database is the Cassandra (or Scylla) node the "ours" backend uses: the
@@ -32,7 +34,7 @@ func openDatabase(hosts []string, port int, pidFile string) (*database, error) {
 	if db.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 		return nil, fmt.Errorf("database pid file %s: %w", pidFile, err)
 	}
-	if _, err := cpuTime(db.pid); err != nil {
+	if _, err := proc.CPUTime(db.pid); err != nil {
 		return nil, fmt.Errorf("database pid %d (from %s) is not readable: %w", db.pid, pidFile, err)
 	}
 	c := gocql.NewCluster(hosts...)
@@ -53,7 +55,7 @@ func (db *database) close() {
 }
 
 // cpu is the CPU time the database process has used so far.
-func (db *database) cpu() (time.Duration, error) { return cpuTime(db.pid) }
+func (db *database) cpu() (time.Duration, error) { return proc.CPUTime(db.pid) }
 
 // dbCounts are request counts of one keyspace, summed over its tables.
 type dbCounts struct {

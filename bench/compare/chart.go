@@ -12,7 +12,7 @@ import (
 )
 
 // chartMetrics are the throughputs compared in the chart, with the ratio
-// ours / crdt that issue 8 asks for.
+// ours / crdt that the targets ask for.
 var chartMetrics = []struct {
 	Key, Label string
 	Target     float64

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
 
 // kuboTap is a reverse proxy between one peer and its kubo: the peer's
@@ -33,7 +35,7 @@ type kuboTap struct {
 // API at kuboPort. watch is the set of CIDs to time; it is read, never
 // written, by the tap.
 func startKuboTap(kuboPort int, watch map[string]bool) (*kuboTap, error) {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-// Command compare is the side-by-side benchmark of issue 8: upstream
+// Command compare is the side-by-side benchmark: upstream
 // ipfs-cluster v1.1.5 with crdt and with raft (both on pebble) and ours
 // (the pinset in Cassandra/Scylla), on generated pinsets, in one run on
 // one machine. It drives each backend as a user would: the
@@ -14,9 +14,8 @@
 // the database next to them (meter.go); the add and import phases divide
 // them by the pins. Ready times come from the daemons' own log stamps
 // (millisecond resolution); idle figures are net of the database's
-// baseline, with the baseline's spread as their ± (issue 15, item 4).
-// With -many-peers N, N peers of ours share one keyspace (manypeers.go,
-// issue 15, item 2).
+// baseline, with the baseline's spread as their ±.
+// With -many-peers N, N peers of ours share one keyspace (manypeers.go).
 //
 // It writes <mode>.{md,json,png} and latest.{md,json,png} into -out (a
 // new temporary folder unless given: the committed bench/results change
@@ -38,6 +37,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/jsonconf"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
 
 // config holds the flags.
@@ -97,7 +99,7 @@ func (c *config) threePeers(name string) bool {
 type harness struct {
 	cfg  config
 	run  *Run
-	ps   *procs
+	ps   *proc.Group
 	db   *database
 	work string
 	many []*backend // ours, for the N-peer phase
@@ -282,7 +284,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if _, err := os.Stat(cfg.ipfsBin); err != nil {
 		return fmt.Errorf("kubo binary %s is missing: run `make kubo`", cfg.ipfsBin)
 	}
-	h := &harness{cfg: cfg, ps: &procs{}, run: &Run{
+	h := &harness{cfg: cfg, ps: &proc.Group{}, run: &Run{
 		Mode: cfg.mode, Started: time.Now().UTC(), Commit: gitCommit(), Machine: machine(), LoadAvg: []string{loadAvg()},
 		Sizes: cfg.sizes,
 		Settings: Settings{RESTPins: cfg.restPins, Clients: cfg.clients,
@@ -292,7 +294,11 @@ func run(ctx context.Context, cfg config) (err error) {
 	for _, b := range bes {
 		h.run.Backends = append(h.run.Backends, b.Name)
 	}
-	defer h.ps.stopAll()
+	defer func() {
+		if err := h.ps.StopAll(30 * time.Second); err != nil {
+			logf("warning: %v", err)
+		}
+	}()
 
 	if h.work = cfg.work; h.work == "" {
 		if h.work, err = os.MkdirTemp("", "bench-compare-"); err != nil {
@@ -418,7 +424,7 @@ func (h *harness) runAll(ctx context.Context, bes []*backend) error {
 // the report or the chart).
 func rerender(cfg config) error {
 	r := &Run{}
-	if err := readJSON(cfg.fromJSON, r); err != nil {
+	if err := jsonconf.Read(cfg.fromJSON, r); err != nil {
 		return err
 	}
 	cfg.mode = r.Mode

@@ -14,6 +14,10 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/jsonconf"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/kubo"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
 
 // firstPassDone is what a peer of ours logs once the paced pass of its
@@ -31,7 +35,7 @@ const reachPace = 100 * time.Millisecond
 // every peer to have every pin.
 const reachLimit = 30 * time.Second
 
-// manyPeers is the N-peer phase of issue 15: N peers of ours, one process
+// manyPeers is the N-peer phase: N peers of ours, one process
 // each, on one keyspace holding an imported pinset, sharing a few kubo
 // daemons. It times a new pin to every peer's tracker, compares the REST
 // add rate of 1 and of N peers, and measures what N idle peers cost the
@@ -43,7 +47,7 @@ type manyPeers struct {
 	dir      string
 	keyspace string
 	settings peerSettings
-	kubos    []*kubo
+	kubos    []*kubo.Daemon
 	taps     []*kuboTap // one per peer, in peer order
 	peers    []*peer
 	metrics  []int    // Prometheus port of each peer
@@ -107,31 +111,31 @@ func (m *manyPeers) setup(ctx context.Context) error {
 		watch[c] = true
 	}
 	for i := range m.cfg.kubos {
-		k, err := startKubo(ctx, m.h.ps, m.h.cfg.ipfsBin, filepath.Join(m.dir, fmt.Sprintf("kubo%d", i)))
+		k, err := kubo.StartOffline(ctx, m.h.ps, m.h.cfg.ipfsBin, filepath.Join(m.dir, fmt.Sprintf("kubo%d", i)))
 		if err != nil {
 			return err
 		}
 		m.kubos = append(m.kubos, k)
 	}
 	for i := range m.cfg.peers {
-		tap, err := startKuboTap(m.kubos[i%len(m.kubos)].apiPort, watch)
+		tap, err := startKuboTap(m.kubos[i%len(m.kubos)].APIPort, watch)
 		if err != nil {
 			return err
 		}
 		m.taps = append(m.taps, tap)
 		name := fmt.Sprintf("peer%d", i)
-		p, err := initPeer(ctx, m.be, name, filepath.Join(m.dir, name), &kubo{apiPort: tap.port}, m.settings)
+		p, err := initPeer(ctx, m.be, name, filepath.Join(m.dir, name), &kubo.Daemon{APIPort: tap.port}, m.settings)
 		if err != nil {
 			return err
 		}
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return err
 		}
-		err = editJSON(filepath.Join(p.dir, "service.json"), func(c map[string]any) {
-			setPath(c, "observations.metrics.enable_stats", true)
-			setPath(c, "observations.metrics.prometheus_endpoint", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))
-			setPath(c, "state.scyllastate.metrics_enabled", true)
+		err = jsonconf.Edit(filepath.Join(p.dir, "service.json"), func(c map[string]any) {
+			jsonconf.Set(c, "observations.metrics.enable_stats", true)
+			jsonconf.Set(c, "observations.metrics.prometheus_endpoint", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))
+			jsonconf.Set(c, "state.scyllastate.metrics_enabled", true)
 		})
 		if err != nil {
 			return fmt.Errorf("%s: enabling metrics: %w", name, err)
@@ -180,8 +184,8 @@ func (m *manyPeers) importPhase(ctx context.Context) error {
 
 // waitFirstPass waits for the paced pass of p's first start to end.
 func (m *manyPeers) waitFirstPass(ctx context.Context, p *peer) error {
-	w := newLogWatch(p.proc.logPath, firstPassDone)
-	if err := waitFor(ctx, m.timeout(), p.proc, func(context.Context) bool { return w.found() }); err != nil {
+	w := proc.NewLogWatch(p.proc.LogPath, firstPassDone)
+	if err := proc.WaitFor(ctx, m.timeout(), p.proc, func(context.Context) bool { return w.Found() }); err != nil {
 		return fmt.Errorf("%s: waiting for %q: %w", p.name, firstPassDone, err)
 	}
 	return nil
@@ -252,8 +256,8 @@ func (m *manyPeers) addLoad(ctx context.Context, prefix string, peers []*peer) (
 func (m *manyPeers) pids() map[string]int {
 	out := map[string]int{}
 	for _, p := range m.peers {
-		if p.proc != nil && !p.proc.exited() {
-			out[p.name] = p.proc.pid()
+		if p.proc != nil && !p.proc.Exited() {
+			out[p.name] = p.proc.PID()
 		}
 	}
 	return out
@@ -283,7 +287,7 @@ func (m *manyPeers) startOthers(ctx context.Context) error {
 			return err
 		}
 		readies = append(readies, d)
-		last = later(last, p.proc.started.Add(d))
+		last = later(last, p.proc.Started.Add(d))
 	}
 	m.set("many.ready.p50", percentile(readies, 0.5).Seconds())
 	m.set("many.ready.max", percentile(readies, 1).Seconds())
@@ -297,7 +301,7 @@ func (m *manyPeers) startOthers(ctx context.Context) error {
 		}
 	}
 	m.set("many.settled", time.Since(m.started).Seconds())
-	err := waitFor(ctx, 2*time.Minute, p0.proc, func(ctx context.Context) bool {
+	err := proc.WaitFor(ctx, 2*time.Minute, p0.proc, func(ctx context.Context) bool {
 		n, err := restCount(ctx, p0.restPort, "/peers", 30*time.Second)
 		return err == nil && n == len(m.peers)
 	})
@@ -361,8 +365,8 @@ func (m *manyPeers) idle(ctx context.Context) error {
 		return err
 	}
 	for _, p := range m.peers {
-		if p.proc.exited() {
-			return fmt.Errorf("%s exited while idle (%v): %s", p.name, p.proc.err, tail(p.proc.logPath, 8))
+		if p.proc.Exited() {
+			return fmt.Errorf("%s exited while idle (%v): %s", p.name, p.proc.Err(), proc.Tail(p.proc.LogPath, 8))
 		}
 	}
 	n := len(m.peers)
@@ -412,7 +416,7 @@ func (m *manyPeers) reachPhase(ctx context.Context) error {
 		}
 		return true
 	}
-	if err := waitFor(ctx, reachLimit, nil, func(context.Context) bool { return all() }); err != nil && ctx.Err() != nil {
+	if err := proc.WaitFor(ctx, reachLimit, nil, func(context.Context) bool { return all() }); err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	at := make([][]time.Time, len(m.reach))
@@ -484,7 +488,7 @@ func (m *manyPeers) cleanup() {
 		}
 	}
 	for _, k := range m.kubos {
-		if err := k.proc.stop(30 * time.Second); err != nil {
+		if err := k.Proc.Stop(30 * time.Second); err != nil {
 			logf("warning: %v", err)
 		}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"sync"
 	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
 
 // phaseMeter measures what one phase costs the processes that serve it:
@@ -13,8 +15,8 @@ type phaseMeter struct {
 	cpu0    map[string]time.Duration
 	dbPid   int // 0: no database (crdt, raft)
 	db0     time.Duration
-	peerRSS *rssSampler
-	dbRSS   *rssSampler
+	peerRSS *proc.RSSSampler
+	dbRSS   *proc.RSSSampler
 	t0      time.Time
 	once    sync.Once
 	cost    phaseCost
@@ -28,7 +30,7 @@ type phaseCost struct {
 	PeerRSS int64 // bytes: peak of the sum of the peers' RSS
 	DBRSS   int64 // bytes: peak
 	HasDB   bool
-	PerPeer map[string]rssSeries
+	PerPeer map[string]proc.RSSSeries
 }
 
 // startMeter starts measuring the peers (name -> pid) and, when dbPid is
@@ -36,12 +38,12 @@ type phaseCost struct {
 func startMeter(peers map[string]int, dbPid int, interval time.Duration) *phaseMeter {
 	m := &phaseMeter{peers: peers, cpu0: map[string]time.Duration{}, dbPid: dbPid, t0: time.Now()}
 	for name, pid := range peers {
-		m.cpu0[name], _ = cpuTime(pid)
+		m.cpu0[name], _ = proc.CPUTime(pid)
 	}
-	m.peerRSS = sampleRSS(peers, interval)
+	m.peerRSS = proc.SampleRSS(peers, interval)
 	if dbPid != 0 {
-		m.db0, _ = cpuTime(dbPid)
-		m.dbRSS = sampleRSS(map[string]int{"db": dbPid}, interval)
+		m.db0, _ = proc.CPUTime(dbPid)
+		m.dbRSS = proc.SampleRSS(map[string]int{"db": dbPid}, interval)
 	}
 	return m
 }
@@ -57,24 +59,24 @@ func (m *phaseMeter) stop() phaseCost {
 func (m *phaseMeter) measure() phaseCost {
 	c := phaseCost{Wall: time.Since(m.t0), HasDB: m.dbPid != 0}
 	for name, pid := range m.peers {
-		if t, err := cpuTime(pid); err == nil && t >= m.cpu0[name] {
+		if t, err := proc.CPUTime(pid); err == nil && t >= m.cpu0[name] {
 			c.PeerCPU += t - m.cpu0[name]
 		}
 	}
-	c.PerPeer = m.peerRSS.stop()
-	c.PeerRSS = m.peerRSS.totalSeries().Peak
+	c.PerPeer = m.peerRSS.Stop()
+	c.PeerRSS = m.peerRSS.TotalSeries().Peak
 	if m.dbRSS != nil {
-		if t, err := cpuTime(m.dbPid); err == nil && t >= m.db0 {
+		if t, err := proc.CPUTime(m.dbPid); err == nil && t >= m.db0 {
 			c.DBCPU = t - m.db0
 		}
-		c.DBRSS = m.dbRSS.stop()["db"].Peak
+		c.DBRSS = m.dbRSS.Stop()["db"].Peak
 	}
 	return c
 }
 
 // withCLI adds a command-line run (state import, state export) to the
 // peers' side of the cost: its CPU, and its peak RSS as the peers' peak.
-func (c phaseCost) withCLI(res cliResult) phaseCost {
+func (c phaseCost) withCLI(res proc.CLIResult) phaseCost {
 	c.PeerCPU += res.CPU
 	c.PeerRSS = max(c.PeerRSS, res.MaxRSS)
 	return c

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/jsonconf"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/kubo"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
 
 // readyLine is what ipfs-cluster-service logs once the peer is ready.
@@ -20,12 +23,12 @@ type peer struct {
 	be       *backend
 	name     string
 	dir      string
-	kubo     *kubo
+	kubo     *kubo.Daemon
 	id       string
 	addr     string // /ip4/127.0.0.1/tcp/PORT/p2p/ID, for --bootstrap
 	restPort int
-	proc     *proc
-	ready    *logWatch
+	proc     *proc.Proc
+	ready    *proc.LogWatch
 }
 
 // peerSettings are the parts of service.json the harness sets.
@@ -41,68 +44,68 @@ var tcpPort = regexp.MustCompile(`/tcp/([0-9]+)`)
 
 // initPeer runs `init` for the backend in dir and points the
 // configuration at k (its kubo) and, for ours, at the database.
-func initPeer(ctx context.Context, be *backend, name, dir string, k *kubo, s peerSettings) (*peer, error) {
+func initPeer(ctx context.Context, be *backend, name, dir string, k *kubo.Daemon, s peerSettings) (*peer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	args := append([]string{"-c", dir, "init"}, be.InitArgs...)
 	args = append(args, "--randomports", "--force")
-	if _, err := runCLI(ctx, time.Minute, filepath.Join(dir, "init.log"), nil, be.Bin, args...); err != nil {
+	if _, err := proc.RunCLI(ctx, time.Minute, filepath.Join(dir, "init.log"), nil, be.Bin, args...); err != nil {
 		return nil, fmt.Errorf("%s init: %w", be.Name, err)
 	}
 	p := &peer{be: be, name: name, dir: dir, kubo: k}
-	kuboAddr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", k.apiPort)
+	kuboAddr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", k.APIPort)
 	// The harness picks the listen ports (see freePort): init's random
 	// ones may collide with outgoing connections of other peers.
 	var listen [4]int
 	for i := range listen {
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		listen[i] = port
 	}
 	tcp := func(port int) string { return fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port) }
-	err := editJSON(filepath.Join(dir, "service.json"), func(c map[string]any) {
-		setPath(c, "cluster.secret", s.Secret)
-		setPath(c, "cluster.peername", name)
-		setPath(c, "cluster.listen_multiaddress", []string{tcp(listen[0])})
-		setPath(c, "api.restapi.http_listen_multiaddress", tcp(listen[1]))
-		if getPath(c, "api.pinsvcapi") != nil {
-			setPath(c, "api.pinsvcapi.http_listen_multiaddress", tcp(listen[2]))
+	err := jsonconf.Edit(filepath.Join(dir, "service.json"), func(c map[string]any) {
+		jsonconf.Set(c, "cluster.secret", s.Secret)
+		jsonconf.Set(c, "cluster.peername", name)
+		jsonconf.Set(c, "cluster.listen_multiaddress", []string{tcp(listen[0])})
+		jsonconf.Set(c, "api.restapi.http_listen_multiaddress", tcp(listen[1]))
+		if jsonconf.Get(c, "api.pinsvcapi") != nil {
+			jsonconf.Set(c, "api.pinsvcapi.http_listen_multiaddress", tcp(listen[2]))
 		}
-		if getPath(c, "api.ipfsproxy") != nil {
-			setPath(c, "api.ipfsproxy.listen_multiaddress", tcp(listen[3]))
+		if jsonconf.Get(c, "api.ipfsproxy") != nil {
+			jsonconf.Set(c, "api.ipfsproxy.listen_multiaddress", tcp(listen[3]))
 		}
-		setPath(c, "cluster.mdns_interval", "0s")
-		setPath(c, "cluster.enable_relay_hop", false)
-		setPath(c, "cluster.state_sync_interval", s.SyncInterval.String())
-		setPath(c, "ipfs_connector.ipfshttp.node_multiaddress", kuboAddr)
-		if getPath(c, "api.ipfsproxy") != nil {
-			setPath(c, "api.ipfsproxy.node_multiaddress", kuboAddr)
+		jsonconf.Set(c, "cluster.mdns_interval", "0s")
+		jsonconf.Set(c, "cluster.enable_relay_hop", false)
+		jsonconf.Set(c, "cluster.state_sync_interval", s.SyncInterval.String())
+		jsonconf.Set(c, "ipfs_connector.ipfshttp.node_multiaddress", kuboAddr)
+		if jsonconf.Get(c, "api.ipfsproxy") != nil {
+			jsonconf.Set(c, "api.ipfsproxy.node_multiaddress", kuboAddr)
 		}
 		if be.UsesDB {
-			setPath(c, "state.scyllastate.hosts", s.DBHosts)
-			setPath(c, "state.scyllastate.port", s.DBPort)
-			setPath(c, "state.scyllastate.keyspace", s.Keyspace)
+			jsonconf.Set(c, "state.scyllastate.hosts", s.DBHosts)
+			jsonconf.Set(c, "state.scyllastate.port", s.DBPort)
+			jsonconf.Set(c, "state.scyllastate.keyspace", s.Keyspace)
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
 	var cfg map[string]any
-	if err := readJSON(filepath.Join(dir, "service.json"), &cfg); err != nil {
+	if err := jsonconf.Read(filepath.Join(dir, "service.json"), &cfg); err != nil {
 		return nil, err
 	}
-	if p.restPort, err = portOf(getPath(cfg, "api.restapi.http_listen_multiaddress")); err != nil {
+	if p.restPort, err = portOf(jsonconf.Get(cfg, "api.restapi.http_listen_multiaddress")); err != nil {
 		return nil, fmt.Errorf("%s: api.restapi.http_listen_multiaddress: %w", dir, err)
 	}
-	swarm, err := portOf(getPath(cfg, "cluster.listen_multiaddress"))
+	swarm, err := portOf(jsonconf.Get(cfg, "cluster.listen_multiaddress"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: cluster.listen_multiaddress: %w", dir, err)
 	}
 	var ident struct{ ID string }
-	if err := readJSON(filepath.Join(dir, "identity.json"), &ident); err != nil {
+	if err := jsonconf.Read(filepath.Join(dir, "identity.json"), &ident); err != nil {
 		return nil, err
 	}
 	p.id = ident.ID
@@ -131,29 +134,18 @@ func portOf(v any) (int, error) {
 	return strconv.Atoi(m[1])
 }
 
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
 // start starts the daemon (extra args such as --bootstrap ADDR).
-func (p *peer) start(ps *procs, args ...string) error {
-	if p.proc != nil && !p.proc.exited() {
+func (p *peer) start(ps *proc.Group, args ...string) error {
+	if p.proc != nil && !p.proc.Exited() {
 		return fmt.Errorf("%s already runs", p.name)
 	}
 	logPath := filepath.Join(p.dir, fmt.Sprintf("daemon-%d.log", time.Now().UnixNano()))
-	pr, err := ps.start(p.be.Name+" "+p.name, logPath, nil, p.be.Bin, append([]string{"-c", p.dir, "daemon"}, args...)...)
+	pr, err := ps.Start(p.be.Name+" "+p.name, logPath, nil, p.be.Bin, append([]string{"-c", p.dir, "daemon"}, args...)...)
 	if err != nil {
 		return err
 	}
 	p.proc = pr
-	p.ready = newLogWatch(logPath, readyLine)
+	p.ready = proc.NewLogWatch(logPath, readyLine)
 	return nil
 }
 
@@ -162,8 +154,8 @@ func (p *peer) start(ps *procs, args ...string) error {
 // resolution); if that cannot be read, the time it was seen (within a
 // few ms, see waitFor).
 func (p *peer) waitReady(ctx context.Context, timeout time.Duration) (time.Duration, error) {
-	err := waitFor(ctx, timeout, p.proc, func(context.Context) bool { return p.ready.found() })
-	seen := time.Since(p.proc.started)
+	err := proc.WaitFor(ctx, timeout, p.proc, func(context.Context) bool { return p.ready.Found() })
+	seen := time.Since(p.proc.Started)
 	if err != nil {
 		return 0, fmt.Errorf("%s: waiting for %q: %w", p.name, readyLine, err)
 	}
@@ -174,15 +166,15 @@ func (p *peer) waitReady(ctx context.Context, timeout time.Duration) (time.Durat
 // line holding needle, by the line's timestamp, or def if it cannot be
 // read.
 func (p *peer) loggedSinceStart(needle string, def time.Duration) time.Duration {
-	t, err := firstLogTime(p.proc.logPath, needle)
+	t, err := firstLogTime(p.proc.LogPath, needle)
 	if err != nil {
 		logf("warning: %s: %v: using the time it was seen", p.name, err)
 		return def
 	}
-	d, ok := sinceStart(p.proc.started, t)
+	d, ok := sinceStart(p.proc.Started, t)
 	if !ok {
 		logf("warning: %s: %q logged at %s, before the start at %s: using the time it was seen",
-			p.name, needle, t.Format(time.RFC3339Nano), p.proc.started.Format(time.RFC3339Nano))
+			p.name, needle, t.Format(time.RFC3339Nano), p.proc.Started.Format(time.RFC3339Nano))
 		return def
 	}
 	return d
@@ -193,12 +185,12 @@ func (p *peer) stop() error {
 	if p.proc == nil {
 		return nil
 	}
-	err := p.proc.stop(60 * time.Second)
+	err := p.proc.Stop(60 * time.Second)
 	p.proc = nil
 	return err
 }
 
 // cli runs `ipfs-cluster-service -c DIR ARGS...` to completion.
-func (p *peer) cli(ctx context.Context, timeout time.Duration, logName string, args ...string) (cliResult, error) {
-	return runCLI(ctx, timeout, filepath.Join(p.dir, logName), nil, p.be.Bin, append([]string{"-c", p.dir}, args...)...)
+func (p *peer) cli(ctx context.Context, timeout time.Duration, logName string, args ...string) (proc.CLIResult, error) {
+	return proc.RunCLI(ctx, timeout, filepath.Join(p.dir, logName), nil, p.be.Bin, append([]string{"-c", p.dir}, args...)...)
 }

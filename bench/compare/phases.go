@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/kubo"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
 
 // scenario is one backend at one pinset size: a fresh peer imports the
@@ -23,7 +26,7 @@ type scenario struct {
 	keyspace string // ours only
 	settings peerSettings
 	peers    []*peer
-	kubos    []*kubo
+	kubos    []*kubo.Daemon
 	expected int  // pins in the state after the add phase
 	joined   bool // the new peer listed them all
 	exported int  // pins in the state at export time
@@ -101,7 +104,7 @@ func (s *scenario) cleanup() {
 		}
 	}
 	for _, k := range s.kubos {
-		if err := k.proc.stop(30 * time.Second); err != nil {
+		if err := k.Proc.Stop(30 * time.Second); err != nil {
 			logf("warning: %v", err)
 		}
 	}
@@ -117,7 +120,7 @@ func (s *scenario) cleanup() {
 
 // newPeer starts a kubo and inits a peer of the scenario's backend.
 func (s *scenario) newPeer(ctx context.Context, name string) (*peer, error) {
-	k, err := startKubo(ctx, s.h.ps, s.h.cfg.ipfsBin, filepath.Join(s.dir, "kubo-"+name))
+	k, err := kubo.StartOffline(ctx, s.h.ps, s.h.cfg.ipfsBin, filepath.Join(s.dir, "kubo-"+name))
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +145,7 @@ func (s *scenario) meter(interval time.Duration, ps ...*peer) *phaseMeter {
 	pids := map[string]int{}
 	for _, p := range ps {
 		if p.proc != nil {
-			pids[p.name] = p.proc.pid()
+			pids[p.name] = p.proc.PID()
 		}
 	}
 	db := 0
@@ -237,11 +240,11 @@ func (s *scenario) firstStart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	atReady, _ := rssBytes(p0.proc.pid())
+	atReady, _ := proc.RSS(p0.proc.PID())
 	s.set("start.ready", ready.Seconds())
 	s.set("start.rss.ready", mib(atReady))
 	s.progress("ready after %.3f s", ready.Seconds())
-	if err := s.hold(ctx, p0.proc.started.Add(s.h.cfg.startWindow), p0); err != nil {
+	if err := s.hold(ctx, p0.proc.Started.Add(s.h.cfg.startWindow), p0); err != nil {
 		return err
 	}
 	c := m.stop()
@@ -264,8 +267,8 @@ func (s *scenario) firstStart(ctx context.Context) error {
 func (s *scenario) hold(ctx context.Context, t time.Time, ps ...*peer) error {
 	for time.Now().Before(t) {
 		for _, p := range ps {
-			if p.proc.exited() {
-				return fmt.Errorf("%s exited (%v): %s", p.name, p.proc.err, tail(p.proc.logPath, 8))
+			if p.proc.Exited() {
+				return fmt.Errorf("%s exited (%v): %s", p.name, p.proc.Err(), proc.Tail(p.proc.LogPath, 8))
 			}
 		}
 		select {
@@ -279,7 +282,7 @@ func (s *scenario) hold(ctx context.Context, t time.Time, ps ...*peer) error {
 
 func (s *scenario) listPhase(ctx context.Context) error {
 	p0 := s.peers[0]
-	if err := waitFor(ctx, time.Minute, p0.proc, func(ctx context.Context) bool { return restUp(ctx, p0.restPort) }); err != nil {
+	if err := proc.WaitFor(ctx, time.Minute, p0.proc, func(ctx context.Context) bool { return restUp(ctx, p0.restPort) }); err != nil {
 		return fmt.Errorf("REST API of %s: %w", p0.name, err)
 	}
 	probe, err := s.dbStart(ctx)
@@ -355,7 +358,7 @@ func (s *scenario) waitWritable(ctx context.Context, p *peer, series string) (in
 // returns how many it sent.
 func waitWritable(ctx context.Context, p *peer, series string) (int, error) {
 	n := 0
-	err := waitFor(ctx, time.Minute, p.proc, func(ctx context.Context) bool {
+	err := proc.WaitFor(ctx, time.Minute, p.proc, func(ctx context.Context) bool {
 		err := restPinAdd(ctx, p.restPort, genCID(series, n).String())
 		n++
 		return err == nil
@@ -459,7 +462,7 @@ func (s *scenario) joinPhase(ctx context.Context) error {
 	s.progress("new peer ready after %.3f s; listing until it shows %d pins", ready.Seconds(), s.expected)
 	var last, lastListing atomic.Int64
 	stop := s.heartbeat("new peer listing", func() string { return fmt.Sprintf("%d of %d pins listed", last.Load(), s.expected) })
-	err = waitFor(ctx, budget, p1.proc, func(ctx context.Context) bool {
+	err = proc.WaitFor(ctx, budget, p1.proc, func(ctx context.Context) bool {
 		t0 := time.Now()
 		n, err := restCount(ctx, p1.restPort, "/allocations?filter=all", s.timeout())
 		if err == nil {
@@ -472,7 +475,7 @@ func (s *scenario) joinPhase(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("new peer listed %d of %d pins: %w", last.Load(), s.expected, err)
 	}
-	full := time.Since(p1.proc.started)
+	full := time.Since(p1.proc.Started)
 	c := m.stop()
 	s.cost("join", c)
 	s.set("join.ls", full.Seconds())
@@ -512,7 +515,7 @@ func (s *scenario) threePeersPhase(ctx context.Context) error {
 	if _, err := p2.waitReady(ctx, s.timeout()); err != nil {
 		return err
 	}
-	err = waitFor(ctx, time.Minute, p2.proc, func(ctx context.Context) bool {
+	err = proc.WaitFor(ctx, time.Minute, p2.proc, func(ctx context.Context) bool {
 		n, err := restCount(ctx, p0.restPort, "/peers", 30*time.Second)
 		return err == nil && n == 3
 	})

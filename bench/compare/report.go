@@ -174,7 +174,7 @@ func renderMarkdown(r *Run, level int, chart string) string {
 	if chart != "" {
 		fmt.Fprintf(&b, "\n![ours / crdt ratios](%s)\n", chart)
 	}
-	fmt.Fprintf(&b, "\n%sTargets of issues 8 and 15 (ours)\n\n", h(1))
+	fmt.Fprintf(&b, "\n%sTargets (ours)\n\n", h(1))
 	b.WriteString("| target | measured | status |\n|---|---|---|\n")
 	for _, t := range evalTargets(r) {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Target, t.Measured, t.Status)

@@ -57,7 +57,7 @@ func renderMany(b *strings.Builder, r *Run, heading string) {
 	}
 }
 
-// manyTargets checks the N-peer phase against the targets of issue 15.
+// manyTargets checks the N-peer phase against its targets.
 func manyTargets(r *Run) []targetResult {
 	mp := r.Settings.ManyPeers
 	one := func(target, key string, format func(float64) string, ok func(float64) bool) targetResult {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
 
 func TestPercentile(t *testing.T) {
@@ -114,16 +116,16 @@ func TestSummariseReachTakesTheLastPeerAndCountsMisses(t *testing.T) {
 }
 
 func TestPollingStartsFineAndBacksOff(t *testing.T) {
-	d, n := firstPoll, 0
-	for d < maxPoll {
-		d = nextPoll(d)
+	d, n := proc.FirstPoll, 0
+	for d < proc.MaxPoll {
+		d = proc.NextPoll(d)
 		n++
 	}
-	if d != maxPoll || n > 8 {
-		t.Errorf("reached %v after %d steps, want %v within 8", d, n, maxPoll)
+	if d != proc.MaxPoll || n > 8 {
+		t.Errorf("reached %v after %d steps, want %v within 8", d, n, proc.MaxPoll)
 	}
-	if firstPoll > 5*time.Millisecond {
-		t.Errorf("first poll %v: ready times would be quantised coarser than 5 ms", firstPoll)
+	if proc.FirstPoll > 5*time.Millisecond {
+		t.Errorf("first poll %v: ready times would be quantised coarser than 5 ms", proc.FirstPoll)
 	}
 }
 

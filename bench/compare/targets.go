@@ -65,7 +65,7 @@ func oursOf(r *Run, key string) func(int) (float64, bool) {
 	return func(size int) (float64, bool) { return r.value("ours", size, key) }
 }
 
-// evalTargets checks ours against the targets of issues 8 and 15.
+// evalTargets checks ours against the targets.
 func evalTargets(r *Run) []targetResult {
 	out := []targetResult{
 		perSize(r, "REST pin add rate >= 2x crdt", ratioOf(r, "add.rate"), times, func(v float64, _ int) bool { return v >= 2 }),

@@ -3,13 +3,14 @@
 package scyllacheck_test
 
 import (
-	"os"
-	"os/exec"
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/cassandra"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/service/scyllacheck"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
@@ -18,16 +19,32 @@ import (
 // test-faults; the other fault tests use 127.0.0.21-23 and .31-34).
 var threeNodeHosts = []string{"127.0.0.6", "127.0.0.7", "127.0.0.8"}
 
-// cassandra runs scripts/cassandra.sh on the instance "check3".
-func cassandra(t *testing.T, args ...string) {
+// check3 is the instance "check3" of the test harness
+// (internal/harness/cassandra), with the CASSANDRA_* settings of the
+// environment (e.g. CASSANDRA_HEAP) under its own name and hosts.
+func check3(t *testing.T) *cassandra.Instance {
+	t.Helper()
+	in, err := cassandra.Load(cassandra.EnvWith(map[string]string{
+		"CASSANDRA_NAME": "check3", "CASSANDRA_HOSTS": strings.Join(threeNodeHosts, ","),
+	}), cassandra.ForStart)
+	if err != nil {
+		t.Fatalf("database settings: %v", err)
+	}
+	in.Logf = func(format string, args ...any) { t.Logf("cassandra[check3]: %s", fmt.Sprintf(format, args...)) }
+	return in
+}
+
+// dbDo runs one operation on the database, bounded; it fails the test if
+// the operation fails.
+func dbDo(t *testing.T, what string, op func(context.Context) error) {
 	t.Helper()
 	start := time.Now()
-	cmd := exec.Command("../../scripts/cassandra.sh", args...)
-	cmd.Env = append(os.Environ(), "CASSANDRA_NAME=check3", "CASSANDRA_HOSTS="+strings.Join(threeNodeHosts, ","))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cassandra.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := op(ctx); err != nil {
+		t.Fatalf("database %s: %v", what, err)
 	}
-	t.Logf("cassandra.sh %s: %s", strings.Join(args, " "), time.Since(start).Round(100*time.Millisecond))
+	t.Logf("database %s: %s", what, time.Since(start).Round(100*time.Millisecond))
 }
 
 func threeNodeConfig(t *testing.T, hosts []string, rf int) *scyllastate.Config {
@@ -41,8 +58,9 @@ func threeNodeConfig(t *testing.T, hosts []string, rf int) *scyllastate.Config {
 // point are warnings; a node down is a failure of that host while reads
 // at LOCAL_QUORUM of a keyspace of factor 3 still answer.
 func TestFaultCheckThreeNodes(t *testing.T) {
-	t.Cleanup(func() { cassandra(t, "clean") })
-	cassandra(t, "start")
+	db := check3(t)
+	t.Cleanup(func() { dbDo(t, "clean", db.Clean) })
+	dbDo(t, "start", db.Start)
 
 	t.Run("replication factor 1", func(t *testing.T) {
 		cfg := threeNodeConfig(t, threeNodeHosts[:1], 1)
@@ -66,7 +84,7 @@ func TestFaultCheckThreeNodes(t *testing.T) {
 		if r := run(t, cfg, ""); r.Verdict != scyllacheck.OK {
 			t.Fatalf("before the node stops: verdict %s, want OK", r.Verdict)
 		}
-		cassandra(t, "stop-node", "3")
+		dbDo(t, "stop-node 3", func(ctx context.Context) error { return db.StopNode(ctx, 3) })
 		cfg.ConnectTimeout = 2 * time.Second
 		r := run(t, cfg, "")
 		only(t, r, scyllacheck.Fail, "reach", "127.0.0.8")

@@ -18,9 +18,6 @@ TEST_ORIG_HOME=${TEST_ORIG_HOME:-$HOME}
 : "${TEST_KUBO_DIR:?set TEST_KUBO_DIR before sourcing peers.sh}"
 : "${TEST_LIB_STATE:?set TEST_LIB_STATE before sourcing peers.sh}"
 mkdir -p "$TEST_LIB_STATE"
-# tcp_open, proc_is, pid_record, proc_alive, pid_forget
-# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/common.sh
-. "$REPO_ROOT/scripts/lib/common.sh"
 PATH=$TEST_BIN_DIR:$PATH
 # Never report telemetry from anything started here.
 IPFS_TELEMETRY=off
@@ -92,7 +89,32 @@ test_free_port() {
 	return 1
 }
 
-_tl_tcp_open() { tcp_open "$@"; }
+# _tl_tcp_open HOST PORT: something accepts TCP connections there (2 s at most).
+# shellcheck disable=SC2016 # $1/$2 expand in the child bash, on purpose
+_tl_tcp_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
+
+# _tl_stat PID: print "STATE START" of PID, a process that runs and is not a zombie (state
+# letter; start time in clock ticks since boot, field 22 of /proc/PID/stat).
+_tl_stat() {
+	local s
+	local -a f
+	[[ $1 =~ ^[0-9]+$ ]] && s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	read -r -a f <<<"${s##*) }" # the fields after "(comm) ", whatever comm holds
+	((${#f[@]} >= 20)) && [[ ${f[0]} != [ZX] ]] && printf '%s %s\n' "${f[0]}" "${f[19]}"
+}
+
+# _tl_has_arg PID WORD: one of PID's argv words is WORD.
+_tl_has_arg() {
+	local a
+	local -a args
+	mapfile -d '' -t args 2>/dev/null <"/proc/$1/cmdline" || return 1
+	for a in "${args[@]}"; do [[ $a == "$2" ]] && return 0; done
+	return 1
+}
+
+# proc_is PID WORD: PID runs, is not a zombie, and one of its argv words is WORD (so a
+# recycled PID is not taken for ours).
+proc_is() { kill -0 "$1" 2>/dev/null && _tl_stat "$1" >/dev/null && _tl_has_arg "$1" "$2"; }
 
 
 # test_pid_gone PID [TIMEOUT]: PID has exited (a zombie counts: it is only waiting to be
@@ -111,11 +133,12 @@ test_pid_gone() {
 # kubo
 # ---------------------------------------------------------------------------
 
-# _tl_kubo NAME CMD [VAR=VALUE...]: scripts/kubo.sh for instance NAME in $TEST_KUBO_DIR.
+# _tl_kubo NAME CMD [VAR=VALUE...]: scripts/kubo.sh for instance NAME in $TEST_KUBO_DIR
+# (with the original HOME, where scripts/harness.sh keeps its binary and Go its caches).
 _tl_kubo() {
 	local name=$1 cmd=$2
 	shift 2
-	env KUBO_DIR="$TEST_KUBO_DIR" KUBO_NAME="$name" KUBO_BIN="$KUBO_BIN" "$@" "$KUBO_SH" "$cmd"
+	env HOME="$TEST_ORIG_HOME" KUBO_DIR="$TEST_KUBO_DIR" KUBO_NAME="$name" KUBO_BIN="$KUBO_BIN" "$@" "$KUBO_SH" "$cmd"
 }
 
 test_kubo_dir() { printf '%s/%s\n' "$TEST_KUBO_DIR" "$1"; }
@@ -271,17 +294,25 @@ _tl_cluster_pid() { cat "$1/daemon.pid" 2>/dev/null || true; }
 # start time recorded with its pid (so also before it has exec'ed the daemon, and never
 # a recycled pid), else by its argv word DIR (--config DIR).
 _tl_cluster_alive() {
-	local start=''
+	local st start=''
+	st=$(_tl_stat "$2") || return 1
 	if [ -f "$1/daemon.pid.start" ] && [ "$(_tl_cluster_pid "$1")" = "$2" ]; then
 		start=$(cat "$1/daemon.pid.start" 2>/dev/null || true)
 	fi
-	proc_alive "$2" "$start" "$1"
+	if [ -n "$start" ]; then
+		[ "${st#* }" = "$start" ]
+	else
+		_tl_has_arg "$2" "$1"
+	fi
 }
+
+# _tl_cluster_forget DIR: remove the pid file of the peer in DIR.
+_tl_cluster_forget() { rm -f "$1/daemon.pid" "$1/daemon.pid.start"; }
 
 # cluster_daemon DIR [DAEMON ARGS...]: start `ipfs-cluster-service --config DIR daemon` in
 # the background; pid in DIR/daemon.pid, output in DIR/daemon.log (previous one: .1).
 cluster_daemon() {
-	local dir=$1 pid
+	local dir=$1 pid st
 	shift
 	dir=$(cd "$dir" && pwd) || return 1
 	pid=$(_tl_cluster_pid "$dir")
@@ -293,7 +324,13 @@ cluster_daemon() {
 	_tl_add _TL_CLUSTERS "$dir"
 	ipfs-cluster-service --config "$dir" daemon "$@" </dev/null >"$dir/daemon.log" 2>&1 3>&- 4>&- 5>&- 6>&- &
 	pid=$!
-	pid_record "$dir/daemon.pid" "$pid"
+	# The pid alone (for other readers), and its start time (see _tl_cluster_alive).
+	echo "$pid" >"$dir/daemon.pid"
+	if st=$(_tl_stat "$pid"); then
+		echo "${st#* }" >"$dir/daemon.pid.start"
+	else
+		rm -f "$dir/daemon.pid.start"
+	fi
 	echo "cluster peer $dir: pid $pid" >&4
 }
 
@@ -343,7 +380,7 @@ _tl_cluster_signal() {
 	dir=$(cd "$dir" && pwd) || return 1
 	pid=$(_tl_cluster_pid "$dir")
 	if ! _tl_cluster_alive "$dir" "$pid"; then
-		pid_forget "$dir/daemon.pid"
+		_tl_cluster_forget "$dir"
 		return 0
 	fi
 	kill "-$sig" "$pid" 2>/dev/null || true
@@ -363,7 +400,7 @@ _tl_cluster_signal() {
 	done
 	# Reap it if it is our child (no zombie left behind).
 	wait "$pid" 2>/dev/null || true
-	pid_forget "$dir/daemon.pid"
+	_tl_cluster_forget "$dir"
 }
 
 # cluster_stop DIR: SIGTERM, wait up to 30 s, then SIGKILL.

@@ -48,9 +48,12 @@ SHARNESS_TEST_EXTENSION="sh"
 SHARNESS_LIB=${SHARNESS_LIB:-/usr/share/sharness/sharness.sh}
 export SHARNESS_TEST_DIRECTORY SHARNESS_TEST_SRCDIR SHARNESS_BUILD_DIRECTORY SHARNESS_TEST_EXTENSION
 
-# sharness sets HOME to the trash directory; scripts/cassandra.sh finds its cache via HOME.
+# sharness sets HOME to the trash directory: the helpers run scripts/cassandra.sh and
+# scripts/kubo.sh with HOME=$TEST_ORIG_HOME (their caches, Go's); HARNESS_CACHE_DIR keeps a
+# direct call from building scripts/harness.sh's binary anew in each trash directory.
 TEST_ORIG_HOME=${TEST_ORIG_HOME:-$HOME}
-export TEST_ORIG_HOME
+HARNESS_CACHE_DIR=${HARNESS_CACHE_DIR:-${XDG_CACHE_HOME:-$TEST_ORIG_HOME/.cache}/ipfs-cluster-scylla}
+export TEST_ORIG_HOME HARNESS_CACHE_DIR
 
 if [ ! -f "$SHARNESS_LIB" ]; then
 	echo "sharness not found at $SHARNESS_LIB (apt-get install sharness, or set SHARNESS_LIB)" >&2

@@ -1,4 +1,4 @@
-package main
+package proc
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/procstat"
 )
 
-// rssBytes is the current resident set (VmRSS) of pid.
-func rssBytes(pid int) (int64, error) {
+// RSS is the current resident set (VmRSS) of pid in bytes.
+func RSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -30,31 +30,31 @@ func rssBytes(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status has no VmRSS line", pid)
 }
 
-// cpuTime is the user + system CPU time pid has used so far.
-func cpuTime(pid int) (time.Duration, error) { return procstat.CPUTime(pid) }
+// CPUTime is the user + system CPU time pid has used so far.
+func CPUTime(pid int) (time.Duration, error) { return procstat.CPUTime(pid) }
 
-// rssSeries is what an rssSampler saw.
-type rssSeries struct {
+// RSSSeries is what an RSSSampler saw.
+type RSSSeries struct {
 	Start, Peak, End int64 // bytes; Start is the first sample
 	Samples          int
 }
 
-// rssSampler reads the RSS of a set of processes every interval until
-// stopped. Its goroutine is owned by the sampler: stop ends it.
-type rssSampler struct {
+// RSSSampler reads the RSS of a set of processes every interval until
+// stopped. Its goroutine is owned by the sampler: Stop ends it.
+type RSSSampler struct {
 	mu     sync.Mutex
-	series map[string]*rssSeries
-	total  rssSeries // of the sum over the processes of each sample
+	series map[string]*RSSSeries
+	total  RSSSeries // of the sum over the processes of each sample
 	stopCh chan struct{}
 	done   chan struct{}
 	once   sync.Once
 }
 
-// sampleRSS starts sampling the given processes (name -> pid).
-func sampleRSS(pids map[string]int, interval time.Duration) *rssSampler {
-	s := &rssSampler{series: map[string]*rssSeries{}, stopCh: make(chan struct{}), done: make(chan struct{})}
+// SampleRSS starts sampling the given processes (name -> pid).
+func SampleRSS(pids map[string]int, interval time.Duration) *RSSSampler {
+	s := &RSSSampler{series: map[string]*RSSSeries{}, stopCh: make(chan struct{}), done: make(chan struct{})}
 	for name := range pids {
-		s.series[name] = &rssSeries{}
+		s.series[name] = &RSSSeries{}
 	}
 	s.sample(pids)
 	go func() {
@@ -74,12 +74,12 @@ func sampleRSS(pids map[string]int, interval time.Duration) *rssSampler {
 	return s
 }
 
-func (s *rssSampler) sample(pids map[string]int) {
+func (s *RSSSampler) sample(pids map[string]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var sum int64
 	for name, pid := range pids {
-		v, err := rssBytes(pid)
+		v, err := RSS(pid)
 		if err != nil || v == 0 {
 			continue // exited: keep what was seen
 		}
@@ -91,7 +91,7 @@ func (s *rssSampler) sample(pids map[string]int) {
 	}
 }
 
-func (r *rssSeries) add(v int64) {
+func (r *RSSSeries) add(v int64) {
 	if r.Samples == 0 {
 		r.Start = v
 	}
@@ -100,31 +100,31 @@ func (r *rssSeries) add(v int64) {
 	r.Peak = max(r.Peak, v)
 }
 
-// totalSeries is the series of the sum of the processes' RSS, once
+// TotalSeries is the series of the sum of the processes' RSS, once
 // stopped.
-func (s *rssSampler) totalSeries() rssSeries {
-	s.stop()
+func (s *RSSSampler) TotalSeries() RSSSeries {
+	s.Stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.total
 }
 
-// stop ends the sampling (after one last sample) and returns the series.
+// Stop ends the sampling (after one last sample) and returns the series.
 // It may be called more than once.
-func (s *rssSampler) stop() map[string]rssSeries {
+func (s *RSSSampler) Stop() map[string]RSSSeries {
 	s.once.Do(func() { close(s.stopCh) })
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[string]rssSeries{}
+	out := map[string]RSSSeries{}
 	for k, v := range s.series {
 		out[k] = *v
 	}
 	return out
 }
 
-// tail returns the last n lines of a file, joined by " | " (for errors).
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file, joined by " | " (for errors).
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "(" + err.Error() + ")"
@@ -136,21 +136,22 @@ func tail(path string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-// logWatch finds a string in a growing log file, reading only what was
+// LogWatch finds a string in a growing log file, reading only what was
 // appended since the last call (peer logs may grow large).
-type logWatch struct {
+type LogWatch struct {
 	path   string
 	needle []byte
 	off    int64
 	carry  []byte // the end of the previous read, for matches across reads
 }
 
-func newLogWatch(path, needle string) *logWatch {
-	return &logWatch{path: path, needle: []byte(needle)}
+// NewLogWatch watches path for needle, from the start of the file.
+func NewLogWatch(path, needle string) *LogWatch {
+	return &LogWatch{path: path, needle: []byte(needle)}
 }
 
-// found reads what was appended and tells whether the needle has appeared.
-func (w *logWatch) found() bool {
+// Found reads what was appended and tells whether the needle has appeared.
+func (w *LogWatch) Found() bool {
 	f, err := os.Open(w.path)
 	if err != nil {
 		return false

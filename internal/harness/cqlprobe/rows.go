@@ -1,4 +1,4 @@
-package main
+package cqlprobe
 
 import (
 	"encoding/hex"

@@ -1,7 +1,8 @@
-package main
+package cqlprobe
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"strings"
@@ -122,19 +123,19 @@ func TestHelpPrintsUsageAndExitsZero(t *testing.T) {
 		t.Errorf("usage text lacks the synopsis or the password variable:\n%s", out.String())
 	}
 	var stderr bytes.Buffer
-	if code := run([]string{"-h"}, env(nil), &bytes.Buffer{}, &stderr); code != exitOK {
-		t.Errorf("run -h = %d, want %d", code, exitOK)
+	if code := Run(context.Background(), []string{"-h"}, env(nil), &bytes.Buffer{}, &stderr); code != ExitOK {
+		t.Errorf("run -h = %d, want %d", code, ExitOK)
 	}
-	if code := run(nil, env(nil), &bytes.Buffer{}, &stderr); code != exitBadUsage {
-		t.Errorf("run without -hosts = %d, want %d", code, exitBadUsage)
+	if code := Run(context.Background(), nil, env(nil), &bytes.Buffer{}, &stderr); code != ExitBadUsage {
+		t.Errorf("run without -hosts = %d, want %d", code, ExitBadUsage)
 	}
 }
 
 func TestThePasswordIsNeverPrinted(t *testing.T) {
 	var stderr bytes.Buffer
-	code := run([]string{"-hosts", "h", "-user", "u", "-cert", "c.pem"}, env(map[string]string{passwordEnv: "pw-123"}), &bytes.Buffer{}, &stderr)
-	if code != exitBadUsage {
-		t.Fatalf("exit %d, want %d", code, exitBadUsage)
+	code := Run(context.Background(), []string{"-hosts", "h", "-user", "u", "-cert", "c.pem"}, env(map[string]string{passwordEnv: "pw-123"}), &bytes.Buffer{}, &stderr)
+	if code != ExitBadUsage {
+		t.Fatalf("exit %d, want %d", code, ExitBadUsage)
 	}
 	if strings.Contains(stderr.String(), "pw-123") {
 		t.Errorf("the password appears in the error output: %s", stderr.String())
