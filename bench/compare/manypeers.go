@@ -31,6 +31,13 @@ const firstPassDone = "recover pass over the whole pinset done in"
 // latency of a change reaching every peer, not a queue.
 const reachPace = 100 * time.Millisecond
 
+// addLoadQuery are the options of the pins of the REST add runs of 1 and
+// of N peers: one copy each (allocated to one peer), so that both runs
+// ask kubo the same work per pin and the N-peer run measures what the
+// other peers add (each reads and applies every change). With replication
+// -1, N peers on one machine would pin N copies of each pin on one CPU.
+const addLoadQuery = "replication-min=1&replication-max=1"
+
 // reachLimit is how long the phase waits, after the last timed pin, for
 // every peer to have every pin.
 const reachLimit = 30 * time.Second
@@ -105,7 +112,7 @@ func (h *harness) runManyPeers(ctx context.Context, be *backend) error {
 func (m *manyPeers) setup(ctx context.Context) error {
 	m.progress("setting up %d peers sharing %d kubo", m.cfg.peers, m.cfg.kubos)
 	series := fmt.Sprintf("reach-%s-%d", sizeLabel(m.cfg.size), m.h.run.Started.Unix())
-	m.reach = genCIDs(series, m.cfg.reachPins)
+	m.reach = genPinnableCIDs(series, m.cfg.reachPins)
 	watch := make(map[string]bool, len(m.reach))
 	for _, c := range m.reach {
 		watch[c] = true
@@ -222,10 +229,10 @@ func (m *manyPeers) addLoad(ctx context.Context, prefix string, peers []*peer) (
 	for i, p := range peers {
 		ports[i] = p.restPort
 	}
-	cids := genCIDs(series, m.h.cfg.restPins)
+	cids := genPinnableCIDs(series, m.h.cfg.restPins)
 	m.progress("REST pin add: %d pins at %d clients over %d peers", len(cids), m.h.cfg.clients, len(peers))
 	meter := startMeter(m.pids(), m.h.db.pid, 500*time.Millisecond)
-	res := runAddLoad(ctx, ports, cids, m.h.cfg.clients, nil)
+	res := runAddLoad(ctx, ports, cids, addLoadQuery, m.h.cfg.clients, nil)
 	c := meter.stop()
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
@@ -397,7 +404,7 @@ func (m *manyPeers) reachPhase(ctx context.Context) error {
 	defer tick.Stop()
 	for i, c := range m.reach {
 		sent[i] = time.Now()
-		if err := restPinAdd(ctx, p0.restPort, c); err != nil {
+		if err := restPinAdd(ctx, p0.restPort, c, ""); err != nil {
 			return fmt.Errorf("pin %d of %d: %w", i+1, len(m.reach), err)
 		}
 		select {

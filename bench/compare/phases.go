@@ -359,7 +359,7 @@ func (s *scenario) waitWritable(ctx context.Context, p *peer, series string) (in
 func waitWritable(ctx context.Context, p *peer, series string) (int, error) {
 	n := 0
 	err := proc.WaitFor(ctx, time.Minute, p.proc, func(ctx context.Context) bool {
-		err := restPinAdd(ctx, p.restPort, genCID(series, n).String())
+		err := restPinAdd(ctx, p.restPort, genCID(series, n).String(), "")
 		n++
 		return err == nil
 	})
@@ -385,7 +385,7 @@ func (s *scenario) addLoadPhase(ctx context.Context, prefix string) (int, error)
 		return 0, err
 	}
 	m := s.meter(200*time.Millisecond, s.peers...)
-	res := runAddLoad(ctx, []int{p0.restPort}, cids, s.h.cfg.clients, func(done int) {
+	res := runAddLoad(ctx, []int{p0.restPort}, cids, "", s.h.cfg.clients, func(done int) {
 		s.progress("%s: %d/%d pins added", prefix, done, len(cids))
 	})
 	c := m.stop()

@@ -31,6 +31,32 @@ func genCID(series string, i int) cid.Cid {
 	return cid.NewCidV1(cid.Raw, digest)
 }
 
+// genPinnableCID is the i-th CID of a series that every kubo pins at
+// once, offline: CIDv1, raw codec, identity multihash of the 32 bytes of
+// genCID's digest (the block is the CID itself). The N-peer phase adds
+// these, so that the time of a pin to every tracker and the cost of idle
+// peers are not those of failing pins retried.
+func genPinnableCID(series string, i int) cid.Cid {
+	digest, err := mh.Decode(genCID(series, i).Hash())
+	if err != nil {
+		panic(err) // genCID's multihash always decodes
+	}
+	id, err := mh.Sum(digest.Digest, mh.IDENTITY, -1)
+	if err != nil {
+		panic(err) // identity takes any 32 bytes
+	}
+	return cid.NewCidV1(cid.Raw, id)
+}
+
+// genPinnableCIDs returns n CID strings of a series, as genPinnableCID.
+func genPinnableCIDs(series string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = genPinnableCID(series, i).String()
+	}
+	return out
+}
+
 // genCIDs returns n CID strings of a series.
 func genCIDs(series string, n int) []string {
 	out := make([]string, n)

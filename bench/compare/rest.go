@@ -19,12 +19,16 @@ var httpClient = &http.Client{Transport: &http.Transport{
 	IdleConnTimeout:     30 * time.Second,
 }}
 
-// restPinAdd is POST /pins/{cid} with the cluster's default options
-// (replication -1: allocated everywhere).
-func restPinAdd(ctx context.Context, port int, cid string) error {
+// restPinAdd is POST /pins/{cid}?{query}; an empty query takes the
+// cluster's default options (replication -1: allocated everywhere).
+func restPinAdd(ctx context.Context, port int, cid, query string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/pins/%s", port, cid), nil)
+	url := fmt.Sprintf("http://127.0.0.1:%d/pins/%s", port, cid)
+	if query != "" {
+		url += "?" + query
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return err
 	}
@@ -50,8 +54,9 @@ type addLoad struct {
 
 // runAddLoad adds every cid through POST /pins at `clients` concurrent
 // clients, the k-th request to the peer at ports[k % len(ports)] (round
-// robin). progress is called at every quarter of the pins.
-func runAddLoad(ctx context.Context, ports []int, cids []string, clients int, progress func(done int)) addLoad {
+// robin), with the options of query (see restPinAdd). progress is called
+// at every quarter of the pins.
+func runAddLoad(ctx context.Context, ports []int, cids []string, query string, clients int, progress func(done int)) addLoad {
 	type job struct {
 		port int
 		cid  string
@@ -71,7 +76,7 @@ func runAddLoad(ctx context.Context, ports []int, cids []string, clients int, pr
 			defer wg.Done()
 			for j := range work {
 				s := time.Now()
-				err := restPinAdd(ctx, j.port, j.cid)
+				err := restPinAdd(ctx, j.port, j.cid, query)
 				d := time.Since(s)
 				mu.Lock()
 				if err != nil {

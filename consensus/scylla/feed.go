@@ -442,16 +442,20 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// run reads the feed until ctx ends: at once when woken up (a hint),
-// else every pollInterval while it finds changes; reads that find none
-// back off to idlePolls times pollInterval (at most half of the overlap),
-// so that an idle peer costs the database little. Hints keep a busy
-// cluster at full speed.
+// run reads the feed until ctx ends: when woken up (a hint), at once or
+// at the end of wakeGap after the previous read, else every pollInterval
+// while it finds changes; reads that find none back off to idlePolls
+// times pollInterval (at most half of the overlap), so that an idle peer
+// costs the database little. Hints keep a busy cluster at full speed,
+// and wakeGap bounds what they cost: however many peers send them, a
+// peer reads at most once per gap.
 func (f *feed) run(ctx context.Context) {
 	maxInterval := min(idlePolls*f.cfg.pollInterval, max(f.cfg.overlap/2, f.cfg.pollInterval))
+	gap := min(wakeGap, f.cfg.pollInterval)
 	interval := f.cfg.pollInterval
 	t := time.NewTimer(interval)
 	defer t.Stop()
+	var last time.Time // when the last read started
 	failures := 0
 	for {
 		select {
@@ -460,7 +464,14 @@ func (f *feed) run(ctx context.Context) {
 		case <-t.C:
 		case <-f.wake:
 			interval = f.cfg.pollInterval
+			if wait := gap - time.Since(last); wait > 0 {
+				// Woken within the gap: read at its end, once for
+				// every hint that comes until then.
+				resetTimer(t, wait)
+				continue
+			}
 		}
+		last = time.Now()
 		found, err := f.pollCount(ctx)
 		switch {
 		case err != nil:
@@ -481,18 +492,32 @@ func (f *feed) run(ctx context.Context) {
 			logger.Infof("reading the change feed works again after %d failure(s)", failures)
 			failures = 0
 		}
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
-		}
-		t.Reset(interval)
+		resetTimer(t, interval)
 	}
+}
+
+// resetTimer makes t fire after d, whether or not it has fired.
+func resetTimer(t *time.Timer, d time.Duration) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
 }
 
 // idlePolls bounds the back-off of reads that find nothing.
 const idlePolls = 10
+
+// wakeGap is the shortest time between two reads of a peer that hints
+// wake up (at most poll_interval). Every peer that adds pins sends hints
+// (one per hintGap at most), and every peer reads on them: without a gap,
+// busy peers would make every peer read back to back, and the database's
+// load would grow with the number of peers times the hints each receives.
+// With it, a peer reads at most 1/wakeGap times a second, and a change
+// waits at most wakeGap longer.
+const wakeGap = 200 * time.Millisecond
 
 // saveCheckpoint records the position; the caller holds f.mu.
 func (f *feed) saveCheckpoint(ctx context.Context) {

@@ -630,3 +630,51 @@ func TestPartitionMissingFromTheIndexIsReadBySweep(t *testing.T) {
 	r.poll(t)
 	r.mustTrack(t, 1, now)
 }
+
+// Hints from many busy peers must not make a peer read back to back: the
+// reads they trigger are at least wakeGap apart, and a change is still
+// read within about wakeGap of its hint.
+func TestHintsReadAtMostOncePerGap(t *testing.T) {
+	r := newFeedRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.feed.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	queries := func() int {
+		r.store.mu.Lock()
+		defer r.store.mu.Unlock()
+		return r.store.queries
+	}
+	before := queries()
+	start := time.Now()
+	for time.Since(start) < time.Second { // 24 peers' hints: one every 2 ms
+		r.feed.wakeUp()
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	// Each read of the rig is at most 2 queries (one bucket, two at a
+	// minute's turn); reads at least wakeGap apart, plus the first.
+	reads := int(elapsed/wakeGap) + 1
+	if q := queries() - before; q > 2*reads+2 {
+		t.Fatalf("%d hints in %s made %d queries: want at most %d reads (one per %s)", int(elapsed/(2*time.Millisecond)), elapsed.Round(time.Millisecond), q, reads, wakeGap)
+	} else if q == 0 {
+		t.Fatal("hints made no read")
+	}
+
+	// A change and its hint: tracked within the gap (and some slack).
+	r.clock.advance(time.Second)
+	now := r.clock.now()
+	r.store.addEvent(event(1, scyllastate.OpPin, now, now))
+	r.feed.wakeUp()
+	deadline := time.Now().Add(wakeGap + 500*time.Millisecond)
+	for {
+		if p, seen := r.tracker.state(statetest.Cid(1)); seen && p != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a hinted change was not read within %s", wakeGap+500*time.Millisecond)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
