@@ -82,17 +82,7 @@ const (
 )
 
 func cassandraMain(ctx context.Context, args []string) int {
-	cmd := "help"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
-	name := os.Getenv("CASSANDRA_NAME")
-	if name == "" {
-		name = "main"
-	}
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "cassandra.sh[%s]: %s\n", name, fmt.Sprintf(format, a...))
-	}
+	cmd, args, logf := toolArgs(args, "cassandra.sh", "CASSANDRA_NAME", "main")
 	fail := func(err error) int {
 		logf("ERROR: %v", err)
 		if ctx.Err() != nil {

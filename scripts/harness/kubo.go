@@ -92,17 +92,7 @@ var kuboCommands = map[string]struct {
 // kuboMain is scripts/kubo.sh: the interface, messages and exit statuses
 // of the shell script it replaces.
 func kuboMain(ctx context.Context, args []string) int {
-	cmd := "help"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
-	name := os.Getenv("KUBO_NAME")
-	if name == "" {
-		name = "kubo0"
-	}
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "kubo.sh[%s]: %s\n", name, fmt.Sprintf(format, a...))
-	}
+	cmd, args, logf := toolArgs(args, "kubo.sh", "KUBO_NAME", "kubo0")
 	fail := func(err error) int {
 		if ctx.Err() != nil {
 			return exitInterrupted

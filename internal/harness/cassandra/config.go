@@ -14,15 +14,15 @@
 package cassandra
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/settings"
 )
 
 // ErrConfig marks a setting that cannot work; the message names the
@@ -73,18 +73,8 @@ func EnvWith(vars map[string]string) func(string) string {
 	}
 }
 
-// taggedError is a message that matches its sentinel with errors.Is (the
-// sentinel's text stays out of the message the command line prints).
-type taggedError struct {
-	sentinel error
-	msg      string
-}
-
-func (e *taggedError) Error() string        { return e.msg }
-func (e *taggedError) Is(target error) bool { return target == e.sentinel }
-
 func tagged(sentinel error, format string, args ...any) error {
-	return &taggedError{sentinel, fmt.Sprintf(format, args...)}
+	return settings.Errorf(sentinel, format, args...)
 }
 
 func bad(format string, args ...any) error { return tagged(ErrConfig, format, args...) }
@@ -188,21 +178,9 @@ func splitList(s string) []string {
 	return strings.Split(strings.TrimSuffix(s, ","), ",")
 }
 
-func seconds(name, v string) (time.Duration, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || strings.TrimLeft(v, "0123456789") != "" {
-		return 0, bad("%s must be a number of seconds (got '%s')", name, v)
-	}
-	return time.Duration(n) * time.Second, nil
-}
+func seconds(name, v string) (time.Duration, error) { return settings.Seconds(ErrConfig, name, v) }
 
-func port(name, v string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 65535 || strings.TrimLeft(v, "0123456789") != "" {
-		return 0, bad("%s must be a port number (got '%s')", name, v)
-	}
-	return n, nil
-}
+func port(name, v string) (int, error) { return settings.Port(ErrConfig, name, v) }
 
 func boolean(name, v string) (bool, error) {
 	switch v {
@@ -215,23 +193,7 @@ func boolean(name, v string) (bool, error) {
 }
 
 // readRecorded reads KEY=VALUE lines (instance.conf; missing: none).
-func readRecorded(path string) map[string]string {
-	out := map[string]string{}
-	f, err := os.Open(path)
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	keyRE := regexp.MustCompile(`^[A-Z_]+$`)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		if keyRE.MatchString(k) {
-			out[k] = v
-		}
-	}
-	return out
-}
+func readRecorded(path string) map[string]string { return settings.ReadRecorded(path) }
 
 // record writes the settings a later command reads back.
 func (in *Instance) record() error {
@@ -251,5 +213,5 @@ func (in *Instance) record() error {
 		"VERSION=" + in.Version,
 		"DCS=" + strings.Join(in.DCs, ","),
 	}
-	return os.WriteFile(filepath.Join(in.Dir, "instance.conf"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	return settings.WriteRecorded(filepath.Join(in.Dir, "instance.conf"), lines)
 }
