@@ -73,6 +73,12 @@ type tracker struct {
 	seen     *cidFilter // CIDs that may have a stored error
 	building *cidFilter // the filter a full read is making, or nil
 
+	remote    chan remoteCall // remote pins' Track calls (trackremote.go)
+	remoteOn  atomic.Bool     // the workers of remote calls run
+	pendingMu sync.Mutex
+	pending   map[api.Cid]uint64 // CID -> seq of its queued remote call
+	remoteSeq uint64             // under pendingMu
+
 	recorded   atomic.Int64 // pin errors stored (recounted at each full read)
 	passDelta  int64        // changes of recorded during a full read (filterMu)
 	unrecorded atomic.Int64 // pin errors the last sweep could not store
@@ -132,6 +138,8 @@ func newTracker(t ipfscluster.PinTracker, self peer.ID, peerName string, store f
 		cancel:     cancel,
 		wake:       make(chan struct{}, 1),
 		seen:       newCidFilter(true),
+		remote:     make(chan remoteCall, remoteQueue),
+		pending:    map[api.Cid]uint64{},
 	}
 }
 
@@ -148,6 +156,7 @@ func (t *tracker) SetClient(client *rpc.Client) {
 	t.wg.Add(2)
 	go func() { defer t.wg.Done(); t.loadLoop() }()
 	go func() { defer t.wg.Done(); t.sweepLoop() }()
+	t.startRemote()
 }
 
 // Shutdown stops the sweep, then upstream's tracker.
@@ -157,15 +166,22 @@ func (t *tracker) Shutdown(ctx context.Context) error {
 	return t.PinTracker.Shutdown(ctx)
 }
 
-// Track tracks a pin (one change per CID at a time, see forget).
+// Track tracks a pin (one change per CID at a time, see forget). A pin
+// allocated to other peers is tracked by the wrapper's workers (see
+// trackremote.go).
 func (t *tracker) Track(ctx context.Context, pin api.Pin) error {
+	if pin.IsRemotePin(t.self) && t.queueRemote(pin) {
+		return nil
+	}
 	defer t.locks.lock(pin.Cid)()
+	t.supersede(pin.Cid)
 	return t.PinTracker.Track(ctx, pin)
 }
 
 // Untrack untracks a CID (one change per CID at a time, see forget).
 func (t *tracker) Untrack(ctx context.Context, c api.Cid) error {
 	defer t.locks.lock(c)()
+	t.supersede(c)
 	return t.PinTracker.Untrack(ctx, c)
 }
 
@@ -220,6 +236,7 @@ func (t *tracker) Recover(ctx context.Context, c api.Cid) (api.PinInfo, error) {
 // retry retries a stored error; the caller holds the CID's lock. The row
 // stays until an operation of the CID succeeds; a failure replaces it.
 func (t *tracker) retry(ctx context.Context, st errorStore, e scyllastate.TrackerError) (api.PinInfo, error) {
+	t.supersede(e.Cid)
 	pin, err := st.Get(ctx, e.Cid)
 	switch {
 	case errors.Is(err, state.ErrNotFound):

@@ -157,6 +157,7 @@ func (s *fakeErrorStore) setFail(v bool) {
 // fakeIPFS is the IPFS connector of the cluster's RPC: pins and unpins
 // fail while broken.
 type fakeIPFS struct {
+	gate   chan struct{} // when set, Unpin waits until it is closed
 	mu     sync.Mutex
 	broken bool
 	down   bool // PinLsCid fails too: the daemon does not answer
@@ -175,6 +176,9 @@ func (f *fakeIPFS) Pin(_ context.Context, in api.Pin, _ *struct{}) error {
 }
 
 func (f *fakeIPFS) Unpin(_ context.Context, in api.Pin, _ *struct{}) error {
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.unpins[in.Cid]++
@@ -594,5 +598,101 @@ func TestCidFilterHasNoFalseNegatives(t *testing.T) {
 	}
 	if !newCidFilter(true).maybe(statetest.Cid(1)) {
 		t.Fatal("an unloaded filter must answer maybe")
+	}
+}
+
+// remotePin is pin n allocated to another peer.
+func (r *trackerRig) remotePin(n int) api.Pin {
+	p := api.PinCid(statetest.Cid(n))
+	p.ReplicationFactorMin, p.ReplicationFactorMax = 1, 1
+	p.Allocations = []peer.ID{statetest.PeerID(2)}
+	r.state.mu.Lock()
+	r.state.pins[p.Cid] = p
+	r.state.mu.Unlock()
+	return p
+}
+
+// A pin allocated to other peers makes upstream's tracker unpin it from
+// IPFS; with an IPFS that does not answer, the caller (a reader of the
+// change feed) must not wait: the wrapper's workers make the call.
+func TestRemotePinDoesNotWaitForIPFS(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	gate := make(chan struct{})
+	r.ipfs.gate = gate
+	defer func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	}()
+	for n := 1; n <= 2*remoteWorkers; n++ {
+		done := make(chan error, 1)
+		p := r.remotePin(n)
+		go func() { done <- r.w.Track(context.Background(), p) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("Track of remote pin %d waited for IPFS", n)
+		}
+	}
+	close(gate)
+	eventually(t, "every remote pin unpinned from IPFS", func() bool {
+		for n := 1; n <= 2*remoteWorkers; n++ {
+			if r.ipfs.unpinCount(statetest.Cid(n)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// A change made after a remote pin's call was queued wins: the CID pinned
+// here later must not be unpinned by the older, queued call.
+func TestLaterChangeSupersedesQueuedRemoteCall(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	gate := make(chan struct{})
+	r.ipfs.gate = gate
+	// Occupy every worker with a call that waits on IPFS.
+	for n := 1; n <= remoteWorkers; n++ {
+		if err := r.w.Track(context.Background(), r.remotePin(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the workers busy", func() bool {
+		r.w.pendingMu.Lock()
+		defer r.w.pendingMu.Unlock()
+		return len(r.w.pending) == 0
+	})
+	const x = 100
+	if err := r.w.Track(context.Background(), r.remotePin(x)); err != nil {
+		t.Fatal(err)
+	}
+	p := r.pin(x) // now allocated here: tracked and pinned at once
+	close(gate)
+	eventually(t, "the workers idle", func() bool {
+		for n := 1; n <= remoteWorkers; n++ {
+			if r.ipfs.unpinCount(statetest.Cid(n)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, "the later pin pinned", func() bool {
+		r.ipfs.mu.Lock()
+		defer r.ipfs.mu.Unlock()
+		return r.ipfs.pinned[p.Cid]
+	})
+	time.Sleep(100 * time.Millisecond) // a stray queued call would run now
+	if n := r.ipfs.unpinCount(p.Cid); n != 0 {
+		t.Fatalf("the queued remote call ran after the later pin: %d unpin(s) of %s", n, p.Cid)
+	}
+	r.ipfs.mu.Lock()
+	defer r.ipfs.mu.Unlock()
+	if !r.ipfs.pinned[p.Cid] {
+		t.Fatalf("%s is not pinned in IPFS", p.Cid)
 	}
 }
