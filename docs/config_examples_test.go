@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config/configtest"
 	scyllacons "github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/consensus/scylla"
 )
 
@@ -93,16 +94,7 @@ func baseFolder(t *testing.T) (service map[string]any, identity string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Manager().Default(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Identity().Default(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SaveConfigToDisk(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SaveIdentityToDisk(); err != nil {
+	if err := configtest.WriteNew(h, nil); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(h.ConfigPath())
