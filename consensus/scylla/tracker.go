@@ -73,11 +73,16 @@ type tracker struct {
 	seen     *cidFilter // CIDs that may have a stored error
 	building *cidFilter // the filter a full read is making, or nil
 
-	remote    chan remoteCall // remote pins' Track calls (trackremote.go)
-	remoteOn  atomic.Bool     // the workers of remote calls run
-	pendingMu sync.Mutex
-	pending   map[api.Cid]uint64 // CID -> seq of its queued remote call
-	remoteSeq uint64             // under pendingMu
+	// Remote pins' Track calls (trackremote.go): a queue of CIDs, each
+	// with its latest call in pending.
+	remoteOn    atomic.Bool // the workers of remote calls run
+	remoteReady chan struct{}
+	pendingMu   sync.Mutex
+	pending     map[api.Cid]remoteCall
+	remoteFIFO  []api.Cid // under pendingMu, from remoteHead
+	remoteHead  int
+	remoteSeq   uint64
+	held        *ipfsHeld // which CIDs IPFS may hold (ipfsheld.go)
 
 	recorded   atomic.Int64 // pin errors stored (recounted at each full read)
 	passDelta  int64        // changes of recorded during a full read (filterMu)
@@ -129,17 +134,18 @@ func (c *Consensus) WrapTracker(t ipfscluster.PinTracker, peerName string) ipfsc
 func newTracker(t ipfscluster.PinTracker, self peer.ID, peerName string, store func(context.Context) (errorStore, error), queueLimit int) *tracker {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &tracker{
-		PinTracker: t,
-		self:       self,
-		peerName:   peerName,
-		store:      store,
-		queueLimit: int64(max(queueLimit, 1)),
-		ctx:        ctx,
-		cancel:     cancel,
-		wake:       make(chan struct{}, 1),
-		seen:       newCidFilter(true),
-		remote:     make(chan remoteCall, remoteQueue),
-		pending:    map[api.Cid]uint64{},
+		PinTracker:  t,
+		self:        self,
+		peerName:    peerName,
+		store:       store,
+		queueLimit:  int64(max(queueLimit, 1)),
+		ctx:         ctx,
+		cancel:      cancel,
+		wake:        make(chan struct{}, 1),
+		seen:        newCidFilter(true),
+		pending:     map[api.Cid]remoteCall{},
+		remoteReady: make(chan struct{}, 1),
+		held:        newIPFSHeld(),
 	}
 }
 
@@ -170,11 +176,12 @@ func (t *tracker) Shutdown(ctx context.Context) error {
 // allocated to other peers is tracked by the wrapper's workers (see
 // trackremote.go).
 func (t *tracker) Track(ctx context.Context, pin api.Pin) error {
-	if pin.IsRemotePin(t.self) && t.queueRemote(pin) {
-		return nil
+	if pin.IsRemotePin(t.self) {
+		return t.trackRemotePin(ctx, pin)
 	}
 	defer t.locks.lock(pin.Cid)()
 	t.supersede(pin.Cid)
+	t.held.markLocal(pin.Cid)
 	return t.PinTracker.Track(ctx, pin)
 }
 
@@ -228,6 +235,7 @@ func (t *tracker) Recover(ctx context.Context, c api.Cid) (api.PinInfo, error) {
 		return api.PinInfo{}, err
 	}
 	if !found {
+		t.held.markLocal(c)
 		return t.PinTracker.Recover(ctx, c)
 	}
 	return t.retry(ctx, st, e)
@@ -246,7 +254,10 @@ func (t *tracker) retry(ctx context.Context, st errorStore, e scyllastate.Tracke
 	case pin.Type == api.MetaType:
 		// Never pinned on a peer: nothing to retry.
 		err = t.forgetRow(ctx, st, e.Cid)
+	case pin.IsRemotePin(t.self):
+		err = t.trackRemote(ctx, pin)
 	default:
+		t.held.markLocal(e.Cid)
 		err = t.PinTracker.Track(ctx, pin)
 	}
 	return t.PinTracker.Status(ctx, e.Cid), err

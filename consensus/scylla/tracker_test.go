@@ -161,6 +161,7 @@ type fakeIPFS struct {
 	mu     sync.Mutex
 	broken bool
 	down   bool // PinLsCid fails too: the daemon does not answer
+	noList bool // PinLs fails
 	pinned map[api.Cid]bool
 	unpins map[api.Cid]int
 }
@@ -205,6 +206,10 @@ func (f *fakeIPFS) PinLsCid(_ context.Context, in api.Pin, out *api.IPFSPinStatu
 func (f *fakeIPFS) PinLs(_ context.Context, in <-chan []string, out chan<- api.IPFSPinInfo) error {
 	defer close(out)
 	f.mu.Lock()
+	if f.noList {
+		f.mu.Unlock()
+		return errors.New("pin/ls: connection refused")
+	}
 	var pins []api.Cid
 	for c := range f.pinned {
 		pins = append(pins, c)
@@ -612,6 +617,26 @@ func (r *trackerRig) remotePin(n int) api.Pin {
 	return p
 }
 
+// heldRemotePin is remotePin n, which IPFS holds (pinned here before it
+// went to another peer): its tracking must unpin it.
+func (r *trackerRig) heldRemotePin(n int) api.Pin {
+	p := r.remotePin(n)
+	r.ipfs.mu.Lock()
+	r.ipfs.pinned[p.Cid] = true
+	r.ipfs.mu.Unlock()
+	return p
+}
+
+// heldRemotePins is heldRemotePin 1..n, all held before any is tracked
+// (as pins held before the wrapper lists IPFS's pins).
+func (r *trackerRig) heldRemotePins(n int) []api.Pin {
+	pins := make([]api.Pin, n)
+	for i := range pins {
+		pins[i] = r.heldRemotePin(i + 1)
+	}
+	return pins
+}
+
 // A pin allocated to other peers makes upstream's tracker unpin it from
 // IPFS; with an IPFS that does not answer, the caller (a reader of the
 // change feed) must not wait: the wrapper's workers make the call.
@@ -626,9 +651,10 @@ func TestRemotePinDoesNotWaitForIPFS(t *testing.T) {
 			close(gate)
 		}
 	}()
+	pins := r.heldRemotePins(2 * remoteWorkers)
 	for n := 1; n <= 2*remoteWorkers; n++ {
 		done := make(chan error, 1)
-		p := r.remotePin(n)
+		p := pins[n-1]
 		go func() { done <- r.w.Track(context.Background(), p) }()
 		select {
 		case err := <-done:
@@ -656,9 +682,12 @@ func TestLaterChangeSupersedesQueuedRemoteCall(t *testing.T) {
 	r := newTrackerRig(t, nil)
 	gate := make(chan struct{})
 	r.ipfs.gate = gate
+	const x = 100
+	pins := r.heldRemotePins(remoteWorkers)
+	later := r.heldRemotePin(x)
 	// Occupy every worker with a call that waits on IPFS.
-	for n := 1; n <= remoteWorkers; n++ {
-		if err := r.w.Track(context.Background(), r.remotePin(n)); err != nil {
+	for _, p := range pins {
+		if err := r.w.Track(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -667,8 +696,7 @@ func TestLaterChangeSupersedesQueuedRemoteCall(t *testing.T) {
 		defer r.w.pendingMu.Unlock()
 		return len(r.w.pending) == 0
 	})
-	const x = 100
-	if err := r.w.Track(context.Background(), r.remotePin(x)); err != nil {
+	if err := r.w.Track(context.Background(), later); err != nil {
 		t.Fatal(err)
 	}
 	p := r.pin(x) // now allocated here: tracked and pinned at once
