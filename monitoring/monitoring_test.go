@@ -1,7 +1,8 @@
 // Package monitoring checks the Prometheus rules and the Grafana dashboard
 // beside it: they parse, and every metric they query is one the peers
 // export (names_test.go). promtool checks and unit-tests the rules
-// themselves (`make test-monitoring`); sharness/t0110 runs them, and every
+// themselves (`make test-monitoring`); TestPrometheusScrapesAPeer of
+// cmd/ipfs-cluster-service runs them, and every
 // dashboard query, on a real Prometheus scraping a real peer.
 package monitoring
 

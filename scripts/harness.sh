@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test harness's command line (scripts/harness, Go; internal/harness):
-#   scripts/harness.sh cassandra|kubo COMMAND [ARGS]
-# scripts/cassandra.sh and scripts/kubo.sh call it. The binary is built once per source
+#   scripts/harness.sh cassandra|kubo|cluster|deps COMMAND [ARGS] | demo | with-cassandra CMD... | sharness [TEST.sh...]
+# scripts/cassandra.sh, kubo.sh, deps.sh, with-cassandra.sh and sharness/run-sharness-tests.sh call it. The binary is built once per source
 # version (a hash of its Go sources, templates, go.mod and go.sum) into
 # $HARNESS_CACHE_DIR [${XDG_CACHE_HOME:-$HOME/.cache}/ipfs-cluster-scylla]; GO [go] builds it.
 # It runs with HARNESS_ROOT set to the repository (tools/kubo, bin/).

@@ -5,12 +5,8 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +22,7 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config/configtest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/treetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/service"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
@@ -125,68 +122,6 @@ func testPins(n int) []api.Pin {
 	return pins
 }
 
-// entry is what a folder entry looks like from outside: a change to any
-// of these is a modification of the source.
-type entry struct {
-	mode  fs.FileMode
-	size  int64
-	mtime time.Time
-	sum   string
-}
-
-func snapshotTree(t *testing.T, root string) map[string]entry {
-	t.Helper()
-	tree := map[string]entry{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		e := entry{mode: info.Mode(), size: info.Size(), mtime: info.ModTime()}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-			e.sum = hex.EncodeToString(h.Sum(nil))
-		}
-		rel, _ := filepath.Rel(root, path)
-		tree[rel] = e
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tree
-}
-
-func requireSameTree(t *testing.T, before, after map[string]entry) {
-	t.Helper()
-	for p, b := range before {
-		a, ok := after[p]
-		switch {
-		case !ok:
-			t.Errorf("source modified: %s was removed", p)
-		case a != b:
-			t.Errorf("source modified: %s was %+v, is %+v", p, b, a)
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			t.Errorf("source modified: %s was created", p)
-		}
-	}
-}
-
 func migrate(t *testing.T, from, to string, opts service.MigrateOptions) (*service.MigrateReport, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -207,13 +142,13 @@ func TestMigrateCopiesEveryPinAndNeverModifiesTheSource(t *testing.T) {
 		t.Run(strings.TrimSuffix(src.consensus+"/"+src.datastore, "/"), func(t *testing.T) {
 			from := sourcePeer(t, src.consensus, src.datastore, pins)
 			to, st := scyllaPeer(t, 64) // several batches
-			before := snapshotTree(t, from)
+			before := treetest.Snapshot(t, from)
 
 			rep, err := migrate(t, from, to, service.MigrateOptions{WorkDir: t.TempDir()})
 			if err != nil {
 				t.Fatalf("migrate: %s", err)
 			}
-			requireSameTree(t, before, snapshotTree(t, from))
+			treetest.RequireSame(t, before, treetest.Snapshot(t, from))
 			if rep.Pins != n || rep.Written != n || rep.Present != n || rep.Missing != 0 || rep.Different != 0 || rep.TargetPins != n {
 				t.Fatalf("report %+v: want %d pins read, written, present and in the keyspace, none missing or different", rep, n)
 			}
@@ -249,7 +184,7 @@ func TestMigrateFinishesWhenRunAgainAfterAnInterruption(t *testing.T) {
 	const n = 2000
 	from := sourcePeer(t, config.Crdt, "pebble", testPins(n))
 	to, st := scyllaPeer(t, 100)
-	before := snapshotTree(t, from)
+	before := treetest.Snapshot(t, from)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -273,7 +208,7 @@ func TestMigrateFinishesWhenRunAgainAfterAnInterruption(t *testing.T) {
 	if rep.Present != n || rep.TargetPins != n {
 		t.Fatalf("second run: %d present, keyspace holds %d: want %d and %d (no duplicates)", rep.Present, rep.TargetPins, n, n)
 	}
-	requireSameTree(t, before, snapshotTree(t, from))
+	treetest.RequireSame(t, before, treetest.Snapshot(t, from))
 }
 
 // tamper removes one pin from the shared pinset and changes another when

@@ -64,9 +64,11 @@ func writeConfigWith(t *testing.T, dir string, db *scyllastate.Config, ipfs *tes
 		c.Restapi.HTTPListenAddr = []ma.Multiaddr{local}
 		c.Pinsvcapi.HTTPListenAddr = []ma.Multiaddr{local}
 		c.Ipfsproxy.ListenAddr = []ma.Multiaddr{local}
-		node := ma.StringCast(fmt.Sprintf("/ip4/%s/tcp/%d", ipfs.Addr, ipfs.Port))
-		c.Ipfshttp.NodeAddr = node
-		c.Ipfsproxy.NodeAddr = node
+		if ipfs != nil { // else mod sets the IPFS daemon
+			node := ma.StringCast(fmt.Sprintf("/ip4/%s/tcp/%d", ipfs.Addr, ipfs.Port))
+			c.Ipfshttp.NodeAddr = node
+			c.Ipfsproxy.NodeAddr = node
+		}
 		*c.ScyllaState = *db
 		if mod != nil {
 			mod(c)

@@ -5,16 +5,20 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ipfs-cluster/ipfs-cluster/test"
 
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/kubotest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/service"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
@@ -91,9 +95,13 @@ func TestPeerWaitsForTheDatabase(t *testing.T) {
 	down.Hosts = []string{"127.0.0.1:" + strconv.Itoa(fw.port)}
 	down.ConnectTimeout = time.Second
 
-	p := &testPeer{dir: t.TempDir(), ipfs: test.NewIpfsMock(t)}
-	t.Cleanup(p.ipfs.Close)
-	writeConfig(t, p.dir, &down, p.ipfs, "early")
+	storeLog := watchLog(t, "scyllastate")
+	k := kubotest.Start(t)
+	p := &testPeer{dir: t.TempDir()}
+	writeConfigWith(t, p.dir, &down, nil, "early", func(c *config.Configs) {
+		c.Ipfshttp.NodeAddr = k.NodeAddr()
+		c.Ipfsproxy.NodeAddr = k.NodeAddr()
+	})
 	started := make(chan struct{})
 	go func() {
 		defer close(started)
@@ -104,6 +112,11 @@ func TestPeerWaitsForTheDatabase(t *testing.T) {
 		t.Fatal("the peer became ready while the database was unreachable")
 	case <-time.After(4 * time.Second):
 	}
+	// The log says why it waits, for which host, and which setting bounds the wait.
+	line := storeLog.line("database unreachable, retrying")
+	if !strings.Contains(line, down.Hosts[0]) || !strings.Contains(line, "ready_timeout") {
+		t.Errorf("while the database is down the log line %q should say so, naming %s and ready_timeout", line, down.Hosts[0])
+	}
 	fw.open(t)
 	select {
 	case <-started:
@@ -111,9 +124,11 @@ func TestPeerWaitsForTheDatabase(t *testing.T) {
 		t.Fatal("the peer did not become ready after the database came up")
 	}
 	defer p.stop(t)
-	if _, err := p.peer.Cluster.Pin(context.Background(), testCid(t), everywhere()); err != nil {
+	c := k.Add(t, fmt.Appendf(nil, "after the database came up %d", time.Now().UnixNano()))
+	if _, err := p.peer.Cluster.Pin(context.Background(), c, everywhere()); err != nil {
 		t.Fatalf("pinning once the database is up: %s", err)
 	}
+	waitFor(t, 30*time.Second, "the pin pinned in kubo", func() bool { return k.Pinned(t, c) })
 }
 
 func TestPeerStopsOnSchemaItCannotUse(t *testing.T) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR disable=SC2016,SC2034 # sharness evals the single-quoted bodies and reads test_description
 
-test_description="make demo (scripts/demo.sh) without a terminal: pins through 3 peers, says how to keep the metrics URL up, no colour codes, stops what it started"
+test_description="make demo (scripts/harness.sh demo) without a terminal: pins through 3 peers, says how to keep the metrics URL up, no colour codes, stops what it started"
 
 . "$(dirname "$0")/lib/test-lib.sh"
 
@@ -9,7 +9,7 @@ test_cassandra_require
 
 test_expect_success CASSANDRA,KUBO 'the demo runs to the end without a terminal' '
 	DEMO=$PWD/demo &&
-	HOME=$TEST_ORIG_HOME DEMO_DIR="$DEMO" "$REPO_ROOT/scripts/demo.sh" </dev/null >demo.out 2>&1
+	HOME=$TEST_ORIG_HOME DEMO_DIR="$DEMO" DEMO_BIN_DIR=$TEST_BIN_DIR "$REPO_ROOT/scripts/harness.sh" demo </dev/null >demo.out 2>&1
 '
 
 test_expect_success CASSANDRA,KUBO 'every peer pinned the file; the metrics were served' '

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,23 +11,14 @@ import (
 	cid "github.com/ipfs/go-cid"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/pinset"
 )
 
 // genCID is the i-th CID of a series: CIDv1, raw codec, sha256 multihash
 // of (series, i). No kubo holds such a block, so an offline kubo fails to
 // pin it at once, for every backend alike.
-func genCID(series string, i int) cid.Cid {
-	h := sha256.New()
-	h.Write([]byte(series))
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(i))
-	h.Write(b[:])
-	digest, err := mh.Encode(h.Sum(nil), mh.SHA2_256)
-	if err != nil {
-		panic(err) // a 32-byte sha256 digest always encodes
-	}
-	return cid.NewCidV1(cid.Raw, digest)
-}
+func genCID(series string, i int) cid.Cid { return pinset.CID(series, i) }
 
 // genPinnableCID is the i-th CID of a series that every kubo pins at
 // once, offline: CIDv1, raw codec, identity multihash of the 32 bytes of

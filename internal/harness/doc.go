@@ -16,6 +16,13 @@
 //   - kubo: throwaway kubo daemons: named instances known by their pid
 //     files (scripts/kubo.sh is a thin wrapper of the command in
 //     scripts/harness), and the benchmark's offline daemons.
+//   - cluster: ipfs-cluster-service peers for the sharness suite and the
+//     demo (init on loopback, daemon known by its pid file, wait, stop,
+//     kill) and the bookkeeping of what a test script started; the
+//     helpers of sharness/lib/peers.sh call the command in scripts/harness.
+//   - deps: what make test and make demo need on the machine, checked and
+//     installed (scripts/deps.sh is a thin wrapper of its command).
+//   - pinset: the benchmarks' pinsets (CIDs no one has, state export files).
 //   - cqlprobe: the small CQL client (login check, statements).
 //   - jsonconf: dotted-path edits of JSON configuration files.
 package harness

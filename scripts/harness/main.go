@@ -1,7 +1,14 @@
 // Command harness is the command line of the test harness
 // (internal/harness): `harness cassandra COMMAND` is scripts/cassandra.sh,
-// `harness kubo COMMAND` is scripts/kubo.sh. The scripts build it once
-// per source version into the cache dir and run it.
+// `harness kubo COMMAND` is scripts/kubo.sh, `harness cluster COMMAND`
+// does the work of the helpers of sharness/lib/peers.sh, `harness demo`
+// is `make demo`, `harness with-cassandra CMD...` is
+// scripts/with-cassandra.sh, `harness deps COMMAND` is scripts/deps.sh,
+// `harness sharness [TEST.sh...]` is sharness/run-sharness-tests.sh, and
+// `harness path` prints where this binary
+// is (so that a caller runs it without scripts/harness.sh each time).
+// scripts/harness.sh builds it once per source version into the cache dir
+// and runs it.
 package main
 
 import (
@@ -21,7 +28,7 @@ func main() {
 
 func run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: harness cassandra|kubo COMMAND [ARGS]")
+		fmt.Fprintln(os.Stderr, "usage: harness cassandra|kubo|cluster|deps COMMAND [ARGS] | demo | with-cassandra CMD... | sharness [TEST.sh...] | path")
 		return 2
 	}
 	switch args[0] {
@@ -29,8 +36,26 @@ func run(ctx context.Context, args []string) int {
 		return cassandraMain(ctx, args[1:])
 	case "kubo":
 		return kuboMain(ctx, args[1:])
+	case "cluster":
+		return clusterMain(ctx, args[1:])
+	case "demo":
+		return demoMain(ctx, args[1:])
+	case "with-cassandra":
+		return withCassandraMain(ctx, args[1:])
+	case "deps":
+		return depsMain(ctx, args[1:])
+	case "sharness":
+		return sharnessMain(ctx, args[1:])
+	case "path":
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "harness path:", err)
+			return exitFailed
+		}
+		fmt.Println(self)
+		return exitOK
 	}
-	fmt.Fprintf(os.Stderr, "harness: unknown tool %q (want cassandra or kubo)\n", args[0])
+	fmt.Fprintf(os.Stderr, "harness: unknown tool %q (want cassandra, kubo, cluster, deps, demo, with-cassandra, sharness or path)\n", args[0])
 	return 2
 }
 

@@ -1,31 +1,10 @@
 # shellcheck shell=bash
-# Test library for the ipfs-cluster-scylla sharness suite.
-#
-# Source it from a test script (bash) after setting test_description:
-#
-#   #!/usr/bin/env bash
-#   test_description="what this file tests"
-#   . lib/test-lib.sh
-#
-# It loads Debian's sharness (SHARNESS_LIB, default /usr/share/sharness/sharness.sh),
-# puts <repo>/bin first on PATH, and loads the helpers below from lib/peers.sh (shared
-# with scripts/demo.sh); test_cassandra_require is defined here. Every daemon started
-# through a helper is stopped when the script ends, whether its tests passed, failed
-# or the script died (sharness `cleanup` plus an EXIT trap), and throwaway keyspaces
-# handed out by test_keyspace are dropped.
-#
-# kubo:     test_kubo_start NAME API_PORT SWARM_PORT, test_kubo_stop NAME,
-#           ipfsCmd NAME ARGS..., test_kubo_dir NAME, test_kubo_pid NAME
-# database: test_cassandra_require, test_keyspace, test_keyspace_drop KS...
-# cluster:  cluster_init DIR [INIT ARGS...], cluster_config_set DIR JQ_FILTER [JQ ARGS...],
-#           cluster_config_scylla DIR KEYSPACE [HOSTS [PORT]], cluster_config_ipfs DIR API_PORT,
-#           cluster_daemon DIR [DAEMON ARGS...], cluster_wait DIR [TIMEOUT],
-#           cluster_start DIR [DAEMON ARGS...], cluster_stop DIR, cluster_kill DIR,
-#           cluster_restapi_port DIR, cluster_id DIR, cluster_addr DIR, ctlCmd DIR ARGS...
-# misc:     test_free_port, test_wait_for TIMEOUT CMD..., test_pid_gone PID [TIMEOUT]
-#
-# Environment: SHARNESS_LIB, TEST_BIN_DIR [<repo>/bin], KUBO_BIN [$TEST_BIN_DIR/ipfs],
-# SCYLLASTATE_TEST_HOSTS [127.0.0.1], SCYLLASTATE_TEST_PORT [9042] (as exported by
+# Test library of the sharness suite. A test script (bash) sets test_description, then
+# `. lib/test-lib.sh`: Debian's sharness ($SHARNESS_LIB [/usr/share/sharness/sharness.sh])
+# and the helpers of lib/peers.sh, with $TEST_BIN_DIR [<repo>/bin] first on PATH. Every
+# daemon started through a helper is stopped when the script ends (passed, failed or died)
+# and the keyspaces handed out by test_keyspace are dropped. Environment: SHARNESS_LIB,
+# TEST_BIN_DIR, KUBO_BIN [$TEST_BIN_DIR/ipfs], SCYLLASTATE_TEST_HOSTS/PORT (as exported by
 # `scripts/cassandra.sh env`), CLUSTER_DATASTORE [scylla], CLUSTER_START_TIMEOUT [60],
 # CLUSTER_STOP_TIMEOUT [30], KUBO_START_TIMEOUT [60].
 
@@ -48,9 +27,8 @@ SHARNESS_TEST_EXTENSION="sh"
 SHARNESS_LIB=${SHARNESS_LIB:-/usr/share/sharness/sharness.sh}
 export SHARNESS_TEST_DIRECTORY SHARNESS_TEST_SRCDIR SHARNESS_BUILD_DIRECTORY SHARNESS_TEST_EXTENSION
 
-# sharness sets HOME to the trash directory: the helpers run scripts/cassandra.sh and
-# scripts/kubo.sh with HOME=$TEST_ORIG_HOME (their caches, Go's); HARNESS_CACHE_DIR keeps a
-# direct call from building scripts/harness.sh's binary anew in each trash directory.
+# sharness sets HOME to the trash directory: the helpers run the harness with
+# HOME=$TEST_ORIG_HOME (its caches, Go's), and its binary is not built anew in each one.
 TEST_ORIG_HOME=${TEST_ORIG_HOME:-$HOME}
 HARNESS_CACHE_DIR=${HARNESS_CACHE_DIR:-${XDG_CACHE_HOME:-$TEST_ORIG_HOME/.cache}/ipfs-cluster-scylla}
 export TEST_ORIG_HOME HARNESS_CACHE_DIR
@@ -67,7 +45,6 @@ fi
 # Instances live in the trash directory: removed with it on success, kept on failure.
 export TEST_KUBO_DIR=$SHARNESS_TRASH_DIRECTORY/kubo
 export TEST_LIB_STATE=$SHARNESS_TRASH_DIRECTORY/.test-lib
-# The helpers (kubo, keyspaces, cluster peers), shared with scripts/demo.sh.
 # shellcheck source-path=SCRIPTDIR source=peers.sh
 . "$TEST_LIB_DIR/peers.sh"
 
@@ -77,24 +54,15 @@ command -v curl >/dev/null 2>&1 && test_set_prereq CURL
 command -v ipfs-cluster-service >/dev/null 2>&1 && test_set_prereq CLUSTER_SERVICE
 command -v ipfs-cluster-ctl >/dev/null 2>&1 && test_set_prereq CLUSTER_CTL
 
-
-# Success path: sharness runs `cleanup` commands before it deletes the trash directory.
+# Success: sharness runs `cleanup` commands before it deletes the trash directory. Failure or
+# unexpected exit: sharness's EXIT trap calls die(), which reads $?.
 cleanup _tl_reap_all
-# Failure / unexpected exit: sharness's EXIT trap calls die(), which reads $?.
 # shellcheck disable=SC2154 # die is defined by sharness
 trap '_tl_code=$?; _tl_reap_all >&4 2>&1; (exit $_tl_code); die' EXIT
 
 # test_cassandra_require: a test that FAILS (never skips) unless CQL is reachable.
 test_cassandra_require() {
-	local host port
-	host=$(test_cassandra_host)
-	port=$(test_cassandra_port)
-	test_expect_success "Cassandra/ScyllaDB answers on $host:$port" "
-		_tl_tcp_open '$host' '$port' || {
-			echo 'nothing listens on $host:$port: start it with scripts/cassandra.sh start' \
-				'(sharness/run-sharness-tests.sh does) or set SCYLLASTATE_TEST_HOSTS/PORT' >&2
-			false
-		}
-	"
+	test_expect_success "Cassandra/ScyllaDB answers on $(test_cassandra_host):$(test_cassandra_port)" \
+		"_tl_h cluster db-answers '$(test_cassandra_host)' '$(test_cassandra_port)'"
 	test_set_prereq CASSANDRA
 }

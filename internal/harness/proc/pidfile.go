@@ -17,7 +17,7 @@ import (
 // recycled pid is never taken for ours. A pid file without a start time
 // (an older script's) is checked by an argv word of the process instead.
 // The layout is that of the shell scripts this replaces (and of the
-// cluster peers' pid files in sharness/lib/peers.sh), so that either sees
+// cluster peers' pid files, internal/harness/cluster), so that either sees
 // the other's daemons.
 
 // PIDFile names a detached daemon: where its pid is recorded, and the argv
@@ -173,4 +173,17 @@ func (f PIDFile) Adopt(logf func(string, ...any)) {
 	}
 	logf("%s: found pid %d running without a pid file: adopting it", f.Label, found[0])
 	_ = f.Record(found[0])
+}
+
+// Exited tells whether pid has exited: it does not exist, or it is a
+// zombie (it only waits to be reaped by its parent or by init).
+func Exited(pid int) bool {
+	if pid <= 0 || !signalable(pid) {
+		return true
+	}
+	st, _, err := stat(pid)
+	if err != nil {
+		return !exists(pid)
+	}
+	return st == 'Z' || st == 'X'
 }
