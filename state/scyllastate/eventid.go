@@ -1,7 +1,7 @@
 package scyllastate
 
 import (
-	"bytes"
+	"cmp"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -36,12 +36,19 @@ func (id EventID) Time() time.Time { return id.u.Time() }
 func (id EventID) IsZero() bool { return id == (EventID{}) }
 
 // Compare returns -1, 0 or +1 as id is before, equal to or after o in the
-// order of the feed.
+// order of the feed: Cassandra's and ScyllaDB's timeuuid order, the time,
+// then the last 8 bytes compared as signed bytes (MinEventID's 0x80 and
+// MaxEventID's 0x7f bound every ID of their time).
 func (id EventID) Compare(o EventID) int {
 	if c := id.Time().Compare(o.Time()); c != 0 || id == o {
 		return c
 	}
-	return bytes.Compare(id.u[:], o.u[:])
+	for i := 8; i < len(id.u); i++ {
+		if a, b := int8(id.u[i]), int8(o.u[i]); a != b {
+			return cmp.Compare(a, b)
+		}
+	}
+	return 0
 }
 
 // Before tells whether id is before o in the order of the feed.
