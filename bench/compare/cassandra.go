@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -182,6 +183,80 @@ func (db *database) warmUp(ctx context.Context, d time.Duration, clients int) er
 	}
 	for range clients {
 		<-errs
+	}
+	return nil
+}
+
+// settle waits until the database compacts nothing and has no compaction
+// pending, three checks a second apart in a row, or until timeout: an idle
+// figure measured during the compactions of an earlier phase's writes
+// would be theirs. It returns how long it waited and whether it settled.
+func (db *database) settle(ctx context.Context, timeout time.Duration) (time.Duration, bool, error) {
+	start := time.Now()
+	quiet := 0
+	for quiet < 3 {
+		if time.Since(start) > timeout {
+			return time.Since(start), false, nil
+		}
+		busy, err := db.compacting(ctx)
+		if err != nil {
+			return time.Since(start), false, err
+		}
+		if busy {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), false, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return time.Since(start), true, nil
+}
+
+// compacting tells whether the database runs or queues a compaction
+// (system_views.sstable_tasks, and the CompactionExecutor pool of
+// system_views.thread_pools).
+func (db *database) compacting(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var kind string
+	tasks := db.session.Query("SELECT kind FROM system_views.sstable_tasks").WithContext(ctx).Iter()
+	n := 0
+	for tasks.Scan(&kind) {
+		n++
+	}
+	if err := tasks.Close(); err != nil {
+		return false, fmt.Errorf("reading system_views.sstable_tasks: %w", err)
+	}
+	var active, pending int64
+	err := db.session.Query("SELECT active_tasks, pending_tasks FROM system_views.thread_pools WHERE name = 'CompactionExecutor'").
+		WithContext(ctx).Scan(&active, &pending)
+	if err != nil && !errors.Is(err, gocql.ErrNotFound) {
+		return false, fmt.Errorf("reading system_views.thread_pools: %w", err)
+	}
+	return n > 0 || active > 0 || pending > 0, nil
+}
+
+// settleTimeout bounds the wait for compactions before a measurement.
+const settleTimeout = 3 * time.Minute
+
+// settleDB waits for the database's compactions to end before the
+// measurement what, and says how long it took (nil database: nothing).
+func (h *harness) settleDB(ctx context.Context, what string) error {
+	if h.db == nil {
+		return nil
+	}
+	waited, ok, err := h.db.settle(ctx, settleTimeout)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		logf("the database still compacts after %s: measuring %s anyway", waited.Round(time.Second), what)
+	case waited > 5*time.Second:
+		logf("waited %s for the database's compactions to end before %s", waited.Round(time.Second), what)
 	}
 	return nil
 }

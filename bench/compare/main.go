@@ -364,6 +364,9 @@ func run(ctx context.Context, cfg config) (err error) {
 // ours running, over -baseline-samples idle windows: the idle figures are
 // net of their mean, and their spread is the noise band of those figures.
 func (h *harness) measureBaseline(ctx context.Context) error {
+	if err := h.settleDB(ctx, "the baseline"); err != nil {
+		return err
+	}
 	logf("database baseline: CPU over %d windows of %s with no peer running", h.cfg.baselineN, h.cfg.idleWindow)
 	var rates []float64
 	for range h.cfg.baselineN {

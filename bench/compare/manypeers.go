@@ -346,6 +346,9 @@ func (m *manyPeers) feedReads(ctx context.Context) (float64, error) {
 // per peer and minute, and what the peers themselves use.
 func (m *manyPeers) idle(ctx context.Context) error {
 	w := m.cfg.idleWindow
+	if err := m.h.settleDB(ctx, "the idle peers"); err != nil {
+		return err
+	}
 	m.progress("idle for %s", w)
 	reads0, err := m.feedReads(ctx)
 	if err != nil {

@@ -316,6 +316,11 @@ func (s *scenario) listPhase(ctx context.Context) error {
 // window) and measures what it costs the database.
 func (s *scenario) idlePhase(ctx context.Context) error {
 	p0 := s.peers[0]
+	if s.be.UsesDB {
+		if err := s.h.settleDB(ctx, "the idle peer"); err != nil {
+			return err
+		}
+	}
 	s.progress("idle for %s (= cluster.state_sync_interval)", s.h.cfg.idleWindow)
 	probe, err := s.dbStart(ctx)
 	if err != nil {

@@ -207,7 +207,12 @@ func (t *tracker) loadLoop() {
 		return
 	}
 	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		// No sweep while the count is read: a row a sweep stores before
+		// the read reaches it would be counted twice (by the read and by
+		// the sweep's change). Failures wait in memory meanwhile.
+		t.sweepMu.Lock()
 		err := t.fullRead(t.ctx, st, func(scyllastate.TrackerError) error { return nil })
+		t.sweepMu.Unlock()
 		if err == nil || t.ctx.Err() != nil {
 			return
 		}
