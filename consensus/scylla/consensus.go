@@ -12,7 +12,6 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/observations"
 	"github.com/ipfs-cluster/ipfs-cluster/pstoremgr"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
-	logging "github.com/ipfs/go-log/v2"
 	rpc "github.com/libp2p/go-libp2p-gorpc"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	host "github.com/libp2p/go-libp2p/core/host"
@@ -20,8 +19,6 @@ import (
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
-
-var logger = logging.Logger("scyllaconsensus")
 
 var (
 	// ErrNoLeader is returned by Leader: there is no leader.

@@ -14,11 +14,8 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 	"github.com/ipfs-cluster/ipfs-cluster/observations"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
-	logging "github.com/ipfs/go-log/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-var logger = logging.Logger("scyllastate")
 
 // Option modifies how New builds a store.
 type Option func(*options)
