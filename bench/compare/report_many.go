@@ -45,7 +45,7 @@ func renderMany(b *strings.Builder, r *Run, heading string) {
 	fmt.Fprintf(b, "One process per peer; the peers share %d kubo daemon(s) (round robin); the imported pins have "+
 		"%s; new pins are identity CIDs that kubo pins at once, offline (no tracker retries failing pins): the timed pins have replication -1 (every peer), the REST add runs of 1 and of N peers replication 1 (the same kubo work per pin in both). "+
 		"%d pins are added through peer0's REST API, one every %s, and each is timed to the moment every peer's "+
-		"tracker asks its kubo to pin it (a proxy between each peer and kubo records it). Idle window %.0f s. "+
+		"tracker asks its kubo to pin it (a proxy between each peer and kubo records it). Idle window %.0f s, from 2 x feed_overlap after the last write (the peers' sweeps re-read that much of the feed) and with no compaction running. "+
 		"Feed queries: the peers' `%s{%s}` (every read of the change feed).\n\n",
 		mp.Kubos, allocationText(mp.Replication), mp.ReachPins, reachPace, mp.IdleWindowS, feedReadsMetric, feedReadsLabel)
 	b.WriteString("| figure | unit | ours |\n|---|---|---:|\n")
