@@ -1,8 +1,6 @@
 package scyllastate
 
 import (
-	"context"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -21,13 +19,14 @@ import (
 
 // activity remembers the partitions this store has recorded.
 type activity struct {
-	s      *ScyllaState
+	db     *db
 	mu     sync.Mutex
 	marked map[Partition]bool
 }
 
-func newActivity(s *ScyllaState) *activity {
-	return &activity{s: s, marked: map[Partition]bool{}}
+// newActivity builds the activity index writer of a store.
+func newActivity(d *db) *activity {
+	return &activity{db: d, marked: map[Partition]bool{}}
 }
 
 // pending returns the statements that record, in the activity index, the
@@ -56,7 +55,7 @@ func (a *activity) pending(events []stmt) [][]stmt {
 			buckets = append(buckets, p.Bucket)
 		}
 		byBucket[p.Bucket] = append(byBucket[p.Bucket], stmt{
-			cql:  a.s.stmts.markActive,
+			cql:  a.db.stmts.markActive,
 			args: []any{p.Bucket, p.Shard},
 			size: 16,
 			done: func(err error) { a.done(p, err) },
@@ -77,34 +76,4 @@ func (a *activity) done(p Partition, err error) {
 	delete(a.marked, p)
 	a.mu.Unlock()
 	logger.Debugf("recording feed partition %d/%d as active: %s (the sweeps read it)", p.Bucket, p.Shard, err)
-}
-
-// ActivePartitions returns the partitions holding events with IDs
-// between from and to, as the activity index has them, in time order:
-// what a peer polling the feed reads (see the package documentation of
-// consensus/scylla). Partitions the index lacks are read by the sweeps
-// (Partitions lists them all).
-func (f *Feed) ActivePartitions(ctx context.Context, from, to time.Time) (_ []Partition, err error) {
-	s := f.s
-	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
-	l, err := s.layout.forBuckets(ctx, min(bucketOf(to), bucketOf(time.Now())))
-	if err != nil {
-		return nil, err
-	}
-	var ps []Partition
-	for b := bucketOf(from); b <= bucketOf(to); b++ {
-		iter := s.session.Query(s.stmts.active, b).WithContext(ctx).Consistency(s.cons).Iter()
-		var shard int8
-		for iter.Scan(&shard) {
-			if int(shard) < l.at(b) {
-				ps = append(ps, Partition{Bucket: b, Shard: shard})
-			}
-		}
-		err := iter.Close()
-		s.health.record(err)
-		if err != nil {
-			return nil, fmt.Errorf("reading the active partitions of feed bucket %d: %w", b, err)
-		}
-	}
-	return ps, nil
 }

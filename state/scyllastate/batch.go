@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/ipfs-cluster/ipfs-cluster/state"
 )
 
 // BatchingState buffers Add and Rm and writes them on Commit. Reads go to
@@ -27,6 +28,8 @@ type BatchingState struct {
 	flight   chan struct{} // holds a token while a background commit runs
 	asyncErr error         // the error of the last background commit
 }
+
+var _ state.BatchingState = (*BatchingState)(nil)
 
 // Batch returns a batching view of the store sharing its session. Closing
 // either closes the session.
@@ -130,7 +133,7 @@ func (b *BatchingState) write(ctx context.Context, ws []*pendingWrite) (err erro
 	defer func(start time.Time) { b.metrics.observe("commit", start, err) }(time.Now())
 	b.metrics.observeBatch(len(ws))
 	for start := 0; start < len(ws); start += b.cfg.BatchSize {
-		b.commit(ctx, ws[start:min(start+b.cfg.BatchSize, len(ws))])
+		b.writer.commit(ctx, ws[start:min(start+b.cfg.BatchSize, len(ws))])
 	}
 	var (
 		merr    *multierror.Error

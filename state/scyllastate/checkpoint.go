@@ -12,13 +12,13 @@ import (
 // Checkpoint returns the feed position saved for a reader (a peer ID), and
 // false when there is none.
 func (f *Feed) Checkpoint(ctx context.Context, reader string) (time.Time, bool, error) {
-	s := f.s
+	d := f.db
 	var pos time.Time
-	err := s.session.Query(s.stmts.getCheckpoint, schemaComponent, reader).WithContext(ctx).Scan(&pos)
+	err := d.session.Query(d.stmts.getCheckpoint, schemaComponent, reader).WithContext(ctx).Scan(&pos)
 	if errors.Is(err, gocql.ErrNotFound) || (err == nil && pos.IsZero()) {
 		return time.Time{}, false, nil
 	}
-	s.health.record(err)
+	d.health.record(err)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("reading the feed checkpoint of %s: %w", reader, err)
 	}
@@ -28,9 +28,9 @@ func (f *Feed) Checkpoint(ctx context.Context, reader string) (time.Time, bool, 
 // SaveCheckpoint records how far a reader has processed the feed. Pins
 // are never touched.
 func (f *Feed) SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error {
-	s := f.s
-	err := s.session.Query(s.stmts.saveCheckpoint, pos, schemaComponent, reader).WithContext(ctx).Exec()
-	s.health.record(err)
+	d := f.db
+	err := d.session.Query(d.stmts.saveCheckpoint, pos, schemaComponent, reader).WithContext(ctx).Exec()
+	d.health.record(err)
 	if err != nil {
 		return fmt.Errorf("saving the feed checkpoint of %s: %w", reader, err)
 	}
@@ -67,8 +67,8 @@ func (w WriterInfo) Stale(now time.Time) bool {
 
 // Writers lists the readers and writers recorded in the keyspace.
 func (f *Feed) Writers(ctx context.Context) ([]WriterInfo, error) {
-	s := f.s
-	iter := s.session.Query(s.stmts.writers, schemaComponent).WithContext(ctx).Iter()
+	d := f.db
+	iter := d.session.Query(d.stmts.writers, schemaComponent).WithContext(ctx).Iter()
 	var out []WriterInfo
 	var (
 		w      WriterInfo
@@ -85,7 +85,7 @@ func (f *Feed) Writers(ctx context.Context) ([]WriterInfo, error) {
 		w, closed, dc = WriterInfo{}, nil, nil
 	}
 	err := iter.Close()
-	s.health.record(err)
+	d.health.record(err)
 	if err != nil {
 		return nil, fmt.Errorf("listing the feed readers and writers: %w", err)
 	}
@@ -95,65 +95,12 @@ func (f *Feed) Writers(ctx context.Context) ([]WriterInfo, error) {
 // MarkWriterDone records that the writes of a dead writer issued before
 // safeBefore are complete (another peer rolled them forward).
 func (f *Feed) MarkWriterDone(ctx context.Context, id string, safeBefore time.Time) error {
-	s := f.s
-	ttl := int64(s.cfg.EventRetention / time.Second)
-	err := s.session.Query(s.stmts.markDone, ttl, safeBefore, schemaComponent, id).WithContext(ctx).Exec()
-	s.health.record(err)
+	d := f.db
+	ttl := int64(d.cfg.EventRetention / time.Second)
+	err := d.session.Query(d.stmts.markDone, ttl, safeBefore, schemaComponent, id).WithContext(ctx).Exec()
+	d.health.record(err)
 	if err != nil {
 		return fmt.Errorf("marking writer %s done: %w", id, err)
 	}
 	return nil
-}
-
-// copyLegacyMembers copies the readers and writers that builds of schema
-// versions 1 to 3 recorded in peer_checkpoints into feed_members, when
-// that table is still empty: their feed positions, and the heartbeats
-// that tell redo which writers died with changes unfinished. It reads
-// the whole of peer_checkpoints (one row per peer), once per keyspace.
-func (s *ScyllaState) copyLegacyMembers(ctx context.Context) error {
-	existing, err := s.tableNames(ctx)
-	if err != nil || !existing[checkpointsTable] {
-		return err
-	}
-	var member string
-	err = s.session.Query(s.stmts.anyMember, schemaComponent).WithContext(ctx).Consistency(s.meta).Scan(&member)
-	if err == nil {
-		return nil // copied before
-	}
-	if !errors.Is(err, gocql.ErrNotFound) {
-		return fmt.Errorf("%w: reading %s: %w", ErrSchema, membersTable, err)
-	}
-	ttl := int64(s.cfg.EventRetention / time.Second)
-	iter := s.session.Query(s.stmts.legacyMembers).WithContext(ctx).Consistency(s.meta).Iter()
-	var (
-		id                       string
-		pos, updated, beat, safe time.Time
-		closed                   *bool
-		dc                       *string
-		n                        int
-	)
-	for iter.Scan(&id, &pos, &updated, &beat, &safe, &closed, &dc) {
-		if err := s.session.Query(s.stmts.copyMember, schemaComponent, id, nullTime(pos), nullTime(updated), nullTime(beat), nullTime(safe), closed, dc, ttl).
-			WithContext(ctx).Consistency(s.meta).Exec(); err != nil {
-			_ = iter.Close()
-			return fmt.Errorf("%w: copying feed member %s into %s: %w", ErrSchema, id, membersTable, err)
-		}
-		n++
-		closed, dc = nil, nil
-	}
-	if err := iter.Close(); err != nil {
-		return fmt.Errorf("%w: reading %s: %w", ErrSchema, checkpointsTable, err)
-	}
-	if n > 0 {
-		logger.Infof("copied %d feed readers and writers from %s.%s into %s", n, s.cfg.Keyspace, checkpointsTable, membersTable)
-	}
-	return nil
-}
-
-// nullTime leaves a zero time unset.
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return gocql.UnsetValue
-	}
-	return t
 }

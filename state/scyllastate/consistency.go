@@ -95,35 +95,3 @@ func (c Consistency) Local() bool {
 func (c Consistency) Serial() bool { return c == ConsistencySerial || c == ConsistencyLocalSerial }
 
 func (c Consistency) driver() gocql.Consistency { return consistencyLevels[c].driver }
-
-// levelOf parses the consistency setting field (e.g. "consistency") of
-// value s: a serial level for serial_consistency, another otherwise. The
-// error names the field and lists the valid values.
-func levelOf(field, s string, serial bool) (Consistency, error) {
-	c, err := ParseConsistency(s)
-	if serial && (err != nil || !c.Serial()) {
-		return 0, invalid(field, "%q is not a serial consistency level: use SERIAL or LOCAL_SERIAL", s)
-	}
-	if !serial && (err != nil || c.Serial()) {
-		return 0, invalid(field, "%q is not a consistency level: use one of %s", s, strings.Join(levelNames(ConsistencyAny, ConsistencyLocalOne), ", "))
-	}
-	return c, nil
-}
-
-// ConsistencyLevel is the consistency setting as a level; zero when it is
-// not valid (Validate reports it).
-func (cfg *Config) ConsistencyLevel() Consistency {
-	c, _ := levelOf("consistency", cfg.Consistency, false)
-	return c
-}
-
-// EventConsistencyLevel is the level change-feed events are written at:
-// event_consistency, or consistency when that is empty; zero when it is
-// not valid (Validate reports it).
-func (cfg *Config) EventConsistencyLevel() Consistency {
-	if cfg.EventConsistency == "" {
-		return cfg.ConsistencyLevel()
-	}
-	c, _ := levelOf("event_consistency", cfg.EventConsistency, false)
-	return c
-}

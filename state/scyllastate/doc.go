@@ -72,7 +72,7 @@
 // unknown, and the writer finishes them (see "Why no failure loses a
 // change"). Rows are last-writer-wins by T. A single change costs two
 // round trips and no batchlog; a busy peer writes many changes per
-// request, and several groups at once (see writer.go).
+// request, and several groups at once (see commit.go).
 //
 // # Ordering
 //
@@ -168,6 +168,16 @@
 // from their events (RollForward, Reannounce): what consensus/scylla
 // uses. A Reader (OpenReader) reads a keyspace with the same statements
 // and writes nothing: diagnostics (package diag) build on it.
+//
+// Inside, the parts depend one way. A db (db.go) is what every part
+// shares: the session, the keyspace's statements, the settings, health
+// and metrics. The parts are built from it and know nothing above them:
+// the feed layout (layout.go) and activity index (activity.go), the
+// writer (writer.go: clocks and backlog; write.go: the write path;
+// commit.go: groups; backlog.go: background work), the readers of pins
+// (getter.go) and of events (feedread.go), and the schema setup
+// (setup.go). ScyllaState, Feed and Reader hold the parts. The readers
+// move the writer's clock (observe) through a function they are given.
 //
 // Nothing in this package deletes the keyspace or empties the table: that
 // is left to an explicit, confirmed command.

@@ -197,3 +197,21 @@ func (p *retryPolicy) GetRetryType(err error) gocql.RetryType {
 func (p *retryPolicy) GetRetryTypeLWT(err error) gocql.RetryType {
 	return p.GetRetryType(err)
 }
+
+// ConsistencyLevel is the consistency setting as a level; zero when it is
+// not valid (Validate reports it).
+func (cfg *Config) ConsistencyLevel() Consistency {
+	c, _ := levelOf("consistency", cfg.Consistency, false)
+	return c
+}
+
+// EventConsistencyLevel is the level change-feed events are written at:
+// event_consistency, or consistency when that is empty; zero when it is
+// not valid (Validate reports it).
+func (cfg *Config) EventConsistencyLevel() Consistency {
+	if cfg.EventConsistency == "" {
+		return cfg.ConsistencyLevel()
+	}
+	c, _ := levelOf("event_consistency", cfg.EventConsistency, false)
+	return c
+}

@@ -23,10 +23,10 @@ type ExpiryEntry struct {
 // Expired calls fn for the entries of the expiry index with an expiry
 // between from and to.
 func (f *Feed) Expired(ctx context.Context, from, to time.Time, fn func(ExpiryEntry) error) (err error) {
-	s := f.s
-	defer func(start time.Time) { s.metrics.observe("expired", start, err) }(time.Now())
+	d := f.db
+	defer func(start time.Time) { d.metrics.observe("expired", start, err) }(time.Now())
 	for b := expiryBucketOf(from.UnixNano()); b <= expiryBucketOf(to.UnixNano()); b++ {
-		iter := s.session.Query(s.stmts.expiryDue, b, to.UnixNano()).WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
+		iter := d.session.Query(d.stmts.expiryDue, b, to.UnixNano()).WithContext(ctx).PageSize(d.cfg.PageSize).Iter()
 		var (
 			ns  int64
 			cid []byte
@@ -45,7 +45,7 @@ func (f *Feed) Expired(ctx context.Context, from, to time.Time, fn func(ExpiryEn
 			}
 		}
 		err := iter.Close()
-		s.health.record(err)
+		d.health.record(err)
 		if err != nil {
 			return fmt.Errorf("reading the expiry index: %w", err)
 		}
@@ -55,10 +55,10 @@ func (f *Feed) Expired(ctx context.Context, from, to time.Time, fn func(ExpiryEn
 
 // ForgetExpiry removes an entry of the expiry index.
 func (f *Feed) ForgetExpiry(ctx context.Context, e ExpiryEntry) error {
-	s := f.s
+	d := f.db
 	ns := e.ExpireAt.UnixNano()
-	err := s.session.Query(s.stmts.deleteExpiry, expiryBucketOf(ns), ns, e.Cid.Bytes()).WithContext(ctx).Exec()
-	s.health.record(err)
+	err := d.session.Query(d.stmts.deleteExpiry, expiryBucketOf(ns), ns, e.Cid.Bytes()).WithContext(ctx).Exec()
+	d.health.record(err)
 	if err != nil {
 		return fmt.Errorf("removing %s from the expiry index: %w", e.Cid, err)
 	}

@@ -3,42 +3,8 @@ package scyllastate
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
-
-	"github.com/gocql/gocql"
-	"github.com/ipfs-cluster/ipfs-cluster/api"
 )
-
-// The change feed, read side. Every change has one row in pin_events,
-// partitioned by (bucket, shard): bucket is the minute of the event ID,
-// shard a hash of the CID (so the changes of one CID are in one partition
-// per minute, in event ID order). Rows expire after EventRetention.
-
-// Event is one entry of the change feed.
-type Event struct {
-	// ID is unique per event; its time is when the writer issued the
-	// write.
-	ID EventID
-	// Cid is the CID that changed.
-	Cid api.Cid
-	// Op tells whether the CID was pinned (or updated) or unpinned.
-	Op Op
-	// WriteTime is the write timestamp of the change in microseconds:
-	// the pin row holds the change with the highest one (last writer
-	// wins). Zero for Legacy events.
-	WriteTime int64
-	// Writer names the store that wrote the change.
-	Writer string
-	// Pin is the pin of an OpPin event; nil for unpins and Legacy events.
-	Pin *api.Pin
-	// Legacy events carry no change (schema version 1, or a payload this
-	// build cannot read): a reader must read the pin row instead.
-	Legacy bool
-}
-
-// Time is when the writer issued the change, by its own clock.
-func (e Event) Time() time.Time { return e.ID.Time() }
 
 // Feed is the change feed of a store: the events of the changes, the
 // readers' checkpoints and the writers' records, the feed's layout and
@@ -46,61 +12,10 @@ func (e Event) Time() time.Time { return e.ID.Time() }
 // (RollForward, Reannounce). Get it with ScyllaState.Feed. It is safe for
 // concurrent use while the store is open.
 type Feed struct {
-	s *ScyllaState
-}
-
-// Feed returns the change feed of the store.
-func (s *ScyllaState) Feed() *Feed { return s.feed }
-
-// Partition is one partition of the change feed.
-type Partition struct {
-	Bucket int64
-	Shard  int8
-}
-
-// BucketStart is the time at which a bucket begins.
-func BucketStart(bucket int64) time.Time { return time.Unix(0, bucket*int64(eventBucket)) }
-
-// BucketWidth is the time span of one bucket of the feed.
-const BucketWidth = eventBucket
-
-// readPartition calls fn for the events of one partition whose ID is
-// after `after` and not after `upTo`, in ID order. A zero EventID for
-// after means from the start of the partition.
-func (f *Feed) readPartition(ctx context.Context, p Partition, after, upTo EventID, fn func(Event) error) (err error) {
-	s := f.s
-	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
-	iter := s.session.Query(s.stmts.events, p.Bucket, p.Shard, after.u, upTo.u).
-		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
-	scanner := iter.Scanner()
-	for scanner.Next() {
-		var (
-			id          gocql.UUID
-			cid, pin    []byte
-			op          *int8
-			changeBytes []byte
-		)
-		if err := scanner.Scan(&id, &cid, &op, &pin, &changeBytes); err != nil {
-			_ = iter.Close()
-			return fmt.Errorf("reading pin events: %w", err)
-		}
-		e, ok := decodeEvent(id, cid, op, pin, changeBytes)
-		if !ok {
-			continue
-		}
-		// This peer's next changes follow every change it has read.
-		s.writer.observe(e.WriteTime)
-		if err := fn(e); err != nil {
-			_ = iter.Close()
-			return err
-		}
-	}
-	err = scanner.Err()
-	s.health.record(err)
-	if err != nil {
-		return fmt.Errorf("reading pin events of partition %d/%d: %w", p.Bucket, p.Shard, err)
-	}
-	return nil
+	db     *db
+	layout *layoutCache
+	events *eventReader
+	writer *writer // nil for a Reader's feed
 }
 
 // ReadPartitions reads several partitions of one bucket with one query:
@@ -110,103 +25,7 @@ func (f *Feed) readPartition(ctx context.Context, p Partition, after, upTo Event
 // database far less than one per partition: it is how a peer polls the
 // feed (see docs/cql.md).
 func (f *Feed) ReadPartitions(ctx context.Context, parts []Partition, after func(Partition) EventID, upTo EventID, fn func(Partition, Event) error) (err error) {
-	s := f.s
-	if len(parts) == 0 {
-		return nil
-	}
-	if len(parts) == 1 {
-		p := parts[0]
-		return f.readPartition(ctx, p, after(p), upTo, func(e Event) error { return fn(p, e) })
-	}
-	defer func(start time.Time) { s.metrics.observe("events", start, err) }(time.Now())
-	bucket := parts[0].Bucket
-	shards := make([]int8, len(parts))
-	bounds := make(map[int8]EventID, len(parts))
-	lo := after(parts[0])
-	for i, p := range parts {
-		if p.Bucket != bucket {
-			return fmt.Errorf("reading pin events: partitions of buckets %d and %d in one query", bucket, p.Bucket)
-		}
-		shards[i] = p.Shard
-		a := after(p)
-		bounds[p.Shard] = a
-		if a.Time().Before(lo.Time()) {
-			lo = a
-		}
-	}
-	lo = MinEventID(lo.Time())
-	iter := s.session.Query(s.stmts.eventsIn, bucket, shards, lo.u, upTo.u).
-		WithContext(ctx).PageSize(s.cfg.PageSize).Iter()
-	scanner := iter.Scanner()
-	for scanner.Next() {
-		var (
-			shard       int8
-			id          gocql.UUID
-			cid, pin    []byte
-			op          *int8
-			changeBytes []byte
-		)
-		if err := scanner.Scan(&shard, &id, &cid, &op, &pin, &changeBytes); err != nil {
-			_ = iter.Close()
-			return fmt.Errorf("reading pin events: %w", err)
-		}
-		if b := bounds[shard]; (EventID{id}) == b || id.Time().Before(b.Time()) {
-			continue // read before, by the cursor of its partition
-		}
-		e, ok := decodeEvent(id, cid, op, pin, changeBytes)
-		if !ok {
-			continue
-		}
-		s.writer.observe(e.WriteTime)
-		if err := fn(Partition{Bucket: bucket, Shard: shard}, e); err != nil {
-			_ = iter.Close()
-			return err
-		}
-	}
-	err = scanner.Err()
-	s.health.record(err)
-	if err != nil {
-		return fmt.Errorf("reading pin events of bucket %d (%d partitions): %w", bucket, len(parts), err)
-	}
-	return nil
-}
-
-// decodeEvent builds an event from its row. Rows that cannot be read
-// at all are skipped with a warning; a change that cannot be decoded
-// makes a Legacy event, so that the reader falls back to the pin row.
-func decodeEvent(id gocql.UUID, cid []byte, op *int8, pin, changeBytes []byte) (Event, bool) {
-	c, err := api.CastCid(cid)
-	if err != nil {
-		logger.Warnf("skipping feed event %s: bad CID %x: %s", id, cid, err)
-		return Event{}, false
-	}
-	e := Event{ID: EventID{id}, Cid: c}
-	if changeBytes == nil {
-		if op == nil || (Op(*op) != OpPin && Op(*op) != OpUnpin) {
-			logger.Warnf("skipping feed event %s of %s: no operation", id, c)
-			return Event{}, false
-		}
-		e.Op, e.Legacy = Op(*op), true
-		return e, true
-	}
-	ch, err := decodeChange(changeBytes)
-	if err == nil && ch.op == OpPin {
-		row := pinRow{cid: cid, pin: pin, meta: ch.meta}
-		var p api.Pin
-		if p, err = row.decode(); err == nil {
-			e.Pin = &p
-		}
-	}
-	if err != nil {
-		logger.Warnf("feed event %s of %s cannot be read (%s): the pin row is read instead", id, c, err)
-		e.Op, e.Legacy = OpPin, true
-		if op != nil {
-			e.Op = Op(*op)
-		}
-		return e, true
-	}
-	e.Op, e.WriteTime, e.Writer = ch.op, ch.ts, ch.writer
-	return e, true
+	return f.events.readPartitions(ctx, parts, after, upTo, fn)
 }
 
 // Events calls fn for every event of the feed with an ID time between
@@ -215,55 +34,76 @@ func decodeEvent(id gocql.UUID, cid []byte, op *int8, pin, changeBytes []byte) (
 // partition, in no order across partitions. It stops at the first error
 // fn returns and returns it.
 func (f *Feed) Events(ctx context.Context, from, to time.Time, fn func(Event) error) error {
-	s := f.s
-	if to.Before(from) {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		fnMu     sync.Mutex
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
-	serialFn := func(e Event) error {
-		fnMu.Lock()
-		defer fnMu.Unlock()
-		return fn(e)
-	}
-	parts := make(chan Partition)
-	lo, hi := MinEventID(from), MaxEventID(to)
-	for range s.cfg.ListConcurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range parts {
-				if err := f.readPartition(ctx, p, lo, hi, serialFn); err != nil {
-					fail(err)
-				}
-			}
-		}()
-	}
-	ps, err := f.Partitions(ctx, from, to)
+	return f.events.events(ctx, from, to, fn)
+}
+
+// Partitions returns the partitions of the change feed holding events
+// with IDs between from and to, in time order. Buckets more than a few
+// minutes ahead of this peer's clock (written by a writer whose clock
+// runs ahead) get the newest layout known: the feed reads them again
+// once they are current.
+func (f *Feed) Partitions(ctx context.Context, from, to time.Time) ([]Partition, error) {
+	return f.events.partitions(ctx, from, to)
+}
+
+// ActivePartitions returns the partitions holding events with IDs
+// between from and to, as the activity index has them, in time order:
+// what a peer polling the feed reads (see the package documentation of
+// consensus/scylla). Partitions the index lacks are read by the sweeps
+// (Partitions lists them all).
+func (f *Feed) ActivePartitions(ctx context.Context, from, to time.Time) (_ []Partition, err error) {
+	defer func(start time.Time) { f.db.metrics.observe("events", start, err) }(time.Now())
+	l, err := f.layout.forBuckets(ctx, min(bucketOf(to), bucketOf(time.Now())))
 	if err != nil {
-		return err
+		return nil, err
 	}
-feed:
-	for _, p := range ps {
-		select {
-		case parts <- p:
-		case <-ctx.Done():
-			break feed
+	var ps []Partition
+	for b := bucketOf(from); b <= bucketOf(to); b++ {
+		iter := f.db.session.Query(f.db.stmts.active, b).WithContext(ctx).Consistency(f.db.cons).Iter()
+		var shard int8
+		for iter.Scan(&shard) {
+			if int(shard) < l.at(b) {
+				ps = append(ps, Partition{Bucket: b, Shard: shard})
+			}
+		}
+		err := iter.Close()
+		f.db.health.record(err)
+		if err != nil {
+			return nil, fmt.Errorf("reading the active partitions of feed bucket %d: %w", b, err)
 		}
 	}
-	close(parts)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	return ps, nil
+}
+
+// Layout returns the layout of the change feed, oldest entry first
+// (empty: 4 partitions per minute, the layout of schema versions 1 to 3).
+func (f *Feed) Layout(ctx context.Context) ([]LayoutEntry, error) {
+	if err := f.layout.load(ctx); err != nil {
+		return nil, err
 	}
-	return ctx.Err()
+	return f.layout.current().entries(), nil
+}
+
+// ScheduleEventPartitions changes the number of change-feed partitions
+// per minute, from the first minute that starts at least 10 minutes from
+// now (every peer re-reads the layout well before) on. It returns when
+// the change applies. Safe to run on a live cluster and twice.
+func (f *Feed) ScheduleEventPartitions(ctx context.Context, n int) (time.Time, error) {
+	if n < 1 || n > MaxEventPartitions {
+		return time.Time{}, invalid("event_partitions", "%d is out of range: use 1 to %d", n, MaxEventPartitions)
+	}
+	from := bucketOf(time.Now().Add(layoutLead)) + 1
+	if err := f.layout.insertLayout(ctx, from, n); err != nil {
+		return time.Time{}, err
+	}
+	if err := f.layout.load(ctx); err != nil {
+		return time.Time{}, err
+	}
+	if got := f.layout.current().at(from); got != n {
+		return time.Time{}, fmt.Errorf("another change to %d partitions per minute scheduled for the same minute (%s) holds (the larger count wins): run the command again after %s",
+			got, BucketStart(from).UTC().Format(time.RFC3339), BucketStart(bucketOf(time.Now())+1).UTC().Format(time.RFC3339))
+	}
+	return BucketStart(from), nil
 }
 
 // RollForward writes the pin row of an event with the event's write
@@ -271,32 +111,19 @@ feed:
 // last-writer-wins, this never overwrites a newer change; it completes a
 // change whose writer wrote the event but not the row.
 func (f *Feed) RollForward(ctx context.Context, e Event) (err error) {
-	s := f.s
-	defer func(start time.Time) { s.metrics.observe("roll_forward", start, err) }(time.Now())
+	defer func(start time.Time) { f.db.metrics.observe("roll_forward", start, err) }(time.Now())
 	w, err := writeOf(e)
 	if err != nil {
 		return err
 	}
-	s.runBatches(ctx, chunk(s.rowStmts(w)), "rolling a change forward", s.cons, nil)
+	f.db.runBatches(ctx, chunk(f.writer.rowStmts(w)), "rolling a change forward", f.db.cons, nil)
 	return w.err
 }
 
-// writeOf rebuilds the write of an event's change, with its timestamp and
-// writer.
-func writeOf(e Event) (*pendingWrite, error) {
-	if e.Legacy || e.WriteTime == 0 {
-		return nil, fmt.Errorf("event %s of %s carries no change", e.ID, e.Cid)
-	}
-	w := &pendingWrite{cid: e.Cid.Bytes(), op: e.Op, ts: e.WriteTime, writer: e.Writer}
-	if e.Op == OpPin {
-		if e.Pin == nil {
-			return nil, fmt.Errorf("pin event %s of %s carries no pin", e.ID, e.Cid)
-		}
-		row, err := encodePin(*e.Pin)
-		if err != nil {
-			return nil, err
-		}
-		w.row = row
-	}
-	return w, nil
+// Reannounce writes a change again in every data center (at
+// event_consistency): its pin row, with its write timestamp, then a new
+// event with the same change. Peers of a data center that missed the
+// first event see the new one; its row is there before it.
+func (f *Feed) Reannounce(ctx context.Context, e Event) error {
+	return f.writer.announce(ctx, e)
 }

@@ -53,10 +53,9 @@ func (h *health) record(err error) {
 	}
 }
 
-// Healthy tells whether database calls currently succeed, and if not the
-// last error.
-func (s *ScyllaState) Healthy() (bool, error) {
-	h := s.health
+// status tells whether database calls currently succeed, and if not the
+// last error (see ScyllaState.Healthy).
+func (h *health) status() (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failures >= unhealthyAfter {

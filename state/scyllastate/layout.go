@@ -112,15 +112,16 @@ func partitionOf(cid []byte, n int) int8 {
 
 // layoutCache holds the layout a store uses, refreshed in the background.
 type layoutCache struct {
-	s       *ScyllaState
+	db      *db
 	cur     atomic.Pointer[feedLayout]
 	mu      sync.Mutex // one read at a time
 	stop    context.CancelFunc
 	stopped chan struct{}
 }
 
-func newLayoutCache(s *ScyllaState) *layoutCache {
-	return &layoutCache{s: s, stopped: make(chan struct{})}
+// newLayoutCache builds the layout cache of a store; load reads it.
+func newLayoutCache(d *db) *layoutCache {
+	return &layoutCache{db: d, stopped: make(chan struct{})}
 }
 
 // load reads the layout from the keyspace.
@@ -128,7 +129,7 @@ func (c *layoutCache) load(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	started := time.Now()
-	iter := c.s.session.Query(c.s.stmts.layout, schemaComponent).WithContext(ctx).Consistency(c.s.meta).Iter()
+	iter := c.db.session.Query(c.db.stmts.layout, schemaComponent).WithContext(ctx).Consistency(c.db.meta).Iter()
 	byBucket := map[int64]int{}
 	var from int64
 	var n int
@@ -138,7 +139,7 @@ func (c *layoutCache) load(ctx context.Context) error {
 		}
 	}
 	if err := iter.Close(); err != nil {
-		return fmt.Errorf("%w: reading %s.%s: %w", ErrLayout, c.s.cfg.Keyspace, layoutTable, err)
+		return fmt.Errorf("%w: reading %s.%s: %w", ErrLayout, c.db.cfg.Keyspace, layoutTable, err)
 	}
 	l := &feedLayout{readAt: started}
 	for b, n := range byBucket {
@@ -146,7 +147,7 @@ func (c *layoutCache) load(ctx context.Context) error {
 	}
 	sort.Slice(l.rows, func(i, j int) bool { return l.rows[i].from > l.rows[j].from })
 	if old := c.cur.Load(); old != nil && !sameRows(old.rows, l.rows) {
-		logger.Infof("the change feed layout of keyspace %q changed: %s", c.s.cfg.Keyspace, describeLayout(l))
+		logger.Infof("the change feed layout of keyspace %q changed: %s", c.db.cfg.Keyspace, describeLayout(l))
 	}
 	c.cur.Store(l)
 	return nil
@@ -220,7 +221,7 @@ func (c *layoutCache) start() {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				rctx, rcancel := context.WithTimeout(ctx, c.s.cfg.Timeout)
+				rctx, rcancel := context.WithTimeout(ctx, c.db.cfg.Timeout)
 				if err := c.load(rctx); err != nil && ctx.Err() == nil {
 					logger.Warnf("re-reading the change feed layout: %s", err)
 				}
@@ -237,78 +238,25 @@ func (c *layoutCache) close() {
 	}
 }
 
-// Partitions returns the partitions of the change feed holding events
-// with IDs between from and to, in time order. Buckets more than a few
-// minutes ahead of this peer's clock (written by a writer whose clock
-// runs ahead) get the newest layout known: the feed reads them again
-// once they are current.
-func (f *Feed) Partitions(ctx context.Context, from, to time.Time) ([]Partition, error) {
-	s := f.s
-	l, err := s.layout.forBuckets(ctx, min(bucketOf(to), bucketOf(time.Now())))
-	if err != nil {
-		return nil, err
-	}
-	var ps []Partition
-	for b := bucketOf(from); b <= bucketOf(to); b++ {
-		for shard := 0; shard < l.at(b); shard++ {
-			ps = append(ps, Partition{b, int8(shard)})
-		}
-	}
-	return ps, nil
-}
-
-// Layout returns the layout of the change feed, oldest entry first
-// (empty: 4 partitions per minute, the layout of schema versions 1 to 3).
-func (f *Feed) Layout(ctx context.Context) ([]LayoutEntry, error) {
-	s := f.s
-	if err := s.layout.load(ctx); err != nil {
-		return nil, err
-	}
-	return s.layout.current().entries(), nil
-}
-
-// ScheduleEventPartitions changes the number of change-feed partitions
-// per minute, from the first minute that starts at least 10 minutes from
-// now (every peer re-reads the layout well before) on. It returns when
-// the change applies. Safe to run on a live cluster and twice.
-func (f *Feed) ScheduleEventPartitions(ctx context.Context, n int) (time.Time, error) {
-	s := f.s
-	if n < 1 || n > MaxEventPartitions {
-		return time.Time{}, invalid("event_partitions", "%d is out of range: use 1 to %d", n, MaxEventPartitions)
-	}
-	from := bucketOf(time.Now().Add(layoutLead)) + 1
-	if err := s.insertLayout(ctx, from, n); err != nil {
-		return time.Time{}, err
-	}
-	if err := s.layout.load(ctx); err != nil {
-		return time.Time{}, err
-	}
-	if got := s.layout.current().at(from); got != n {
-		return time.Time{}, fmt.Errorf("another change to %d partitions per minute scheduled for the same minute (%s) holds (the larger count wins): run the command again after %s",
-			got, BucketStart(from).UTC().Format(time.RFC3339), BucketStart(bucketOf(time.Now())+1).UTC().Format(time.RFC3339))
-	}
-	return BucketStart(from), nil
-}
-
 // insertLayout records a layout row in every data center: at EACH_QUORUM
 // when the keyspace spans data centers (NetworkTopologyStrategy), so that
 // the LOCAL_QUORUM reads of every peer see it; QUORUM otherwise; or at
 // the configured consistency when that is weaker (a one-replica setup).
-func (s *ScyllaState) insertLayout(ctx context.Context, from int64, n int) error {
-	cons := s.meta
+func (c *layoutCache) insertLayout(ctx context.Context, from int64, n int) error {
+	cons := c.db.meta
 	if cons == gocql.LocalQuorum {
 		cons = gocql.Quorum
 		var repl map[string]string
-		err := s.session.Query("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?", s.cfg.Keyspace).
+		err := c.db.session.Query("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?", c.db.cfg.Keyspace).
 			WithContext(ctx).Consistency(gocql.LocalOne).Scan(&repl)
 		if err != nil {
-			return fmt.Errorf("reading the replication of keyspace %q: %w", s.cfg.Keyspace, err)
+			return fmt.Errorf("reading the replication of keyspace %q: %w", c.db.cfg.Keyspace, err)
 		}
 		if strings.Contains(repl["class"], "NetworkTopologyStrategy") {
 			cons = gocql.EachQuorum
 		}
 	}
-	err := s.session.Query(s.stmts.insertLayout, schemaComponent, from, n).WithContext(ctx).Consistency(cons).Exec()
+	err := c.db.session.Query(c.db.stmts.insertLayout, schemaComponent, from, n).WithContext(ctx).Consistency(cons).Exec()
 	if err != nil {
 		return fmt.Errorf("recording the change feed layout (%d partitions per minute): %w", n, err)
 	}
@@ -317,19 +265,19 @@ func (s *ScyllaState) insertLayout(ctx context.Context, from int64, n int) error
 
 // checkLayoutSetting says in the log when the layout in use differs from
 // the event_partitions setting.
-func (s *ScyllaState) checkLayoutSetting() {
-	l := s.layout.current()
+func (c *layoutCache) checkLayoutSetting() {
+	l := c.current()
 	now := bucketOf(time.Now())
 	cur := l.at(now)
 	next := cur
 	if len(l.rows) > 0 && l.rows[0].from > now {
 		next = l.rows[0].partitions
 	}
-	if next != s.cfg.EventPartitions {
+	if next != c.db.cfg.EventPartitions {
 		logger.Warnf("state.scyllastate.event_partitions is %d but keyspace %q records %s: the keyspace's layout is used; "+
 			"to change it run `ipfs-cluster-service scylla event-partitions %d` once, or set event_partitions to %d",
-			s.cfg.EventPartitions, s.cfg.Keyspace, describeLayout(l), s.cfg.EventPartitions, next)
+			c.db.cfg.EventPartitions, c.db.cfg.Keyspace, describeLayout(l), c.db.cfg.EventPartitions, next)
 		return
 	}
-	logger.Infof("change feed of keyspace %q: %s", s.cfg.Keyspace, describeLayout(l))
+	logger.Infof("change feed of keyspace %q: %s", c.db.cfg.Keyspace, describeLayout(l))
 }

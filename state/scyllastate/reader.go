@@ -47,18 +47,19 @@ func OpenReader(ctx context.Context, cfg *Config) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &ScyllaState{
+	s := &ScyllaState{db: &db{
 		cfg:       cfg,
 		session:   session,
 		cons:      cluster.Consistency,
 		meta:      metaConsistency(cluster.Consistency),
 		eventCons: cluster.Consistency,
-	}
+	}}
 	r := &Reader{s: s}
 	s.server, r.serverErr = detectServer(ctx, session, cfg.TLS != nil && cfg.TLS.Enabled)
 	s.stmts = newStatements(cfg.Keyspace, s.server.Kind, cfg.Timeout)
-	s.layout = newLayoutCache(s)
-	s.feed = &Feed{s: s}
+	s.layout = newLayoutCache(s.db)
+	// No writer: the feed of a Reader reads no events (observe is nil).
+	s.feed = &Feed{db: s.db, layout: s.layout, events: &eventReader{db: s.db, layout: s.layout}}
 	return r, nil
 }
 

@@ -1,19 +1,14 @@
 package scyllastate
 
 import (
-	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
-	"time"
-
-	"github.com/gocql/gocql"
 )
 
 // The schema lives in .cql files embedded in the binary, as Temporal's
@@ -27,19 +22,8 @@ import (
 //go:embed schema
 var schemaFiles embed.FS
 
-const (
-	pinsTable          = "pins"
-	schemaVersionTable = "schema_version" // read by builds of versions 1 to 3
-	schemaHistoryTable = "schema_history"
-	layoutTable        = "feed_layout"
-	activityTable      = "feed_activity"
-	eventsTable        = "pin_events"
-	checkpointsTable   = "peer_checkpoints" // feed_members of versions 1 to 3
-	membersTable       = "feed_members"
-	expiryTable        = "pin_expiry"
-	schemaComponent    = "scyllastate"
-	schemaDir          = "schema/cassandra"
-)
+// schemaDir is the folder of the embedded schema files.
+const schemaDir = "schema/cassandra"
 
 // tables are the tables of the current schema, all checked by New.
 var tables = []string{schemaHistoryTable, schemaVersionTable, pinsTable, eventsTable, membersTable, expiryTable, layoutTable, activityTable,
@@ -148,78 +132,9 @@ func qualify(stmt, ks string) (string, error) {
 	return stmt[:m[4]] + ks + "." + stmt[m[4]:], nil
 }
 
-// replicationMap renders the keyspace replication options.
-func (cfg *Config) replicationMap() string {
-	if cfg.ReplicationStrategy == NetworkTopologyStrategy {
-		dcs := make([]string, 0, len(cfg.DCReplication))
-		for dc := range cfg.DCReplication {
-			dcs = append(dcs, dc)
-		}
-		sort.Strings(dcs)
-		parts := []string{"'class': 'NetworkTopologyStrategy'"}
-		for _, dc := range dcs {
-			parts = append(parts, fmt.Sprintf("'%s': %d", dc, cfg.DCReplication[dc]))
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	}
-	return fmt.Sprintf("{'class': 'SimpleStrategy', 'replication_factor': %d}", cfg.ReplicationFactor)
-}
-
 // storedVersion is what a keyspace records about its schema.
 type storedVersion struct {
 	version, minCompatible int
-}
-
-// setupSchema creates or upgrades the schema (SchemaModeCreate) or checks
-// it (SchemaModeCheck), then checks that this build can use it.
-func (s *ScyllaState) setupSchema(ctx context.Context) error {
-	ks := s.cfg.Keyspace
-	if err := ValidateIdentifier("keyspace", ks); err != nil {
-		return err
-	}
-	create := s.cfg.SchemaMode == SchemaModeCreate
-	if create {
-		stmt := "CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + s.cfg.replicationMap() + " AND durable_writes = true"
-		if err := s.session.Query(stmt).WithContext(ctx).Exec(); err != nil {
-			return fmt.Errorf("%w: creating keyspace %q: %w", ErrSchema, ks, err)
-		}
-	}
-	v, err := s.readVersion(ctx)
-	if err != nil {
-		return err
-	}
-	switch {
-	case v.version == 0 && !create:
-		return fmt.Errorf("%w: keyspace %q has no scyllastate schema and schema_mode is %q: apply %s/schema.cql with cqlsh (see docs/operations.md) or set schema_mode to %q",
-			ErrSchema, ks, SchemaModeCheck, schemaDir, SchemaModeCreate)
-	case v.version == 0:
-		logger.Infof("creating the schema (version %d) in keyspace %q", SchemaVersion, ks)
-		if err := s.applyFile(ctx, schemaDir+"/schema.cql"); err != nil {
-			return err
-		}
-		// The feed layout of the new keyspace, from the setting (see
-		// layout.go for two peers creating it at once).
-		if err := s.insertLayout(ctx, 0, s.cfg.EventPartitions); err != nil {
-			return fmt.Errorf("%w: %w", ErrSchema, err)
-		}
-	case v.version < SchemaVersion && !create:
-		return fmt.Errorf("%w: keyspace %q has schema version %d and this build needs version %d: apply %s with cqlsh (see docs/operations.md) or set schema_mode to %q",
-			ErrSchema, ks, v.version, SchemaVersion, strings.Join(updateFiles(v.version), ", "), SchemaModeCreate)
-	case v.version < SchemaVersion:
-		if err := s.upgrade(ctx, v.version); err != nil {
-			return err
-		}
-	}
-	if v, err = s.readVersion(ctx); err != nil {
-		return err
-	}
-	if err := checkCompatible(ks, v); err != nil {
-		return err
-	}
-	if err := s.checkTables(ctx); err != nil {
-		return err
-	}
-	return s.copyLegacyMembers(ctx)
 }
 
 // checkCompatible tells whether this build can use a keyspace at v.
@@ -250,166 +165,6 @@ func updateFiles(from int) []string {
 		}
 	}
 	return files
-}
-
-// upgrade applies the versioned updates after version from, in order.
-func (s *ScyllaState) upgrade(ctx context.Context, from int) error {
-	for _, f := range updateFiles(from) {
-		logger.Infof("upgrading the schema of keyspace %q: applying %s", s.cfg.Keyspace, f)
-		if err := s.applyFile(ctx, f); err != nil {
-			return err
-		}
-	}
-	logger.Infof("schema of keyspace %q upgraded from version %d to %d", s.cfg.Keyspace, from, SchemaVersion)
-	return nil
-}
-
-// applyFile runs the statements of an embedded .cql file in the keyspace.
-// Adding a column that exists already is skipped, so that a file can be
-// applied again after an interruption or by two peers at once.
-func (s *ScyllaState) applyFile(ctx context.Context, file string) error {
-	stmts, err := statementsOf(file)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrSchema, err)
-	}
-	for _, stmt := range stmts {
-		if m := addColumnRe.FindStringSubmatch(stmt); m != nil {
-			exists, err := s.columnExists(ctx, m[1], m[2])
-			if err != nil {
-				return err
-			}
-			if exists {
-				continue
-			}
-		}
-		q, err := qualify(stmt, s.cfg.Keyspace)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrSchema, file, err)
-		}
-		if err := s.session.Query(q).WithContext(ctx).Exec(); err != nil {
-			if m := addColumnRe.FindStringSubmatch(stmt); m != nil {
-				if exists, cerr := s.columnExists(ctx, m[1], m[2]); cerr == nil && exists {
-					continue // added meanwhile by another peer
-				}
-			}
-			return fmt.Errorf("%w: applying %s to keyspace %q: %q: %w", ErrSchema, file, s.cfg.Keyspace, stmt, err)
-		}
-		if err := s.session.AwaitSchemaAgreement(ctx); err != nil {
-			return fmt.Errorf("%w: waiting for schema agreement: %w", ErrSchema, err)
-		}
-	}
-	return nil
-}
-
-func (s *ScyllaState) tableNames(ctx context.Context) (map[string]bool, error) {
-	iter := s.session.Query(
-		"SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?", s.cfg.Keyspace,
-	).WithContext(ctx).Consistency(gocql.LocalOne).Iter()
-	found := map[string]bool{}
-	var name string
-	for iter.Scan(&name) {
-		found[name] = true
-	}
-	if err := iter.Close(); err != nil {
-		return nil, fmt.Errorf("%w: reading the tables of keyspace %q: %w", ErrSchema, s.cfg.Keyspace, err)
-	}
-	return found, nil
-}
-
-func (s *ScyllaState) columnExists(ctx context.Context, table, column string) (bool, error) {
-	var name string
-	err := s.session.Query(
-		"SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
-		s.cfg.Keyspace, table, column,
-	).WithContext(ctx).Consistency(gocql.LocalOne).Scan(&name)
-	if errors.Is(err, gocql.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("%w: reading the columns of %s.%s: %w", ErrSchema, s.cfg.Keyspace, table, err)
-	}
-	return true, nil
-}
-
-func (s *ScyllaState) checkTables(ctx context.Context) error {
-	found, err := s.tableNames(ctx)
-	if err != nil {
-		return err
-	}
-	for _, t := range tables {
-		if !found[t] {
-			return fmt.Errorf("%w: table %s.%s does not exist: apply %s/schema.cql with cqlsh (see docs/operations.md) or set schema_mode to %q",
-				ErrSchema, s.cfg.Keyspace, t, schemaDir, SchemaModeCreate)
-		}
-	}
-	return nil
-}
-
-// readVersion reads the recorded schema version: the highest row of
-// schema_history (version 4 on), or else the row of schema_version that
-// versions 1 to 3 wrote. Both are plain reads (at metaConsistency):
-// versions are written without lightweight transactions, each by one
-// idempotent statement.
-func (s *ScyllaState) readVersion(ctx context.Context) (storedVersion, error) {
-	// A table another peer has just created can be listed before the
-	// node serves it ("table ... does not exist"): read again shortly.
-	for attempt := 1; ; attempt++ {
-		v, err := s.readVersionOnce(ctx)
-		var re gocql.RequestError
-		if err == nil || attempt == 10 || !errors.As(err, &re) || re.Code() != gocql.ErrCodeInvalid {
-			return v, err
-		}
-		select {
-		case <-ctx.Done():
-			return v, err
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-func (s *ScyllaState) readVersionOnce(ctx context.Context) (storedVersion, error) {
-	existing, err := s.tableNames(ctx)
-	if err != nil {
-		return storedVersion{}, err
-	}
-	row := map[string]any{}
-	err = gocql.ErrNotFound
-	if existing[schemaHistoryTable] {
-		err = s.session.Query(s.stmts.version, schemaComponent).WithContext(ctx).Consistency(s.meta).MapScan(row)
-	}
-	if errors.Is(err, gocql.ErrNotFound) && existing[schemaVersionTable] {
-		// SELECT *: version 1 has no min_compatible column.
-		err = s.session.Query(s.stmts.legacyVersion, schemaComponent).WithContext(ctx).Consistency(s.meta).MapScan(row)
-	}
-	if errors.Is(err, gocql.ErrNotFound) {
-		return storedVersion{}, nil
-	}
-	if err != nil {
-		return storedVersion{}, fmt.Errorf("%w: reading schema version: %w", ErrSchema, err)
-	}
-	v := storedVersion{}
-	if n, ok := row["version"].(int); ok {
-		v.version = n
-	}
-	v.minCompatible = v.version
-	if n, ok := row["min_compatible"].(int); ok && n > 0 {
-		v.minCompatible = n
-	}
-	return v, nil
-}
-
-// metaConsistency is the consistency of the keyspace's own records (the
-// schema version, the feed layout, the feed members' copy): LOCAL_QUORUM,
-// or the configured consistency when that is weaker (ONE, LOCAL_ONE or
-// ANY, which reads at ONE), whatever level the pins use.
-func metaConsistency(c gocql.Consistency) gocql.Consistency {
-	switch c {
-	case gocql.Any, gocql.One:
-		return gocql.One
-	case gocql.LocalOne:
-		return gocql.LocalOne
-	}
-	return gocql.LocalQuorum
 }
 
 // RequiredTables are the tables of the schema this build uses.

@@ -2,6 +2,7 @@ package scyllastate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,17 +59,10 @@ func WithRetryHint(hint string) Option {
 // ScyllaState is the shared pinset stored in a CQL database. It is safe
 // for concurrent use. Close it when done.
 type ScyllaState struct {
-	cfg       *Config
-	session   *gocql.Session
-	metrics   *metrics
-	stmts     statements
-	cons      gocql.Consistency // pins
-	meta      gocql.Consistency // the keyspace's own records (metaConsistency)
-	eventCons gocql.Consistency // change-feed events
-	health    *health
-	layout    *layoutCache
-	activity  *activity
-	server    ServerInfo
+	*db
+	server   ServerInfo
+	layout   *layoutCache
+	activity *activity
 
 	writer *writer
 	getter *getter
@@ -121,7 +115,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &ScyllaState{
+	s := &ScyllaState{db: &db{
 		cfg:       cfg,
 		session:   session,
 		metrics:   m,
@@ -129,16 +123,15 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 		meta:      metaConsistency(cluster.Consistency),
 		eventCons: cfg.EventConsistencyLevel().driver(), // validated
 		health:    newHealth(m),
-	}
-	s.feed = &Feed{s: s}
+	}}
 	if s.server, err = detectServer(ctx, session, cfg.TLS != nil && cfg.TLS.Enabled); err != nil {
 		session.Close()
 		return nil, err
 	}
 	s.stmts = newStatements(cfg.Keyspace, s.server.Kind, cfg.Timeout)
-	s.layout = newLayoutCache(s)
-	s.activity = newActivity(s)
-	if err := s.setupSchema(ctx); err != nil {
+	s.layout = newLayoutCache(s.db)
+	s.activity = newActivity(s.db)
+	if err := s.setupSchema(ctx, s.layout); err != nil {
 		session.Close()
 		return nil, err
 	}
@@ -147,10 +140,11 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 		return nil, err
 	}
 	s.logServer(ctx)
-	s.checkLayoutSetting()
+	s.layout.checkLayoutSetting()
 	s.layout.start()
-	s.writer = newWriter(s, o.writerID, cfg.LocalDC)
-	s.getter = newGetter(s)
+	s.writer = newWriter(s.db, s.layout, s.activity, o.writerID, cfg.LocalDC)
+	s.getter = newGetter(s.db, s.writer.observe)
+	s.feed = &Feed{db: s.db, layout: s.layout, events: s.writer.events, writer: s.writer}
 	logger.Infof("connected to %s", cfg.endpoint())
 	return s, nil
 }
@@ -173,10 +167,55 @@ func (s *ScyllaState) Config() *Config {
 	return s.cfg
 }
 
-var (
-	_ state.State         = (*ScyllaState)(nil)
-	_ state.BatchingState = (*BatchingState)(nil)
-)
+// Feed returns the change feed of the store.
+func (s *ScyllaState) Feed() *Feed { return s.feed }
+
+// Healthy tells whether database calls currently succeed, and if not the
+// last error.
+func (s *ScyllaState) Healthy() (bool, error) { return s.health.status() }
+
+// Server returns what the store knows of the database server.
+func (s *ScyllaState) Server() ServerInfo { return s.server }
+
+// KeyspaceTablets tells whether a ScyllaDB keyspace distributes its data
+// with tablets (the default of ScyllaDB 2025.x for NetworkTopologyStrategy)
+// rather than vnodes. Always false on Cassandra.
+func (s *ScyllaState) KeyspaceTablets(ctx context.Context) (bool, error) {
+	if s.server.Kind != Scylla {
+		return false, nil
+	}
+	var initial *int
+	err := s.session.Query("SELECT initial_tablets FROM system_schema.scylla_keyspaces WHERE keyspace_name = ?", s.cfg.Keyspace).
+		WithContext(ctx).Consistency(gocql.One).Scan(&initial)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading whether keyspace %q uses tablets: %w", s.cfg.Keyspace, err)
+	}
+	return initial != nil, nil
+}
+
+// logServer says once, at start, what the server is, and on ScyllaDB
+// whether the keyspace uses tablets or vnodes.
+func (s *ScyllaState) logServer(ctx context.Context) {
+	logger.Infof("database: %s", s.server.describe())
+	if s.server.Kind != Scylla {
+		return
+	}
+	tablets, err := s.KeyspaceTablets(ctx)
+	switch {
+	case err != nil:
+		logger.Warnf("%s", err)
+	case tablets:
+		logger.Infof("keyspace %q uses tablets: fine, the store sends no lightweight transaction, counter or index; "+
+			"the change feed's partitions per minute (event_partitions) spread its writes over the tablets", s.cfg.Keyspace)
+	default:
+		logger.Infof("keyspace %q uses vnodes: the change feed's partitions per minute (event_partitions) spread its writes over the shards", s.cfg.Keyspace)
+	}
+}
+
+var _ state.State = (*ScyllaState)(nil)
 
 // Add stores a pin, replacing any pin with the same CID (last writer
 // wins). Its change event is written first; see the package

@@ -21,8 +21,6 @@ import (
 // 16k rows. Every read names its partition; a peer lists its own errors
 // by reading its partitions, paged.
 
-const trackerErrorsTable = "tracker_errors"
-
 // TrackerErrorBuckets is the number of partitions of each peer's errors.
 const TrackerErrorBuckets = 64
 

@@ -195,3 +195,17 @@ func (cfg *Config) validateSchema() error {
 	}
 	return merr.ErrorOrNil()
 }
+
+// levelOf parses the consistency setting field (e.g. "consistency") of
+// value s: a serial level for serial_consistency, another otherwise. The
+// error names the field and lists the valid values.
+func levelOf(field, s string, serial bool) (Consistency, error) {
+	c, err := ParseConsistency(s)
+	if serial && (err != nil || !c.Serial()) {
+		return 0, invalid(field, "%q is not a serial consistency level: use SERIAL or LOCAL_SERIAL", s)
+	}
+	if !serial && (err != nil || c.Serial()) {
+		return 0, invalid(field, "%q is not a consistency level: use one of %s", s, strings.Join(levelNames(ConsistencyAny, ConsistencyLocalOne), ", "))
+	}
+	return c, nil
+}

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
-
-	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/seams"
 )
 
 const (
@@ -39,29 +37,18 @@ const (
 	maxClockAhead = time.Hour
 )
 
-// stage is what is left to do of a change in a writer's backlog.
-type stage int8
-
-const (
-	// needEvent: the event was sent and not acknowledged (outcome
-	// unknown): it is written again, same ID and timestamp, until it is.
-	needEvent stage = iota
-	// needRow: the event is written, the row is not.
-	needRow
-	// needNotice: the event may have become visible after the readers'
-	// sweeps passed it: a fresh event announces the change again.
-	needNotice
-	// finished: nothing is left to do.
-	finished
-)
-
 // writer is the writing side of a store: it stamps writes with a hybrid
 // logical clock and gives them event IDs, groups concurrent single
 // changes, keeps the time before which all its writes are complete (the
 // safe point), records it with a heartbeat, and finishes in the
 // background the changes it could not finish at once (its backlog).
 type writer struct {
-	s  *ScyllaState
+	db       *db
+	layout   *layoutCache
+	activity *activity
+	// events reads the feed, for the changes to announce again.
+	events *eventReader
+
 	id string
 	dc string
 	// clock is the physical clock (the system's; tests skew it through
@@ -93,16 +80,11 @@ type writer struct {
 	groups *grouper[groupItem]
 }
 
+// groupItem is one change waiting for its group, and where its caller
+// waits for the outcome.
 type groupItem struct {
 	w    *pendingWrite
 	done chan error
-}
-
-func newWriter(s *ScyllaState, id, dc string) *writer {
-	ctx, cancel := context.WithCancel(context.Background())
-	wr := &writer{s: s, id: id, dc: dc, clock: seams.Clock(id), ctx: ctx, cancel: cancel, inflight: map[*pendingWrite]int64{}}
-	wr.groups = newGrouper(groupFlushers, maxGroup, wr.writeGroup)
-	return wr
 }
 
 // stamp gives a write its event ID (physical time, strictly increasing
@@ -158,7 +140,7 @@ func (wr *writer) observe(ts int64) {
 // after the readers' sweeps passed it: readers wait for events up to the
 // longest write (feed_overlap is checked to exceed it plus clock skew).
 func (wr *writer) isLate(w *pendingWrite) bool {
-	return wr.clock().UnixMicro()-w.idTime > wr.s.cfg.WriteDeadline().Microseconds()
+	return wr.clock().UnixMicro()-w.idTime > wr.db.cfg.WriteDeadline().Microseconds()
 }
 
 // register records the writer's first heartbeat, with a safe point
@@ -185,22 +167,6 @@ func (wr *writer) admit() error {
 		return fmt.Errorf("%w: %d changes are retried until the database answers; retry later", ErrBacklog, len(wr.backlog))
 	}
 	return nil
-}
-
-// begin stamps writes and records them as in flight. The first write
-// starts the heartbeat.
-func (wr *writer) begin(ws []*pendingWrite) {
-	wr.mu.Lock()
-	defer wr.mu.Unlock()
-	for _, w := range ws {
-		wr.stamp(w)
-		wr.inflight[w] = w.idTime
-	}
-	if !wr.started && wr.ctx.Err() == nil {
-		wr.started = true
-		wr.wg.Add(1)
-		go wr.run()
-	}
 }
 
 // end records writes as done. A change that is not finished goes to the
@@ -262,212 +228,14 @@ func (wr *writer) unconfirmed(ts int64) {
 	wr.lastFallback = max(wr.lastFallback, ts)
 }
 
-// reannounce announces again, in every data center, the changes written
-// in this data center only, once every data center can be reached.
-func (wr *writer) reannounce(ctx context.Context) {
-	wr.mu.Lock()
-	since := wr.unconfirmedSince
-	wr.mu.Unlock()
-	if since == 0 {
-		return
-	}
-	passStart := time.Now()
-	var todo []Event
-	err := wr.s.feed.Events(ctx, time.UnixMicro(since), passStart, func(e Event) error {
-		if e.Writer == wr.id && !e.Legacy && e.WriteTime >= since {
-			todo = append(todo, e)
-		}
-		return nil
-	})
-	if err == nil {
-		for _, e := range todo {
-			if err = wr.s.feed.Reannounce(ctx, e); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		logger.Debugf("changes since %s still not announced in every data center: %s", time.UnixMicro(since).Format(time.RFC3339), err)
-		return
-	}
-	wr.mu.Lock()
-	if wr.lastFallback < passStart.UnixMicro() {
-		wr.unconfirmedSince, wr.lastFallback = 0, 0
-	} else {
-		wr.unconfirmedSince = passStart.UnixMicro()
-	}
-	wr.mu.Unlock()
-	logger.Infof("%d changes written in this data center only are now announced in every data center", len(todo))
-}
-
-// run beats and finishes the backlog until the store closes.
-func (wr *writer) run() {
-	defer wr.wg.Done()
-	beat := time.NewTicker(HeartbeatInterval)
-	defer beat.Stop()
-	repair := time.NewTicker(repairInterval)
-	defer repair.Stop()
-	for {
-		select {
-		case <-wr.ctx.Done():
-			return
-		case <-beat.C:
-			if err := wr.beat(false); err != nil {
-				logger.Warnf("recording the heartbeat of writer %s: %s", wr.id, err)
-			}
-		case <-repair.C:
-			wr.finish(wr.ctx)
-			wr.reannounce(wr.ctx)
-		}
-	}
-}
-
 // beat records the heartbeat and safe point. closed marks a clean stop:
 // nothing of this writer is left to complete.
 func (wr *writer) beat(closed bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), wr.s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wr.db.cfg.Timeout)
 	defer cancel()
-	ttl := int64(wr.s.cfg.EventRetention / time.Second)
-	err := wr.s.session.Query(wr.s.stmts.heartbeat, ttl, wr.clock(), wr.safeBefore(), closed, wr.dc, schemaComponent, wr.id).
+	ttl := int64(wr.db.cfg.EventRetention / time.Second)
+	err := wr.db.session.Query(wr.db.stmts.heartbeat, ttl, wr.clock(), wr.safeBefore(), closed, wr.dc, schemaComponent, wr.id).
 		WithContext(ctx).Exec()
-	wr.s.health.record(err)
+	wr.db.health.record(err)
 	return err
-}
-
-// finish takes the backlog a stage further: events of unknown outcome
-// are written again (same ID, same timestamp: idempotent), then rows,
-// then a fresh event for those whose event may have landed behind the
-// readers (every event retried is: the readers may have passed it).
-func (wr *writer) finish(ctx context.Context) {
-	wr.mu.Lock()
-	todo := wr.backlog
-	wr.backlog = nil
-	wr.mu.Unlock()
-	if len(todo) == 0 {
-		return
-	}
-	byStage := func(st stage) []*pendingWrite {
-		var out []*pendingWrite
-		for _, w := range todo {
-			if w.stage == st && w.err == nil {
-				out = append(out, w)
-			}
-		}
-		return out
-	}
-	if ws := byStage(needEvent); len(ws) > 0 {
-		wr.s.writeEvents(ctx, ws)
-		for _, w := range ws {
-			if w.eventDone {
-				w.stage, w.late = needRow, true
-			}
-		}
-	}
-	if ws := byStage(needRow); len(ws) > 0 {
-		wr.s.writeRows(ctx, ws, "writing pin rows again")
-		for _, w := range ws {
-			if w.err == nil {
-				w.stage = needNotice
-			}
-		}
-	}
-	for _, w := range byStage(needNotice) {
-		if !w.late {
-			w.stage = finished
-			continue
-		}
-		notice := *w
-		notice.idTime, notice.eventID = wr.freshID()
-		if err := wr.s.eventLayout(ctx, []*pendingWrite{&notice}); err != nil {
-			w.err = err
-			continue
-		}
-		ev := wr.s.eventStmt(&notice)
-		wr.s.runBatches(ctx, append(wr.s.activity.pending([]stmt{ev}), []stmt{ev}), "announcing a late change", wr.s.eventCons, nil)
-		if notice.err != nil {
-			w.err = notice.err
-			continue
-		}
-		w.stage = finished
-	}
-	var left []*pendingWrite
-	var firstErr error
-	for _, w := range todo {
-		if w.stage == finished {
-			continue
-		}
-		if w.err != nil && firstErr == nil {
-			firstErr = w.err
-		}
-		w.err = nil
-		left = append(left, w)
-	}
-	if done := len(todo) - len(left); done > 0 {
-		logger.Infof("%d changes finished in the background (outcome unknown, row missing or event late)", done)
-	}
-	if firstErr != nil {
-		logger.Warnf("%d changes not finished yet; retrying in %s: %s", len(left), repairInterval, firstErr)
-	}
-	wr.mu.Lock()
-	wr.backlog = append(wr.backlog, left...)
-	wr.mu.Unlock()
-}
-
-// do writes one change, in a group with the changes of concurrent calls
-// (see grouper).
-func (wr *writer) do(ctx context.Context, w *pendingWrite) error {
-	item := groupItem{w: w, done: make(chan error, 1)}
-	if !wr.groups.submit(item) {
-		return ErrClosed
-	}
-	select {
-	case err := <-item.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// writeGroup commits a group of changes and answers their callers. The
-// group outlives any one caller: statements are bounded by the driver's
-// timeout and retries.
-func (wr *writer) writeGroup(group []groupItem) {
-	ws := make([]*pendingWrite, len(group))
-	for i, it := range group {
-		ws[i] = it.w
-	}
-	wr.s.commit(context.Background(), ws)
-	for _, it := range group {
-		it.done <- it.w.err
-	}
-}
-
-// close waits for the groups in flight, retries pending rows once and
-// records the final heartbeat: closed when nothing is left unfinished.
-func (wr *writer) close() {
-	wr.groups.close()
-	wr.mu.Lock() // no heartbeat starts after this
-	wr.cancel()
-	wr.mu.Unlock()
-	wr.wg.Wait()
-	wr.mu.Lock()
-	started := wr.started
-	wr.mu.Unlock()
-	if !started {
-		return
-	}
-	// The database may be down: bound the last attempts.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*wr.s.cfg.Timeout)
-	defer cancel()
-	wr.finish(ctx)
-	wr.reannounce(ctx)
-	wr.mu.Lock()
-	clean := len(wr.backlog) == 0 && wr.unconfirmedSince == 0
-	wr.mu.Unlock()
-	if !clean {
-		logger.Errorf("closing with changes not completed (outcome unknown, pin rows not written, or events written in this data center only): another peer will complete them")
-	}
-	if err := wr.beat(clean); err != nil {
-		logger.Warnf("recording the last heartbeat of writer %s: %s", wr.id, err)
-	}
 }
