@@ -20,6 +20,22 @@ type pinTracker interface {
 	PinQueueSize(ctx context.Context) (int64, error)
 }
 
+// applyMetrics is what the applier records (feedMetrics).
+type applyMetrics interface {
+	applied(op scyllastate.Op)
+	rolledForward()
+}
+
+// noMetrics records nothing: the metrics of an applier, a feed or an
+// upkeep made without them (feedMetrics records them).
+type noMetrics struct{}
+
+func (noMetrics) applied(scyllastate.Op)  {}
+func (noMetrics) rolledForward()          {}
+func (noMetrics) pollError()              {}
+func (noMetrics) caughtUp(time.Duration)  {}
+func (noMetrics) repaired(scyllastate.Op) {}
+
 // rowReader is what the applier reads and writes of the store to settle
 // events it cannot apply on their own word.
 type rowReader interface {
@@ -52,7 +68,7 @@ type applier struct {
 	self    peer.ID
 	tracker pinTracker
 	rows    rowReader
-	metrics *feedMetrics
+	metrics applyMetrics
 	// queueLimit: pins are not queued beyond it; see deferred.
 	queueLimit int64
 	// timeout bounds one database or tracker call of the applier's own
@@ -110,7 +126,12 @@ func (a *applier) queueFull(ctx context.Context) bool {
 	return n >= a.queueLimit
 }
 
-func newApplier(self peer.ID, t pinTracker, rows rowReader, m *feedMetrics, queueLimit int) *applier {
+// newApplier returns the applier of peer self, which tells tracker t and
+// reads rows; m may be nil (nothing recorded).
+func newApplier(self peer.ID, t pinTracker, rows rowReader, m applyMetrics, queueLimit int) *applier {
+	if m == nil {
+		m = noMetrics{}
+	}
 	return &applier{
 		self:       self,
 		tracker:    t,

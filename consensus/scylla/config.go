@@ -332,3 +332,16 @@ func (cfg *Config) applyJSONConfig(jcfg *jsonConfig) error {
 	cfg.RepairReadRate = jcfg.RepairReadRate
 	return nil
 }
+
+// ClockSkewAllowance is the clock skew between peers that feed_overlap
+// must cover on top of the longest write.
+const ClockSkewAllowance = clockSkewAllowance
+
+// AliveWithin is how recent the feed position of a peer must be for the
+// other peers to take it for alive, with the settings of cfg: a live peer
+// saves its position, which trails now by feed_overlap, every
+// checkpoint_interval. The live peer with the smallest ID completes the
+// writes of writers that died.
+func AliveWithin(cfg *Config) time.Duration {
+	return cfg.FeedOverlap + 3*cfg.CheckpointInterval + time.Minute
+}

@@ -21,6 +21,12 @@ type feedStore interface {
 	SaveCheckpoint(ctx context.Context, reader string, pos time.Time) error
 }
 
+// readMetrics is what the feed records (feedMetrics).
+type readMetrics interface {
+	pollError()
+	caughtUp(d time.Duration)
+}
+
 // feedSettings are the settings the feed needs.
 type feedSettings struct {
 	reader             string        // this peer's ID: the checkpoint's key
@@ -53,7 +59,7 @@ type feed struct {
 	store   feedStore
 	apply   *applier
 	cfg     feedSettings
-	metrics *feedMetrics
+	metrics readMetrics
 	now     func() time.Time
 
 	wake chan struct{}
@@ -74,7 +80,12 @@ type feed struct {
 	readUpTo  atomic.Int64 // unix nanoseconds: the feed is read up to here
 }
 
-func newFeed(store feedStore, a *applier, cfg feedSettings, m *feedMetrics) *feed {
+// newFeed returns the reader of the change feed of store, which applies
+// the changes through a; m may be nil (nothing recorded).
+func newFeed(store feedStore, a *applier, cfg feedSettings, m readMetrics) *feed {
+	if m == nil {
+		m = noMetrics{}
+	}
 	return &feed{
 		store:   store,
 		apply:   a,

@@ -1,9 +1,6 @@
 package scylla
 
-import (
-	"errors"
-	"time"
-)
+import "errors"
 
 // ErrStarting is returned by DatabaseHealth until the peer is ready
 // (connected, schema checked, caught up with the change feed).
@@ -26,17 +23,4 @@ func (c *Consensus) DatabaseHealth() error {
 		return err
 	}
 	return nil
-}
-
-// ClockSkewAllowance is the clock skew between peers that feed_overlap
-// must cover on top of the longest write.
-const ClockSkewAllowance = clockSkewAllowance
-
-// AliveWithin is how recent the feed position of a peer must be for the
-// other peers to take it for alive, with the settings of cfg: a live peer
-// saves its position, which trails now by feed_overlap, every
-// checkpoint_interval. The live peer with the smallest ID completes the
-// writes of writers that died.
-func AliveWithin(cfg *Config) time.Duration {
-	return cfg.FeedOverlap + 3*cfg.CheckpointInterval + time.Minute
 }

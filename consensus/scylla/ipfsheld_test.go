@@ -25,9 +25,9 @@ func (r *trackerRig) listed() {
 func (r *trackerRig) settleRemote() {
 	r.t.Helper()
 	eventually(r.t, "no remote call queued", func() bool {
-		r.w.pendingMu.Lock()
-		defer r.w.pendingMu.Unlock()
-		return len(r.w.pending) == 0
+		r.w.remote.pendingMu.Lock()
+		defer r.w.remote.pendingMu.Unlock()
+		return len(r.w.remote.pending) == 0
 	})
 	time.Sleep(50 * time.Millisecond) // a call taken just now ends
 }

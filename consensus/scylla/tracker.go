@@ -10,23 +10,12 @@ import (
 
 	ipfscluster "github.com/ipfs-cluster/ipfs-cluster"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
-	"github.com/ipfs-cluster/ipfs-cluster/observations"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
 	rpc "github.com/libp2p/go-libp2p-gorpc"
 	peer "github.com/libp2p/go-libp2p/core/peer"
-	"go.opencensus.io/stats"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
-
-// errorStore is what the tracker wrapper reads and writes of the store.
-type errorStore interface {
-	RecordTrackerError(ctx context.Context, peer string, e scyllastate.TrackerError) error
-	ForgetTrackerError(ctx context.Context, peer string, c api.Cid, at time.Time) error
-	TrackerError(ctx context.Context, peer string, c api.Cid) (scyllastate.TrackerError, bool, error)
-	TrackerErrors(ctx context.Context, peer string, fn func(scyllastate.TrackerError) error) error
-	Get(ctx context.Context, c api.Cid) (api.Pin, error)
-}
 
 // tracker wraps upstream's pin tracker for a peer of this consensus.
 //
@@ -44,9 +33,10 @@ type errorStore interface {
 // moves them to the database (tracker_errors, this peer's partitions):
 // a sweep, woken by every failure and run every second, lists the
 // tracker's operations in error, stores each and then makes the tracker
-// forget it (forget). Status, StatusAll and Recover read them back, and
-// RecoverAll (ipfs-cluster-ctl recover, and the upkeep every
-// pin_recover_interval) retries them, at the pace of pinning. A row
+// forget it (storedErrors, trackerrors.go). Status, StatusAll and
+// Recover read them back, and RecoverAll (ipfs-cluster-ctl recover, and
+// the upkeep every pin_recover_interval) retries them, at the pace of
+// pinning. A row
 // leaves when an operation of its CID succeeds (seen by the proxy of the
 // tracker's RPC, see trackerproxy.go) or is retried and succeeds. A peer
 // that restarts reports its stored errors as before.
@@ -63,106 +53,48 @@ type tracker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	client *rpc.Client // the cluster's
-	wake   chan struct{}
 
-	locks    keyedMutex // one operation change per CID at a time
-	dropping sync.Map   // CIDs being forgotten: api.Cid -> struct{}
-	sweepMu  sync.Mutex
-
-	filterMu sync.Mutex
-	seen     *cidFilter // CIDs that may have a stored error
-	building *cidFilter // the filter a full read is making, or nil
-
-	// Remote pins' Track calls (trackremote.go): a queue of CIDs, each
-	// with its latest call in pending.
-	remoteOn    atomic.Bool // the workers of remote calls run
-	remoteReady chan struct{}
-	pendingMu   sync.Mutex
-	pending     map[api.Cid]remoteCall
-	remoteFIFO  []api.Cid // under pendingMu, from remoteHead
-	remoteHead  int
-	remoteSeq   uint64
-	held        *ipfsHeld // which CIDs IPFS may hold (ipfsheld.go)
-
-	recorded   atomic.Int64 // pin errors stored (recounted at each full read)
-	passDelta  int64        // changes of recorded during a full read (filterMu)
-	unrecorded atomic.Int64 // pin errors the last sweep could not store
-	backlog    atomic.Int64 // failures the sweep has not moved yet
+	locks keyedMutex    // one operation change per CID at a time
+	errs  *storedErrors // the failed operations, moved to the database (trackerrors.go)
+	// remote makes remote pins' Track calls (trackremote.go).
+	remote *remotePins
+	held   *ipfsHeld // which CIDs IPFS may hold (ipfsheld.go)
 }
 
-// maxBacklog is the number of failed operations that may wait in memory
-// for the sweep before a failing operation holds its tracker worker back
-// (up to maxHoldBack), so that pins failing faster than the database
-// stores them do not pile up in memory.
-const (
-	maxBacklog  = 2 * sweepBatch
-	maxHoldBack = 2 * time.Second
-)
-
-// holdBack waits while the backlog exceeds maxBacklog, up to maxHoldBack
-// (the database may be down: pinning must not stop).
-func (t *tracker) holdBack(ctx context.Context) {
-	deadline := time.Now().Add(maxHoldBack)
-	for t.backlog.Load() > maxBacklog && time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.ctx.Done():
-			return
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// WrapTracker returns the pin tracker to give the cluster with this
-// consensus: upstream's tracker t, whose failed operations are kept in
-// the database rather than in memory. peerName is the cluster's
-// peername (for the statuses it reports). The daemon also disables the
-// cluster's periodic recover and state sync, which this consensus
-// replaces (see its Config).
-func (c *Consensus) WrapTracker(t ipfscluster.PinTracker, peerName string) ipfscluster.PinTracker {
-	store := func(ctx context.Context) (errorStore, error) {
-		s, err := c.Store(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-	return newTracker(t, c.host.ID(), peerName, store, c.cfg.PinQueueLimit)
-}
-
+// newTracker wraps upstream's tracker t for peer self (peerName), whose
+// failed operations are kept through store; queueLimit is
+// pin_queue_limit, the queued pins RecoverAll waits below.
 func newTracker(t ipfscluster.PinTracker, self peer.ID, peerName string, store func(context.Context) (errorStore, error), queueLimit int) *tracker {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &tracker{
-		PinTracker:  t,
-		self:        self,
-		peerName:    peerName,
-		store:       store,
-		queueLimit:  int64(max(queueLimit, 1)),
-		ctx:         ctx,
-		cancel:      cancel,
-		wake:        make(chan struct{}, 1),
-		seen:        newCidFilter(true),
-		pending:     map[api.Cid]remoteCall{},
-		remoteReady: make(chan struct{}, 1),
-		held:        newIPFSHeld(),
+	w := &tracker{
+		PinTracker: t,
+		self:       self,
+		peerName:   peerName,
+		store:      store,
+		queueLimit: int64(max(queueLimit, 1)),
+		ctx:        ctx,
+		cancel:     cancel,
+		held:       newIPFSHeld(),
 	}
+	w.errs = newStoredErrors(ctx, t, self, store, &w.locks)
+	w.remote = newRemotePins(&w.locks, w.held, t.Track)
+	return w
 }
 
 // SetClient gives upstream's tracker a client whose calls the wrapper
 // sees (trackerproxy.go), and starts the sweep.
 func (t *tracker) SetClient(client *rpc.Client) {
 	t.client = client
-	own, err := newTrackerClient(t)
+	own, err := newTrackerClient(client, t.errs)
 	if err != nil {
 		// Registration of fixed, valid services: never at run time.
 		panic(fmt.Sprintf("tracker proxy: %s", err))
 	}
 	t.PinTracker.SetClient(own)
 	t.wg.Add(2)
-	go func() { defer t.wg.Done(); t.loadLoop() }()
-	go func() { defer t.wg.Done(); t.sweepLoop() }()
-	t.startRemote()
+	go func() { defer t.wg.Done(); t.errs.loadLoop() }()
+	go func() { defer t.wg.Done(); t.errs.sweepLoop() }()
+	t.remote.startRemote(t.ctx, &t.wg, t.client)
 }
 
 // Shutdown stops the sweep, then upstream's tracker.
@@ -172,23 +104,24 @@ func (t *tracker) Shutdown(ctx context.Context) error {
 	return t.PinTracker.Shutdown(ctx)
 }
 
-// Track tracks a pin (one change per CID at a time, see forget). A pin
-// allocated to other peers is tracked by the wrapper's workers (see
-// trackremote.go).
+// Track tracks a pin (one change per CID at a time, see
+// storedErrors.forget). A pin allocated to other peers is tracked by the
+// wrapper's workers (see trackremote.go).
 func (t *tracker) Track(ctx context.Context, pin api.Pin) error {
 	if pin.IsRemotePin(t.self) {
-		return t.trackRemotePin(ctx, pin)
+		return t.remote.trackRemotePin(ctx, pin)
 	}
 	defer t.locks.lock(pin.Cid)()
-	t.supersede(pin.Cid)
+	t.remote.supersede(pin.Cid)
 	t.held.markLocal(pin.Cid)
 	return t.PinTracker.Track(ctx, pin)
 }
 
-// Untrack untracks a CID (one change per CID at a time, see forget).
+// Untrack untracks a CID (one change per CID at a time, see
+// storedErrors.forget).
 func (t *tracker) Untrack(ctx context.Context, c api.Cid) error {
 	defer t.locks.lock(c)()
-	t.supersede(c)
+	t.remote.supersede(c)
 	return t.PinTracker.Untrack(ctx, c)
 }
 
@@ -244,7 +177,7 @@ func (t *tracker) Recover(ctx context.Context, c api.Cid) (api.PinInfo, error) {
 // retry retries a stored error; the caller holds the CID's lock. The row
 // stays until an operation of the CID succeeds; a failure replaces it.
 func (t *tracker) retry(ctx context.Context, st errorStore, e scyllastate.TrackerError) (api.PinInfo, error) {
-	t.supersede(e.Cid)
+	t.remote.supersede(e.Cid)
 	pin, err := st.Get(ctx, e.Cid)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
@@ -253,9 +186,9 @@ func (t *tracker) retry(ctx context.Context, st errorStore, e scyllastate.Tracke
 		return api.PinInfo{}, fmt.Errorf("recovering %s: %w", e.Cid, err)
 	case pin.Type == api.MetaType:
 		// Never pinned on a peer: nothing to retry.
-		err = t.forgetRow(ctx, st, e.Cid)
+		err = t.errs.forgetRow(ctx, st, e.Cid)
 	case pin.IsRemotePin(t.self):
-		err = t.trackRemote(ctx, pin)
+		err = t.remote.trackRemote(ctx, pin)
 	default:
 		t.held.markLocal(e.Cid)
 		err = t.PinTracker.Track(ctx, pin)
@@ -277,9 +210,9 @@ func (t *tracker) RecoverAll(ctx context.Context, out chan<- api.PinInfo) error 
 	if err != nil {
 		return err
 	}
-	t.sweep(ctx, st)
+	t.errs.sweep(ctx, st)
 	var sent atomic.Int64
-	err = t.fullRead(ctx, st, func(e scyllastate.TrackerError) error {
+	err = t.errs.fullRead(ctx, st, func(e scyllastate.TrackerError) error {
 		if err := t.waitForRoom(ctx); err != nil {
 			return err
 		}
@@ -319,73 +252,6 @@ func (t *tracker) waitForRoom(ctx context.Context) error {
 	}
 }
 
-// opDone is told by the proxy how each pin or unpin of the tracker ended.
-func (t *tracker) opDone(ctx context.Context, c api.Cid, unpin bool, err error) {
-	if err != nil {
-		t.backlog.Add(1)
-		select {
-		case t.wake <- struct{}{}:
-		default:
-		}
-		t.holdBack(ctx)
-		return
-	}
-	t.filterMu.Lock()
-	maybe := t.seen.maybe(c)
-	t.filterMu.Unlock()
-	if !maybe {
-		return
-	}
-	st, err := t.store(ctx)
-	if err == nil {
-		err = t.forgetRow(ctx, st, c)
-	}
-	if err != nil && ctx.Err() == nil {
-		logger.Warnf("%s succeeded; its stored error stays until the next recover: %s", c, err)
-	}
-}
-
-// forgetRow deletes the stored error of c, if there is one (the filter
-// of CIDs with a stored error has false positives): the gauge counts the
-// row it deletes, whatever operation succeeded. The deletion is stamped
-// now, so a failure recorded later stays.
-func (t *tracker) forgetRow(ctx context.Context, st errorStore, c api.Cid) error {
-	at := time.Now()
-	prev, found, err := st.TrackerError(ctx, t.self.String(), c)
-	if err != nil || !found {
-		return err
-	}
-	if err := st.ForgetTrackerError(ctx, t.self.String(), c, at); err != nil {
-		return err
-	}
-	if !prev.Unpin {
-		t.countPinErrors(-1)
-	}
-	t.report()
-	return nil
-}
-
-// countPinErrors adds d to the stored pin errors counted for the gauge
-// (and to the changes made during a full read, which recounts them).
-func (t *tracker) countPinErrors(d int64) {
-	t.filterMu.Lock()
-	if t.building != nil {
-		t.passDelta += d
-	}
-	t.filterMu.Unlock()
-	if t.recorded.Add(d) < 0 {
-		t.recorded.Store(0)
-	}
-}
-
-// report records upstream's pins_pin_error gauge: the pin errors stored
-// and those in memory. Upstream's tracker records its own count (the
-// errors in its memory) when an operation changes; the sweep that follows
-// every failure records this one after it.
-func (t *tracker) report() {
-	stats.Record(t.ctx, observations.PinsPinError.M(max(t.recorded.Load(), 0)+t.unrecorded.Load()))
-}
-
 // errorInfo is the status of a stored error.
 func (t *tracker) errorInfo(e scyllastate.TrackerError, ipfs api.IPFSID) api.PinInfo {
 	status := api.TrackerStatusPinError
@@ -422,4 +288,124 @@ func (t *tracker) ipfsID(ctx context.Context) api.IPFSID {
 		logger.Debugf("IPFS ID: %s", err)
 	}
 	return id
+}
+
+// statusLookups bound the parallel reads of a full StatusAll.
+const statusLookups = 8
+
+// StatusAll is upstream's, with the stored errors. Filtered on error
+// (ipfs-cluster-ctl status --filter error), it sends the operations in
+// memory, then streams this peer's stored errors from the database,
+// skipping the CIDs that have an operation in memory (a retry under way):
+// memory is bounded by the tracker queue, not by the errors. A listing of
+// the whole pinset gives a pin whose stored error exists that error
+// instead of unexpectedly_unpinned.
+func (t *tracker) StatusAll(ctx context.Context, filter api.TrackerStatus, out chan<- api.PinInfo) error {
+	if filter != api.TrackerStatusUndefined && filter&errorStatuses == 0 {
+		return t.PinTracker.StatusAll(ctx, filter, out)
+	}
+	st, err := t.store(ctx)
+	if err != nil {
+		close(out)
+		return err
+	}
+	// As upstream's tracker: a filter on none of the statuses that need
+	// the pinset lists operations only.
+	if !filter.Match(pinsetStatuses) {
+		return t.errorStatusAll(ctx, st, filter, out)
+	}
+	return t.fullStatusAll(ctx, st, filter, out)
+}
+
+func send(ctx context.Context, out chan<- api.PinInfo, pi api.PinInfo) error {
+	select {
+	case out <- pi:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (t *tracker) errorStatusAll(ctx context.Context, st errorStore, filter api.TrackerStatus, out chan<- api.PinInfo) error {
+	defer close(out)
+	ch := make(chan api.PinInfo, 1024)
+	go func() { _ = t.PinTracker.StatusAll(ctx, opStatuses, ch) }()
+	var ops []api.PinInfo
+	for pi := range ch {
+		ops = append(ops, pi)
+	}
+	inMemory := make(map[api.Cid]struct{}, len(ops))
+	for _, pi := range ops {
+		inMemory[pi.Cid] = struct{}{}
+		if pi.Status.Match(filter) {
+			if err := send(ctx, out, pi); err != nil {
+				return err
+			}
+		}
+	}
+	ipfs := t.ipfsID(ctx)
+	return st.TrackerErrors(ctx, t.self.String(), func(e scyllastate.TrackerError) error {
+		if _, ok := inMemory[e.Cid]; ok {
+			return nil
+		}
+		pi := t.errorInfo(e, ipfs)
+		if !pi.Status.Match(filter) {
+			return nil
+		}
+		return send(ctx, out, pi)
+	})
+}
+
+func (t *tracker) fullStatusAll(ctx context.Context, st errorStore, filter api.TrackerStatus, out chan<- api.PinInfo) error {
+	defer close(out)
+	inner := filter
+	if filter != api.TrackerStatusUndefined {
+		inner |= api.TrackerStatusUnexpectedlyUnpinned
+	}
+	ch := make(chan api.PinInfo, 1024)
+	errc := make(chan error, 1)
+	go func() { errc <- t.PinTracker.StatusAll(ctx, inner, ch) }()
+	var wg sync.WaitGroup
+	var sendErr atomic.Value
+	for range statusLookups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pi := range ch {
+				if sendErr.Load() != nil {
+					continue // drain
+				}
+				if pi.Status == api.TrackerStatusUnexpectedlyUnpinned {
+					pi = t.withStoredError(ctx, st, pi)
+				}
+				if !pi.Status.Match(filter) {
+					continue
+				}
+				if err := send(ctx, out, pi); err != nil {
+					sendErr.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := <-errc; err != nil {
+		return err
+	}
+	if err, _ := sendErr.Load().(error); err != nil {
+		return err
+	}
+	return nil
+}
+
+// withStoredError gives a pin missing from IPFS its stored error, if the
+// filter says it may have one.
+func (t *tracker) withStoredError(ctx context.Context, st errorStore, pi api.PinInfo) api.PinInfo {
+	if !t.errs.mayHave(pi.Cid) {
+		return pi
+	}
+	e, found, err := st.TrackerError(ctx, t.self.String(), pi.Cid)
+	if err != nil || !found || e.Unpin {
+		return pi
+	}
+	return t.errorInfo(e, api.IPFSID{ID: pi.IPFS, Addresses: pi.IPFSAddresses})
 }

@@ -115,7 +115,7 @@ func TestTrackerErrorsWithTheStore(t *testing.T) {
 	if pi := w.Status(ctx, statetest.Cid(9)); pi.Status != api.TrackerStatusPinError {
 		t.Fatalf("Status after a restart: %+v", pi)
 	}
-	eventually(t, "stored errors counted at start", func() bool { return w.recorded.Load() == n })
+	eventually(t, "stored errors counted at start", func() bool { return w.errs.recorded.Load() == n })
 
 	// IPFS works again: the recover retries them all, and they leave.
 	ipfs.setBroken(false)
@@ -135,7 +135,7 @@ func TestTrackerErrorsWithTheStore(t *testing.T) {
 	}
 	eventually(t, "rows removed once pinned", func() bool { return rows() == 0 })
 	time.Sleep(100 * time.Millisecond)
-	if got := w.recorded.Load(); got != 0 {
+	if got := w.errs.recorded.Load(); got != 0 {
 		t.Fatalf("pin errors counted after the recover: %d", got)
 	}
 }

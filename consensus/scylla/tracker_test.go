@@ -408,7 +408,7 @@ func TestFailedPinsLeaveTheTrackerMemoryForTheDatabase(t *testing.T) {
 	if pi := all[statetest.Cid(3)]; pi.Status != api.TrackerStatusPinError {
 		t.Fatalf("full StatusAll of a stored error: %+v", pi)
 	}
-	if got := r.w.recorded.Load(); got != n {
+	if got := r.w.errs.recorded.Load(); got != n {
 		t.Fatalf("pin errors counted for the gauge: %d, want %d", got, n)
 	}
 	// status --filter error reads the stored errors, not the pinset.
@@ -440,7 +440,7 @@ func TestRecoveredPinLeavesTheTable(t *testing.T) {
 	if got := len(r.statusAll(api.TrackerStatusError)); got != 0 {
 		t.Fatalf("%d errors listed after recover", got)
 	}
-	if got := r.w.recorded.Load(); got != 0 {
+	if got := r.w.errs.recorded.Load(); got != 0 {
 		t.Fatalf("pin errors counted for the gauge after recover: %d", got)
 	}
 }
@@ -485,7 +485,7 @@ func TestUnpinnedErrorLeavesTheTable(t *testing.T) {
 	eventually(t, "row removed after the unpin", func() bool { return r.store.count(self) == 0 })
 	// The gauge counts the pin error the unpin removed (the operation that
 	// succeeded was an unpin, the row a pin error).
-	if got := r.w.recorded.Load(); got != 0 {
+	if got := r.w.errs.recorded.Load(); got != 0 {
 		t.Fatalf("pin errors counted for the gauge after the unpin: %d, want 0", got)
 	}
 }
@@ -532,7 +532,7 @@ func TestRestartedPeerReportsItsStoredErrors(t *testing.T) {
 	_ = first.w.Shutdown(context.Background())
 
 	again := newTrackerRig(t, first.store)
-	eventually(t, "stored errors loaded", func() bool { return again.w.recorded.Load() == 10 })
+	eventually(t, "stored errors loaded", func() bool { return again.w.errs.recorded.Load() == 10 })
 	if got := len(again.statusAll(api.TrackerStatusError)); got != 10 {
 		t.Fatalf("%d errors after a restart, want 10", got)
 	}
@@ -692,9 +692,9 @@ func TestLaterChangeSupersedesQueuedRemoteCall(t *testing.T) {
 		}
 	}
 	eventually(t, "the workers busy", func() bool {
-		r.w.pendingMu.Lock()
-		defer r.w.pendingMu.Unlock()
-		return len(r.w.pending) == 0
+		r.w.remote.pendingMu.Lock()
+		defer r.w.remote.pendingMu.Unlock()
+		return len(r.w.remote.pending) == 0
 	})
 	if err := r.w.Track(context.Background(), later); err != nil {
 		t.Fatal(err)

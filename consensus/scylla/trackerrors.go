@@ -6,14 +6,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	ipfscluster "github.com/ipfs-cluster/ipfs-cluster"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
+	"github.com/ipfs-cluster/ipfs-cluster/observations"
+	peer "github.com/libp2p/go-libp2p/core/peer"
+	"go.opencensus.io/stats"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
 // How the tracker wrapper moves failed operations out of memory (see
-// tracker): the sweep, the forgetting of an operation, the full reads of
-// this peer's stored errors and StatusAll.
+// tracker): the stored errors, their filter and count, and the full reads
+// of this peer's rows (the sweep is in errorsweep.go).
 
 const (
 	// sweepEvery is how often the sweep runs when no failure wakes it.
@@ -22,187 +26,162 @@ const (
 	sweepBatch = 4096
 	// sweepWorkers store and forget operations in parallel.
 	sweepWorkers = 16
-	// statusLookups bound the parallel reads of a full StatusAll.
-	statusLookups = 8
 )
 
+// errorStore is what the tracker wrapper reads and writes of the store.
+type errorStore interface {
+	RecordTrackerError(ctx context.Context, peer string, e scyllastate.TrackerError) error
+	ForgetTrackerError(ctx context.Context, peer string, c api.Cid, at time.Time) error
+	TrackerError(ctx context.Context, peer string, c api.Cid) (scyllastate.TrackerError, bool, error)
+	TrackerErrors(ctx context.Context, peer string, fn func(scyllastate.TrackerError) error) error
+	Get(ctx context.Context, c api.Cid) (api.Pin, error)
+}
+
+// maxBacklog is the number of failed operations that may wait in memory
+// for the sweep before a failing operation holds its tracker worker back
+// (up to maxHoldBack), so that pins failing faster than the database
+// stores them do not pile up in memory.
 const (
-	errorStatuses = api.TrackerStatusPinError | api.TrackerStatusUnpinError
-	// pinsetStatuses are those upstream's StatusAll reads the pinset for.
-	pinsetStatuses = api.TrackerStatusPinned | api.TrackerStatusUnexpectedlyUnpinned |
-		api.TrackerStatusSharded | api.TrackerStatusRemote
-	// opStatuses are the statuses of operations in upstream's tracker.
-	opStatuses = errorStatuses | api.TrackerStatusPinQueued | api.TrackerStatusUnpinQueued |
-		api.TrackerStatusPinning | api.TrackerStatusUnpinning
+	maxBacklog  = 2 * sweepBatch
+	maxHoldBack = 2 * time.Second
 )
 
-// sweepLoop sweeps every sweepEvery, and at once after a failure, until
-// the wrapper shuts down.
-func (t *tracker) sweepLoop() {
-	st, err := t.store(t.ctx)
+// storedErrors keeps the failed operations of upstream's tracker in the
+// database rather than in memory, for the tracker wrapper (see tracker):
+// the sweep that moves them there, the filter of the CIDs that may have a
+// stored error, the count of stored pin errors (upstream's pins_pin_error
+// gauge), and the deletion of a row when an operation of its CID
+// succeeds. Its loops run in the wrapper's goroutines until the wrapper's
+// context ends.
+type storedErrors struct {
+	upstream ipfscluster.PinTracker
+	self     peer.ID
+	store    func(context.Context) (errorStore, error)
+	locks    *keyedMutex     // the wrapper's: one change per CID at a time
+	ctx      context.Context // the wrapper's
+	wake     chan struct{}
+
+	dropping sync.Map // CIDs being forgotten: api.Cid -> struct{}
+	sweepMu  sync.Mutex
+
+	filterMu sync.Mutex
+	seen     *cidFilter // CIDs that may have a stored error
+	building *cidFilter // the filter a full read is making, or nil
+
+	recorded   atomic.Int64 // pin errors stored (recounted at each full read)
+	passDelta  int64        // changes of recorded during a full read (filterMu)
+	unrecorded atomic.Int64 // pin errors the last sweep could not store
+	backlog    atomic.Int64 // failures the sweep has not moved yet
+}
+
+// newStoredErrors returns the stored errors of upstream's tracker t on
+// peer self, read and written through store, changed under locks; ctx
+// stops their loops.
+func newStoredErrors(ctx context.Context, t ipfscluster.PinTracker, self peer.ID, store func(context.Context) (errorStore, error), locks *keyedMutex) *storedErrors {
+	return &storedErrors{
+		upstream: t,
+		self:     self,
+		store:    store,
+		locks:    locks,
+		ctx:      ctx,
+		wake:     make(chan struct{}, 1),
+		seen:     newCidFilter(true),
+	}
+}
+
+// mayHave tells whether c may have a stored error (the filter has false
+// positives).
+func (s *storedErrors) mayHave(c api.Cid) bool {
+	s.filterMu.Lock()
+	maybe := s.seen.maybe(c)
+	s.filterMu.Unlock()
+	return maybe
+}
+
+// holdBack waits while the backlog exceeds maxBacklog, up to maxHoldBack
+// (the database may be down: pinning must not stop).
+func (s *storedErrors) holdBack(ctx context.Context) {
+	deadline := time.Now().Add(maxHoldBack)
+	for s.backlog.Load() > maxBacklog && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// opDone is told by the proxy how each pin or unpin of the tracker ended.
+func (s *storedErrors) opDone(ctx context.Context, c api.Cid, unpin bool, err error) {
 	if err != nil {
+		s.backlog.Add(1)
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+		s.holdBack(ctx)
 		return
 	}
-	tick := time.NewTicker(sweepEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-t.ctx.Done():
-			return
-		case <-t.wake:
-		case <-tick.C:
-		}
-		t.sweep(t.ctx, st)
+	if !s.mayHave(c) {
+		return
+	}
+	st, err := s.store(ctx)
+	if err == nil {
+		err = s.forgetRow(ctx, st, c)
+	}
+	if err != nil && ctx.Err() == nil {
+		logger.Warnf("%s succeeded; its stored error stays until the next recover: %s", c, err)
 	}
 }
 
-// sweep stores every operation in error that upstream's tracker holds and
-// makes it forget them. An operation whose row cannot be written stays in
-// memory (upstream's behaviour) until a later sweep stores it.
-func (t *tracker) sweep(ctx context.Context, st errorStore) {
-	t.sweepMu.Lock()
-	defer t.sweepMu.Unlock()
-	for ctx.Err() == nil {
-		batch, more := t.memoryErrors(ctx, sweepBatch)
-		var failed, pinErrors atomic.Int64
-		var firstErr atomic.Value
-		work := make(chan api.PinInfo)
-		var wg sync.WaitGroup
-		for range min(sweepWorkers, max(len(batch), 1)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for pi := range work {
-					if err := t.offload(ctx, st, pi); err != nil {
-						failed.Add(1)
-						if pi.Status == api.TrackerStatusPinError {
-							pinErrors.Add(1)
-						}
-						firstErr.CompareAndSwap(nil, err)
-					}
-				}
-			}()
-		}
-		for _, pi := range batch {
-			work <- pi
-		}
-		close(work)
-		wg.Wait()
-		t.unrecorded.Store(pinErrors.Load())
-		t.report()
-		if moved := int64(len(batch)) - failed.Load(); t.backlog.Add(-moved) < 0 || !more {
-			t.backlog.Store(failed.Load())
-		}
-		if n := failed.Load(); n > 0 {
-			if ctx.Err() == nil {
-				logger.Warnf("%d failed operations stay in the tracker's memory (tried again in %s): %v", n, sweepEvery, firstErr.Load())
-			}
-			return
-		}
-		if !more {
-			return
-		}
-	}
-}
-
-// memoryErrors lists up to n operations in error in upstream's tracker.
-// The listing holds the tracker's lock while it sends: it is read whole
-// before any operation is changed.
-func (t *tracker) memoryErrors(ctx context.Context, n int) (out []api.PinInfo, more bool) {
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := make(chan api.PinInfo, 1024)
-	go func() { _ = t.PinTracker.StatusAll(lctx, errorStatuses, ch) }()
-	for pi := range ch {
-		if len(out) == n {
-			more = true
-			cancel()
-			continue // drain until the tracker closes ch
-		}
-		out = append(out, pi)
-	}
-	return out, more
-}
-
-// offload stores an operation in error and makes the tracker forget it,
-// if it is still in error once its CID is locked.
-func (t *tracker) offload(ctx context.Context, st errorStore, listed api.PinInfo) error {
-	defer t.locks.lock(listed.Cid)()
-	pi := t.PinTracker.Status(ctx, listed.Cid)
-	if pi.Status != api.TrackerStatusPinError && pi.Status != api.TrackerStatusUnpinError {
-		return nil // changed meanwhile (retried, untracked)
-	}
-	e := scyllastate.TrackerError{
-		Cid:      pi.Cid,
-		Unpin:    pi.Status == api.TrackerStatusUnpinError,
-		Error:    pi.Error,
-		Attempts: pi.AttemptCount,
-		FailedAt: pi.TS,
-		Pin: api.Pin{
-			Cid:         pi.Cid,
-			Type:        api.DataType,
-			Allocations: pi.Allocations,
-			Timestamp:   pi.Created,
-			PinOptions:  api.PinOptions{Name: pi.Name, Metadata: pi.Metadata, Origins: pi.Origins},
-		},
-	}
-	// Into the filter before the row, so that a success that follows
-	// deletes it.
-	t.filterMu.Lock()
-	t.seen.add(e.Cid)
-	if t.building != nil {
-		t.building.add(e.Cid)
-	}
-	t.filterMu.Unlock()
-	// The gauge counts rows: the row this one replaces, if any, is read
-	// (the filter has false positives).
-	prev, found, err := st.TrackerError(ctx, t.self.String(), e.Cid)
-	if err != nil {
+// forgetRow deletes the stored error of c, if there is one (the filter
+// of CIDs with a stored error has false positives): the gauge counts the
+// row it deletes, whatever operation succeeded. The deletion is stamped
+// now, so a failure recorded later stays.
+func (s *storedErrors) forgetRow(ctx context.Context, st errorStore, c api.Cid) error {
+	at := time.Now()
+	prev, found, err := st.TrackerError(ctx, s.self.String(), c)
+	if err != nil || !found {
 		return err
 	}
-	if err := st.RecordTrackerError(ctx, t.self.String(), e); err != nil {
+	if err := st.ForgetTrackerError(ctx, s.self.String(), c, at); err != nil {
 		return err
 	}
-	var delta int64
-	if !e.Unpin {
-		delta++
+	if !prev.Unpin {
+		s.countPinErrors(-1)
 	}
-	if found && !prev.Unpin {
-		delta--
-	}
-	t.countPinErrors(delta)
-	return t.forget(ctx, e.Cid)
+	s.report()
+	return nil
 }
 
-// forget makes upstream's tracker drop the operation of c, which it would
-// keep until c gets another operation. Its only ways to drop one are a
-// success and the end of a remote pin: the wrapper tracks c as a pin
-// allocated to other peers, whose operation replaces the one in error,
-// and answers the unpin of IPFS it makes with success without calling
-// IPFS (the proxy, see trackerproxy.go); the tracker then cleans it. The
-// caller holds the lock of c, so no other change of c comes between.
-func (t *tracker) forget(ctx context.Context, c api.Cid) error {
-	t.dropping.Store(c, struct{}{})
-	defer t.dropping.Delete(c)
-	remote := api.Pin{
-		Cid:        c,
-		Type:       api.DataType,
-		PinOptions: api.PinOptions{ReplicationFactorMin: 1, ReplicationFactorMax: 1},
+// countPinErrors adds d to the stored pin errors counted for the gauge
+// (and to the changes made during a full read, which recounts them).
+func (s *storedErrors) countPinErrors(d int64) {
+	s.filterMu.Lock()
+	if s.building != nil {
+		s.passDelta += d
 	}
-	return t.PinTracker.Track(ctx, remote)
+	s.filterMu.Unlock()
+	if s.recorded.Add(d) < 0 {
+		s.recorded.Store(0)
+	}
 }
 
-// forgetting tells the proxy whether an unpin of c is forget's.
-func (t *tracker) forgetting(c api.Cid) bool {
-	_, ok := t.dropping.Load(c)
-	return ok
+// report records upstream's pins_pin_error gauge: the pin errors stored
+// and those in memory. Upstream's tracker records its own count (the
+// errors in its memory) when an operation changes; the sweep that follows
+// every failure records this one after it.
+func (s *storedErrors) report() {
+	stats.Record(s.ctx, observations.PinsPinError.M(max(s.recorded.Load(), 0)+s.unrecorded.Load()))
 }
 
 // loadLoop reads this peer's stored errors once at start (retried until
 // it works): the filter of CIDs that may have one, and the count of pin
 // errors (the gauge).
-func (t *tracker) loadLoop() {
-	st, err := t.store(t.ctx)
+func (s *storedErrors) loadLoop() {
+	st, err := s.store(s.ctx)
 	if err != nil {
 		return
 	}
@@ -210,15 +189,15 @@ func (t *tracker) loadLoop() {
 		// No sweep while the count is read: a row a sweep stores before
 		// the read reaches it would be counted twice (by the read and by
 		// the sweep's change). Failures wait in memory meanwhile.
-		t.sweepMu.Lock()
-		err := t.fullRead(t.ctx, st, func(scyllastate.TrackerError) error { return nil })
-		t.sweepMu.Unlock()
-		if err == nil || t.ctx.Err() != nil {
+		s.sweepMu.Lock()
+		err := s.fullRead(s.ctx, st, func(scyllastate.TrackerError) error { return nil })
+		s.sweepMu.Unlock()
+		if err == nil || s.ctx.Err() != nil {
 			return
 		}
 		logger.Warnf("reading this peer's stored tracker errors (trying again in %s): %s", wait, err)
 		select {
-		case <-t.ctx.Done():
+		case <-s.ctx.Done():
 			return
 		case <-time.After(wait):
 		}
@@ -228,157 +207,37 @@ func (t *tracker) loadLoop() {
 // fullRead calls fn for each stored error of this peer and, when the read
 // completes, replaces the filter with the one made from it and the count
 // of pin errors with the one read.
-func (t *tracker) fullRead(ctx context.Context, st errorStore, fn func(scyllastate.TrackerError) error) error {
+func (s *storedErrors) fullRead(ctx context.Context, st errorStore, fn func(scyllastate.TrackerError) error) error {
 	f := newCidFilter(false)
-	t.filterMu.Lock()
-	t.building, t.passDelta = f, 0
-	t.filterMu.Unlock()
+	s.filterMu.Lock()
+	s.building, s.passDelta = f, 0
+	s.filterMu.Unlock()
 	var pins atomic.Int64
-	err := st.TrackerErrors(ctx, t.self.String(), func(e scyllastate.TrackerError) error {
-		t.filterMu.Lock()
+	err := st.TrackerErrors(ctx, s.self.String(), func(e scyllastate.TrackerError) error {
+		s.filterMu.Lock()
 		f.add(e.Cid)
-		t.filterMu.Unlock()
+		s.filterMu.Unlock()
 		if !e.Unpin {
 			pins.Add(1)
 		}
 		return fn(e)
 	})
-	t.filterMu.Lock()
-	mine := t.building == f
-	delta := t.passDelta
+	s.filterMu.Lock()
+	mine := s.building == f
+	delta := s.passDelta
 	if mine {
-		t.building = nil
+		s.building = nil
 		if err == nil {
-			t.seen = f
+			s.seen = f
 		}
 	}
-	t.filterMu.Unlock()
+	s.filterMu.Unlock()
 	if err == nil && mine {
 		// The rows read, changed by what the read's own retries and the
 		// sweeps did meanwhile: exact but for rows changed before the
 		// read reached them.
-		t.recorded.Store(max(pins.Load()+delta, 0))
-		t.report()
+		s.recorded.Store(max(pins.Load()+delta, 0))
+		s.report()
 	}
 	return err
-}
-
-// StatusAll is upstream's, with the stored errors. Filtered on error
-// (ipfs-cluster-ctl status --filter error), it sends the operations in
-// memory, then streams this peer's stored errors from the database,
-// skipping the CIDs that have an operation in memory (a retry under way):
-// memory is bounded by the tracker queue, not by the errors. A listing of
-// the whole pinset gives a pin whose stored error exists that error
-// instead of unexpectedly_unpinned.
-func (t *tracker) StatusAll(ctx context.Context, filter api.TrackerStatus, out chan<- api.PinInfo) error {
-	if filter != api.TrackerStatusUndefined && filter&errorStatuses == 0 {
-		return t.PinTracker.StatusAll(ctx, filter, out)
-	}
-	st, err := t.store(ctx)
-	if err != nil {
-		close(out)
-		return err
-	}
-	// As upstream's tracker: a filter on none of the statuses that need
-	// the pinset lists operations only.
-	if !filter.Match(pinsetStatuses) {
-		return t.errorStatusAll(ctx, st, filter, out)
-	}
-	return t.fullStatusAll(ctx, st, filter, out)
-}
-
-func send(ctx context.Context, out chan<- api.PinInfo, pi api.PinInfo) error {
-	select {
-	case out <- pi:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (t *tracker) errorStatusAll(ctx context.Context, st errorStore, filter api.TrackerStatus, out chan<- api.PinInfo) error {
-	defer close(out)
-	ch := make(chan api.PinInfo, 1024)
-	go func() { _ = t.PinTracker.StatusAll(ctx, opStatuses, ch) }()
-	var ops []api.PinInfo
-	for pi := range ch {
-		ops = append(ops, pi)
-	}
-	inMemory := make(map[api.Cid]struct{}, len(ops))
-	for _, pi := range ops {
-		inMemory[pi.Cid] = struct{}{}
-		if pi.Status.Match(filter) {
-			if err := send(ctx, out, pi); err != nil {
-				return err
-			}
-		}
-	}
-	ipfs := t.ipfsID(ctx)
-	return st.TrackerErrors(ctx, t.self.String(), func(e scyllastate.TrackerError) error {
-		if _, ok := inMemory[e.Cid]; ok {
-			return nil
-		}
-		pi := t.errorInfo(e, ipfs)
-		if !pi.Status.Match(filter) {
-			return nil
-		}
-		return send(ctx, out, pi)
-	})
-}
-
-func (t *tracker) fullStatusAll(ctx context.Context, st errorStore, filter api.TrackerStatus, out chan<- api.PinInfo) error {
-	defer close(out)
-	inner := filter
-	if filter != api.TrackerStatusUndefined {
-		inner |= api.TrackerStatusUnexpectedlyUnpinned
-	}
-	ch := make(chan api.PinInfo, 1024)
-	errc := make(chan error, 1)
-	go func() { errc <- t.PinTracker.StatusAll(ctx, inner, ch) }()
-	var wg sync.WaitGroup
-	var sendErr atomic.Value
-	for range statusLookups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for pi := range ch {
-				if sendErr.Load() != nil {
-					continue // drain
-				}
-				if pi.Status == api.TrackerStatusUnexpectedlyUnpinned {
-					pi = t.withStoredError(ctx, st, pi)
-				}
-				if !pi.Status.Match(filter) {
-					continue
-				}
-				if err := send(ctx, out, pi); err != nil {
-					sendErr.CompareAndSwap(nil, err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := <-errc; err != nil {
-		return err
-	}
-	if err, _ := sendErr.Load().(error); err != nil {
-		return err
-	}
-	return nil
-}
-
-// withStoredError gives a pin missing from IPFS its stored error, if the
-// filter says it may have one.
-func (t *tracker) withStoredError(ctx context.Context, st errorStore, pi api.PinInfo) api.PinInfo {
-	t.filterMu.Lock()
-	maybe := t.seen.maybe(pi.Cid)
-	t.filterMu.Unlock()
-	if !maybe {
-		return pi
-	}
-	e, found, err := st.TrackerError(ctx, t.self.String(), pi.Cid)
-	if err != nil || !found || e.Unpin {
-		return pi
-	}
-	return t.errorInfo(e, api.IPFSID{ID: pi.IPFS, Addresses: pi.IPFSAddresses})
 }

@@ -2,8 +2,11 @@ package scylla
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ipfs-cluster/ipfs-cluster/api"
+	rpc "github.com/libp2p/go-libp2p-gorpc"
 )
 
 // Remote pins. Upstream's tracker answers the tracking of a pin allocated
@@ -32,36 +35,68 @@ type remoteCall struct {
 	seq uint64
 }
 
-// startRemote starts the workers of remote pins and the loader of IPFS's
-// pins; stopped by t.cancel.
-func (t *tracker) startRemote() {
-	t.wg.Add(remoteWorkers + 1)
-	for range remoteWorkers {
-		go func() { defer t.wg.Done(); t.remoteLoop() }()
+// remotePins makes the Track calls of remote pins for the tracker
+// wrapper: a queue of CIDs, each with its latest call in pending, and the
+// workers that take them. It shares the wrapper's locks of CIDs and its
+// view of what IPFS may hold.
+type remotePins struct {
+	locks *keyedMutex // the wrapper's: one change per CID at a time
+	held  *ipfsHeld   // which CIDs IPFS may hold (ipfsheld.go)
+	// track is upstream's Track.
+	track func(ctx context.Context, pin api.Pin) error
+
+	on        atomic.Bool // the workers run
+	ready     chan struct{}
+	pendingMu sync.Mutex
+	pending   map[api.Cid]remoteCall
+	fifo      []api.Cid // under pendingMu, from head
+	head      int
+	seq       uint64
+}
+
+// newRemotePins returns the queue of remote calls of a wrapper whose
+// locks, view of IPFS and upstream Track are given; its workers start
+// with startRemote.
+func newRemotePins(locks *keyedMutex, held *ipfsHeld, track func(context.Context, api.Pin) error) *remotePins {
+	return &remotePins{
+		locks:   locks,
+		held:    held,
+		track:   track,
+		ready:   make(chan struct{}, 1),
+		pending: map[api.Cid]remoteCall{},
 	}
-	go func() { defer t.wg.Done(); t.held.loadLoop(t.ctx, t.client) }()
-	t.remoteOn.Store(true)
+}
+
+// startRemote starts the workers of remote pins and the loader of IPFS's
+// pins (listed through client), in wg, until ctx (the wrapper's) ends.
+func (r *remotePins) startRemote(ctx context.Context, wg *sync.WaitGroup, client *rpc.Client) {
+	wg.Add(remoteWorkers + 1)
+	for range remoteWorkers {
+		go func() { defer wg.Done(); r.remoteLoop(ctx) }()
+	}
+	go func() { defer wg.Done(); r.held.loadLoop(ctx, client) }()
+	r.on.Store(true)
 }
 
 // queueRemote queues the Track of remote pin p and tells whether it did
 // (false: the workers do not run or the queue is full). A CID already
 // queued keeps its place, with p as its call.
-func (t *tracker) queueRemote(p api.Pin) bool {
-	if !t.remoteOn.Load() {
+func (r *remotePins) queueRemote(p api.Pin) bool {
+	if !r.on.Load() {
 		return false
 	}
-	t.pendingMu.Lock()
-	defer t.pendingMu.Unlock()
-	if _, queued := t.pending[p.Cid]; !queued {
-		if len(t.remoteFIFO)-t.remoteHead >= remoteBacklog {
+	r.pendingMu.Lock()
+	defer r.pendingMu.Unlock()
+	if _, queued := r.pending[p.Cid]; !queued {
+		if len(r.fifo)-r.head >= remoteBacklog {
 			return false
 		}
-		t.remoteFIFO = append(t.remoteFIFO, p.Cid)
+		r.fifo = append(r.fifo, p.Cid)
 	}
-	t.remoteSeq++
-	t.pending[p.Cid] = remoteCall{pin: p, seq: t.remoteSeq}
+	r.seq++
+	r.pending[p.Cid] = remoteCall{pin: p, seq: r.seq}
 	select {
-	case t.remoteReady <- struct{}{}:
+	case r.ready <- struct{}{}:
 	default:
 	}
 	return true
@@ -69,33 +104,33 @@ func (t *tracker) queueRemote(p api.Pin) bool {
 
 // supersede drops the queued remote call of c, if any: a later change of
 // c is being made. The caller holds the lock of c.
-func (t *tracker) supersede(c api.Cid) {
-	t.pendingMu.Lock()
-	delete(t.pending, c)
-	t.pendingMu.Unlock()
+func (r *remotePins) supersede(c api.Cid) {
+	r.pendingMu.Lock()
+	delete(r.pending, c)
+	r.pendingMu.Unlock()
 }
 
 // nextRemote takes the next queued CID, if any. A CID whose call was
 // superseded is still handed out: takeRemote finds no call for it.
-func (t *tracker) nextRemote() (api.Cid, bool) {
-	t.pendingMu.Lock()
-	defer t.pendingMu.Unlock()
-	if t.remoteHead == len(t.remoteFIFO) {
-		t.remoteFIFO, t.remoteHead = t.remoteFIFO[:0], 0
+func (r *remotePins) nextRemote() (api.Cid, bool) {
+	r.pendingMu.Lock()
+	defer r.pendingMu.Unlock()
+	if r.head == len(r.fifo) {
+		r.fifo, r.head = r.fifo[:0], 0
 		return api.Cid{}, false
 	}
-	c := t.remoteFIFO[t.remoteHead]
-	t.remoteFIFO[t.remoteHead] = api.Cid{}
-	t.remoteHead++
-	if t.remoteHead >= 1024 && 2*t.remoteHead >= len(t.remoteFIFO) {
+	c := r.fifo[r.head]
+	r.fifo[r.head] = api.Cid{}
+	r.head++
+	if r.head >= 1024 && 2*r.head >= len(r.fifo) {
 		// Reuse the consumed front of the slice.
-		n := copy(t.remoteFIFO, t.remoteFIFO[t.remoteHead:])
-		t.remoteFIFO, t.remoteHead = t.remoteFIFO[:n], 0
+		n := copy(r.fifo, r.fifo[r.head:])
+		r.fifo, r.head = r.fifo[:n], 0
 	}
-	if t.remoteHead < len(t.remoteFIFO) {
+	if r.head < len(r.fifo) {
 		// More to do: wake another worker.
 		select {
-		case t.remoteReady <- struct{}{}:
+		case r.ready <- struct{}{}:
 		default:
 		}
 	}
@@ -104,41 +139,42 @@ func (t *tracker) nextRemote() (api.Cid, bool) {
 
 // takeRemote takes the queued call of c off the pending ones, unless a
 // later change of c superseded it. The caller holds the lock of c.
-func (t *tracker) takeRemote(c api.Cid) (remoteCall, bool) {
-	t.pendingMu.Lock()
-	defer t.pendingMu.Unlock()
-	call, ok := t.pending[c]
+func (r *remotePins) takeRemote(c api.Cid) (remoteCall, bool) {
+	r.pendingMu.Lock()
+	defer r.pendingMu.Unlock()
+	call, ok := r.pending[c]
 	if ok {
-		delete(t.pending, c)
+		delete(r.pending, c)
 	}
 	return call, ok
 }
 
-// remoteLoop makes the queued remote calls until the tracker stops.
-func (t *tracker) remoteLoop() {
+// remoteLoop makes the queued remote calls until ctx (the tracker's)
+// ends.
+func (r *remotePins) remoteLoop(ctx context.Context) {
 	for {
-		c, ok := t.nextRemote()
+		c, ok := r.nextRemote()
 		if !ok {
 			select {
-			case <-t.ctx.Done():
+			case <-ctx.Done():
 				return
-			case <-t.remoteReady:
+			case <-r.ready:
 			}
 			continue
 		}
-		t.runRemote(t.ctx, c)
+		r.runRemote(ctx, c)
 	}
 }
 
 // runRemote makes the queued remote call of c unless a later change of c
 // superseded it.
-func (t *tracker) runRemote(ctx context.Context, c api.Cid) {
-	defer t.locks.lock(c)()
-	call, ok := t.takeRemote(c)
+func (r *remotePins) runRemote(ctx context.Context, c api.Cid) {
+	defer r.locks.lock(c)()
+	call, ok := r.takeRemote(c)
 	if !ok {
 		return
 	}
-	if err := t.trackRemote(ctx, call.pin); err != nil {
+	if err := r.trackRemote(ctx, call.pin); err != nil {
 		logger.Warnf("tracking remote pin %s: %s", c, err)
 	}
 }
@@ -146,29 +182,29 @@ func (t *tracker) runRemote(ctx context.Context, c api.Cid) {
 // trackRemotePin is Track for a pin allocated to other peers: nothing
 // when IPFS cannot hold its CID, else queued for the workers, else (the
 // queue full) made now.
-func (t *tracker) trackRemotePin(ctx context.Context, p api.Pin) error {
-	unlock := t.locks.lock(p.Cid)
-	if !t.held.mayHold(p.Cid) {
-		t.supersede(p.Cid)
+func (r *remotePins) trackRemotePin(ctx context.Context, p api.Pin) error {
+	unlock := r.locks.lock(p.Cid)
+	if !r.held.mayHold(p.Cid) {
+		r.supersede(p.Cid)
 		unlock()
 		return nil
 	}
 	unlock()
-	if t.queueRemote(p) {
+	if r.queueRemote(p) {
 		return nil
 	}
-	defer t.locks.lock(p.Cid)()
-	t.supersede(p.Cid)
-	return t.trackRemote(ctx, p)
+	defer r.locks.lock(p.Cid)()
+	r.supersede(p.Cid)
+	return r.trackRemote(ctx, p)
 }
 
 // trackRemote tracks remote pin p: upstream's Track, which unpins it from
 // IPFS, unless IPFS cannot hold it (any more: the listing may have come
 // since it was queued). The caller holds the lock of p's CID. Upstream's
 // tracker keeps an error of the call in its operation.
-func (t *tracker) trackRemote(ctx context.Context, p api.Pin) error {
-	if !t.held.mayHold(p.Cid) {
+func (r *remotePins) trackRemote(ctx context.Context, p api.Pin) error {
+	if !r.held.mayHold(p.Cid) {
 		return nil
 	}
-	return t.PinTracker.Track(ctx, p)
+	return r.track(ctx, p)
 }

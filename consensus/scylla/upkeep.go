@@ -43,6 +43,11 @@ type peerCalls interface {
 	RecoverErrors(ctx context.Context) (int, error)
 }
 
+// repairMetrics is what the periodic work records (feedMetrics).
+type repairMetrics interface {
+	repaired(op scyllastate.Op)
+}
+
 // upkeepSettings are the settings of the periodic work.
 type upkeepSettings struct {
 	slices            int           // recover_slices
@@ -96,7 +101,7 @@ type upkeep struct {
 	// firstStart: this peer never read the feed; its pinset is queued
 	// by a paced full pass.
 	firstStart bool
-	metrics    *feedMetrics
+	metrics    repairMetrics // noMetrics unless set
 
 	slice      int
 	lastExpiry time.Time
@@ -126,6 +131,7 @@ func newUpkeep(self peer.ID, cfg upkeepSettings, store upkeepStore, a *applier, 
 		lastExpiry: time.Now().Add(-cfg.retention),
 		full:       make(chan string, 1),
 		census:     map[int]int64{},
+		metrics:    noMetrics{},
 	}
 }
 
