@@ -89,6 +89,10 @@ type applier struct {
 
 	mu     sync.Mutex
 	claims map[string]claim
+	// claimsPeak is the most claims held since claims was last made:
+	// a Go map keeps the room of its peak, so forget makes a new one once
+	// most of that room is empty.
+	claimsPeak int
 	// queue caches the tracker's queue size for queueCheckEvery.
 	queue   int64
 	queueAt time.Time
@@ -190,6 +194,7 @@ func (a *applier) apply(ctx context.Context, c api.Cid, ts int64, pin *api.Pin, 
 func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin *api.Pin) error {
 	a.mu.Lock()
 	a.claims[key] = claim{ts: ts, present: pin != nil}
+	a.claimsPeak = max(a.claimsPeak, len(a.claims))
 	a.mu.Unlock()
 	if pin == nil {
 		a.deferred.remove(key)
@@ -280,7 +285,9 @@ func orderedAfter(ts int64, present bool, otherTS int64, otherPresent bool) bool
 }
 
 // forget drops the claims of changes written before t: no event still to
-// be read can be older than them and need them.
+// be read can be older than them and need them. After a burst of changes
+// (an import read by the feed holds a claim per pin) the map is made anew
+// once it holds a quarter of its peak, so that its room is freed too.
 func (a *applier) forget(t time.Time) {
 	limit := t.UnixMicro()
 	a.mu.Lock()
@@ -290,7 +297,19 @@ func (a *applier) forget(t time.Time) {
 			delete(a.claims, k)
 		}
 	}
+	if a.claimsPeak >= claimsShrinkMin && len(a.claims) <= a.claimsPeak/4 {
+		// Not maps.Clone: a clone keeps the room of its source.
+		fresh := make(map[string]claim, len(a.claims))
+		for k, cl := range a.claims {
+			fresh[k] = cl
+		}
+		a.claims, a.claimsPeak = fresh, len(fresh)
+	}
 }
+
+// claimsShrinkMin is the peak below which the claims' map is kept as it
+// is: its room is small.
+const claimsShrinkMin = 4096
 
 // repair tells the tracker a value a repair read from the pin row just
 // before (ts its write timestamp; pin nil for an unpin marker): the pin

@@ -1,0 +1,59 @@
+package scylla
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+	peer "github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+)
+
+// nopTracker accepts every call and keeps nothing.
+type nopTracker struct{}
+
+func (nopTracker) Track(context.Context, api.Pin) error        { return nil }
+func (nopTracker) Untrack(context.Context, api.Cid) error      { return nil }
+func (nopTracker) PinQueueSize(context.Context) (int64, error) { return 0, nil }
+
+// heapInUse is the heap in use after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// A peer that read a burst of changes (a new peer reading the feed right
+// after a large import holds one claim per pin) gives the memory of their
+// claims back once they are forgotten, and not only their entries: a Go
+// map keeps the room of its peak.
+func TestForgottenClaimsGiveBackTheirMemory(t *testing.T) {
+	const n = 200_000
+	a := newApplier(peer.ID("self"), nopTracker{}, newFakeStore(), nil, 0)
+	ctx := context.Background()
+	old := time.Now().Add(-time.Hour).UnixMicro()
+	before := heapInUse()
+	for i := range n {
+		if _, err := a.apply(ctx, statetest.Cid(i), old+int64(i), nil, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := heapInUse()
+	if held < before+n*32 {
+		t.Fatalf("%d claims hold %d bytes: the test cannot see their memory", n, held-before)
+	}
+	a.forget(time.Now())
+	after := heapInUse()
+	if after > before+(held-before)/10 {
+		t.Fatalf("after forgetting %d claims the heap holds %d of their %d bytes", n, after-before, held-before)
+	}
+	// The applier still works with its new map.
+	p := localPin(1)
+	if out, err := a.apply(ctx, p.Cid, time.Now().UnixMicro(), &p, true); err != nil || out != applied {
+		t.Fatalf("apply after forget: %v, %v", out, err)
+	}
+}
