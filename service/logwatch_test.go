@@ -63,3 +63,16 @@ func (w *logWatch) line(needle string) string {
 	}
 	return ""
 }
+
+// count returns the number of lines holding needle.
+func (w *logWatch) count(needle string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, l := range w.lines {
+		if strings.Contains(l, needle) {
+			n++
+		}
+	}
+	return n
+}

@@ -5,9 +5,6 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -64,23 +61,10 @@ func logAllocated(t *testing.T, via *testPeer, c api.Cid, name string, to ...*te
 	}
 }
 
-// countLines counts the lines of w holding needle.
-func countLines(w *logWatch, needle string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for _, l := range w.lines {
-		if strings.Contains(l, needle) {
-			n++
-		}
-	}
-	return n
-}
-
 // waitListings waits until n listings of IPFS's pins have been logged.
 func waitListings(t *testing.T, w *logWatch, n int, what string) {
 	t.Helper()
-	waitFor(t, remoteMoveTimeout, what, func() bool { return countLines(w, listedLine) >= n })
+	waitFor(t, remoteMoveTimeout, what, func() bool { return w.count(listedLine) >= n })
 }
 
 // waitKubo waits until kubo k holds a recursive pin of c, or no longer
@@ -111,31 +95,6 @@ func checkNoErrors(t *testing.T, p *testPeer, cs ...api.Cid) {
 	}
 	if err := <-errc; err != nil {
 		t.Errorf("%s: status --filter error: %s", p.dir, err)
-	}
-}
-
-// kuboPin pins c recursively in kubo k through its own RPC API (`ipfs
-// pin add`), not through the cluster.
-func kuboPin(t *testing.T, k *kubotest.Kubo, c api.Cid) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	u := fmt.Sprintf("http://127.0.0.1:%d/api/v0/pin/add?arg=%s", k.APIPort, c)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("kubo pin/add %s: %s", c, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("kubo pin/add %s: %s: %s", c, resp.Status, strings.TrimSpace(string(body)))
-	}
-	if !k.Pinned(t, c) {
-		t.Fatalf("kubo pin/add %s answered %s, yet the pin is not listed", c, body)
 	}
 }
 
@@ -207,9 +166,9 @@ func TestMovedAllocationUnpinsWhatTheOldPeersKuboHeldAtStart(t *testing.T) {
 	c := kubos[0].Add(t, data)
 	kubos[1].Add(t, data)
 	peers[0].stop(t)
-	kuboPin(t, kubos[0], c)
+	kubos[0].Pin(t, c)
 	peers[0].start(t, service.Options{})
-	if n := countLines(consensusLog, listedLine); n != 0 {
+	if n := consensusLog.count(listedLine); n != 0 {
 		t.Fatalf("%d listings of IPFS's pins logged before the first remote pin, want 0", n)
 	}
 
@@ -253,7 +212,7 @@ func TestMovedAllocationUnpinsFromTheOldPeersKuboAfterItsRestart(t *testing.T) {
 	if !kubos[0].Pinned(t, c) {
 		t.Fatal("kubo0 lost the pin while peer0 restarted")
 	}
-	if n := countLines(consensusLog, listedLine); n != 1 {
+	if n := consensusLog.count(listedLine); n != 1 {
 		t.Fatalf("%d listings of IPFS's pins logged before peer0's first remote pin, want 1 (peer1's)", n)
 	}
 

@@ -48,7 +48,9 @@ func TestForgottenClaimsGiveBackTheirMemory(t *testing.T) {
 	}
 	a.forget(time.Now())
 	after := heapInUse()
-	if after > before+(held-before)/10 {
+	// Without a new map about half stays (the map's room); with it, none.
+	// A quarter leaves room for what other goroutines allocate meanwhile.
+	if after > before+(held-before)/4 {
 		t.Fatalf("after forgetting %d claims the heap holds %d of their %d bytes", n, after-before, held-before)
 	}
 	// The applier still works with its new map.

@@ -181,3 +181,15 @@ func (k *Kubo) Pinned(t testing.TB, c api.Cid) bool {
 	}
 	return bytes.Contains(out, []byte(c.String()))
 }
+
+// Pin pins c recursively through the daemon's own API (`ipfs pin add`),
+// as a user or an earlier process would, outside the cluster.
+func (k *Kubo) Pin(t testing.TB, c api.Cid) {
+	t.Helper()
+	if _, err := k.call("pin/add", url.Values{"arg": {c.String()}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !k.Pinned(t, c) {
+		t.Fatalf("kubo pin/add %s answered, yet the pin is not listed", c)
+	}
+}
