@@ -117,8 +117,13 @@ type daemon struct {
 func startDaemon(t *testing.T, dir string, args ...string) *daemon {
 	t.Helper()
 	g := &proc.Group{}
-	t.Cleanup(func() { _ = g.StopAll(30 * time.Second) })
 	logPath := filepath.Join(dir, fmt.Sprintf("daemon-%d.log", time.Now().UnixNano()))
+	t.Cleanup(func() {
+		_ = g.StopAll(30 * time.Second)
+		if t.Failed() {
+			t.Logf("the last lines of the daemon's log (%s):\n%s", dir, proc.Tail(logPath, 40))
+		}
+	})
 	p, err := g.Start("daemon "+dir, logPath, []string{runMainEnv + "=1"}, os.Args[0], append([]string{"-c", dir, "daemon"}, args...)...)
 	if err != nil {
 		t.Fatal(err)

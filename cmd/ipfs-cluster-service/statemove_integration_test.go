@@ -30,6 +30,14 @@ import (
 func addNamed(t *testing.T, d *daemon, name string, n int) {
 	t.Helper()
 	ctl := d.client(t)
+	// Upstream's adder sends the blocks of a pin with replication -1 to
+	// the peers whose ping metric it holds: right after READY that list
+	// may still be empty, and the add fails with "failed to put block on
+	// all destinations". A user's first add waits the same way.
+	waitUntil(t, time.Minute, "the peer's own ping metric, where the adder looks for destinations", func() bool {
+		ms, err := ctl.Metrics(context.Background(), "ping")
+		return err == nil && len(ms) > 0
+	})
 	dir := t.TempDir()
 	for i := 1; i <= n; i++ {
 		path := filepath.Join(dir, fmt.Sprintf("f%d", i))

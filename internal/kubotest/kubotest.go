@@ -74,9 +74,13 @@ func Bin(t testing.TB) string {
 func Start(t testing.TB) *Kubo {
 	t.Helper()
 	g := &proc.Group{}
+	var d *kubo.Daemon
 	t.Cleanup(func() {
 		if err := g.StopAll(20 * time.Second); err != nil {
 			t.Errorf("stopping kubo: %s", err)
+		}
+		if t.Failed() && d != nil {
+			t.Logf("the last lines of kubo's log (%s):\n%s", d.Dir, proc.Tail(d.Proc.LogPath, 20))
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
