@@ -29,6 +29,11 @@ func newScyllaConsensus(h *config.Helper, host host.Host, psub *pubsub.PubSub) (
 	// index and paced, sliced recover passes at the configured intervals.
 	cfgs.Scylla.StateSyncInterval = cfgs.Cluster.StateSyncInterval
 	cfgs.Scylla.PinRecoverInterval = cfgs.Cluster.PinRecoverInterval
+	if cfgs.Metrics.EnableStats {
+		if err := scyllacons.UseStoredPinErrorGauge(); err != nil {
+			return nil, err
+		}
+	}
 	c, err := scyllacons.New(host, psub, cfgs.Scylla, cfgs.ScyllaState)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,6 @@ import (
 
 	ipfscluster "github.com/ipfs-cluster/ipfs-cluster"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
-	"github.com/ipfs-cluster/ipfs-cluster/observations"
 	peer "github.com/libp2p/go-libp2p/core/peer"
 	"go.opencensus.io/stats"
 
@@ -169,12 +168,10 @@ func (s *storedErrors) countPinErrors(d int64) {
 	}
 }
 
-// report records upstream's pins_pin_error gauge: the pin errors stored
-// and those in memory. Upstream's tracker records its own count (the
-// errors in its memory) when an operation changes; the sweep that follows
-// every failure records this one after it.
+// report records the pins_pin_error gauge: the pin errors stored and
+// those the last sweep could not store (see UseStoredPinErrorGauge).
 func (s *storedErrors) report() {
-	stats.Record(s.ctx, observations.PinsPinError.M(max(s.recorded.Load(), 0)+s.unrecorded.Load()))
+	stats.Record(s.ctx, storedPinErrors.M(max(s.recorded.Load(), 0)+s.unrecorded.Load()))
 }
 
 // loadLoop reads this peer's stored errors once at start (retried until
