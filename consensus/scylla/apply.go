@@ -49,6 +49,18 @@ type claim struct {
 	present bool
 }
 
+// claimKey is a keyed 128-bit hash of a CID, the key of its claim: a
+// claim does not keep its CID's string alive (some 60 bytes each, a
+// million after a large import). Two CIDs share a key with probability
+// about n²/2¹²⁹ for n claims (below 10⁻²⁶ for a million); the seeds are
+// random in each process.
+type claimKey [2]uint64
+
+// claimKey is the claim key of the CID of key (its KeyString).
+func (a *applier) claimKey(key string) claimKey {
+	return claimKey{maphash.String(a.seed, key), maphash.String(a.claimSeed, key)}
+}
+
 // stripes is the number of locks that serialize the tracker calls of
 // one CID.
 const stripes = 1024
@@ -80,15 +92,20 @@ type applier struct {
 	retention time.Duration
 	now       func() time.Time
 
-	seed  maphash.Seed
-	locks [stripes]sync.Mutex
+	seed      maphash.Seed // of the locks and of claimKey
+	claimSeed maphash.Seed // of claimKey
+	locks     [stripes]sync.Mutex
 
 	// deferred holds the pins not queued because the tracker queue was
-	// full, until there is room (drainDeferred).
+	// full, until there is room (drainDeferred); at most
+	// deferredLimit(queueLimit).
 	deferred *deferredSet
+	// overflow remembers the pins that found the deferred set full too,
+	// for a recover pass.
+	overflow overflow
 
 	mu     sync.Mutex
-	claims map[string]claim
+	claims map[claimKey]claim
 	// claimsPeak is the most claims held since claims was last made:
 	// a Go map keeps the room of its peak, so forget makes a new one once
 	// most of that room is empty.
@@ -145,10 +162,24 @@ func newApplier(self peer.ID, t pinTracker, rows rowReader, m applyMetrics, queu
 		timeout:    defaultCallTimeout,
 		now:        time.Now,
 		seed:       maphash.MakeSeed(),
-		deferred:   newDeferredSet(),
-		claims:     map[string]claim{},
+		claimSeed:  maphash.MakeSeed(),
+		deferred:   newDeferredSet(deferredLimit(queueLimit)),
+		claims:     map[claimKey]claim{},
 	}
 }
+
+// deferredLimit is the size of the deferred set for a tracker queue of
+// queueLimit pins: 4 times as many, at least minDeferred (0: no limit,
+// as the queue). About 150 bytes each: 6 MB for the default 10,000.
+func deferredLimit(queueLimit int) int {
+	if queueLimit <= 0 {
+		return 0
+	}
+	return max(4*queueLimit, minDeferred)
+}
+
+// minDeferred is the smallest bound of the deferred set.
+const minDeferred = 10000
 
 // defaultCallTimeout bounds one call to the database or to another
 // component of this peer made by the consensus's own loops.
@@ -176,7 +207,7 @@ func (a *applier) apply(ctx context.Context, c api.Cid, ts int64, pin *api.Pin, 
 	key := c.KeyString()
 	defer a.lock(key)()
 	a.mu.Lock()
-	cl, ok := a.claims[key]
+	cl, ok := a.claims[a.claimKey(key)]
 	a.mu.Unlock()
 	switch {
 	case ok && !orderedAfter(ts, pin != nil, cl.ts, cl.present):
@@ -193,7 +224,7 @@ func (a *applier) apply(ctx context.Context, c api.Cid, ts int64, pin *api.Pin, 
 // CID comes first.
 func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin *api.Pin) error {
 	a.mu.Lock()
-	a.claims[key] = claim{ts: ts, present: pin != nil}
+	a.claims[a.claimKey(key)] = claim{ts: ts, present: pin != nil}
 	a.claimsPeak = max(a.claimsPeak, len(a.claims))
 	a.mu.Unlock()
 	if pin == nil {
@@ -207,7 +238,9 @@ func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin
 		return a.tracker.Track(ctx, *pin)
 	}
 	if a.queueFull(ctx) {
-		a.deferred.add(key, c, ts)
+		if !a.deferred.add(key, c, ts) {
+			a.overflow.note(a.now())
+		}
 		return nil
 	}
 	a.deferred.remove(key)
@@ -268,7 +301,7 @@ func (a *applier) force(ctx context.Context, c api.Cid, ts int64, pin *api.Pin) 
 	key := c.KeyString()
 	defer a.lock(key)()
 	a.mu.Lock()
-	cl, ok := a.claims[key]
+	cl, ok := a.claims[a.claimKey(key)]
 	a.mu.Unlock()
 	if ok && !orderedAfter(ts, pin != nil, cl.ts, cl.present) {
 		return nil
@@ -299,7 +332,7 @@ func (a *applier) forget(t time.Time) {
 	}
 	if a.claimsPeak >= claimsShrinkMin && len(a.claims) <= a.claimsPeak/4 {
 		// Not maps.Clone: a clone keeps the room of its source.
-		fresh := make(map[string]claim, len(a.claims))
+		fresh := make(map[claimKey]claim, len(a.claims))
 		for k, cl := range a.claims {
 			fresh[k] = cl
 		}
@@ -325,7 +358,7 @@ func (a *applier) repair(ctx context.Context, c api.Cid, ts int64, pin *api.Pin)
 	key := c.KeyString()
 	defer a.lock(key)()
 	a.mu.Lock()
-	cl, ok := a.claims[key]
+	cl, ok := a.claims[a.claimKey(key)]
 	a.mu.Unlock()
 	if ok && orderedAfter(cl.ts, cl.present, ts, pin != nil) {
 		return false, nil
@@ -337,17 +370,20 @@ func (a *applier) repair(ctx context.Context, c api.Cid, ts int64, pin *api.Pin)
 }
 
 // deferPin adds a pin a repair found missing to the deferred set, without
-// calling the tracker, unless the applier has seen a newer change of it.
+// calling the tracker, unless the applier has seen a newer change of it;
+// when the set is full, it is left to a recover pass (overflow).
 func (a *applier) deferPin(c api.Cid, ts int64) {
 	key := c.KeyString()
 	defer a.lock(key)()
 	a.mu.Lock()
-	cl, ok := a.claims[key]
+	cl, ok := a.claims[a.claimKey(key)]
 	a.mu.Unlock()
 	if ok && (ts < cl.ts || (ts == cl.ts && !cl.present)) {
 		return
 	}
-	a.deferred.add(key, c, ts)
+	if !a.deferred.add(key, c, ts) {
+		a.overflow.note(a.now())
+	}
 }
 
 // drainDeferred tracks the deferred pins, newest first, while the
@@ -397,7 +433,7 @@ func (a *applier) trackDeferred(ctx context.Context, it deferredItem) (done bool
 		return true, nil // a newer change of the CID was applied meanwhile
 	}
 	a.mu.Lock()
-	cl, ok := a.claims[it.key]
+	cl, ok := a.claims[a.claimKey(it.key)]
 	a.mu.Unlock()
 	switch {
 	case rv.Found && rv.WriteTime >= it.ts:

@@ -89,7 +89,9 @@ type Config struct {
 	// beyond which the feed and the repairs queue no more: further pins
 	// wait, by CID only, in a deferred set and are tracked (newest
 	// first, as their rows hold them then) as soon as the queue has
-	// room; the paced pass of a first start waits. It bounds the peer's
+	// room; the paced pass of a first start waits. The deferred set
+	// holds up to 4 times this many (at least 10,000); a burst beyond it
+	// is left to a recover pass over the pinset. It bounds the peer's
 	// memory when a large pinset arrives at once (a first start, a big
 	// import). 0 disables the limit.
 	PinQueueLimit int

@@ -18,7 +18,8 @@ import (
 // the tracker (an unpin, a pin queued at once), or when replaced by a
 // newer deferred change; the heap of pending entries is rebuilt when
 // replaced entries make up most of it. So the memory it takes follows the
-// number of CIDs waiting, and those are the pins that must be tracked.
+// number of CIDs waiting, and those are the pins that must be tracked;
+// it holds at most limit of them (see overflow for the others).
 //
 // Pending entries are handed out newest write timestamp first, as
 // upstream's tracker queues recent pins before old ones.
@@ -28,6 +29,8 @@ type deferredSet struct {
 	queue deferredHeap // pending entries; replaced or removed ones are skipped
 	later []*deferredItem
 	seq   uint64
+	// limit bounds the entries (0: no bound); see add.
+	limit int
 	// wake is signalled when an entry is added.
 	wake chan struct{}
 }
@@ -51,17 +54,22 @@ const (
 	waiting                   // in later, due at at
 )
 
-func newDeferredSet() *deferredSet {
-	return &deferredSet{items: map[string]*deferredItem{}, wake: make(chan struct{}, 1)}
+func newDeferredSet(limit int) *deferredSet {
+	return &deferredSet{items: map[string]*deferredItem{}, limit: limit, wake: make(chan struct{}, 1)}
 }
 
 // add defers the pin of CID c with write timestamp ts, replacing an
-// older entry of c.
-func (d *deferredSet) add(key string, c api.Cid, ts int64) {
+// older entry of c. It returns false, and keeps nothing, when the set
+// holds limit entries and none of c.
+func (d *deferredSet) add(key string, c api.Cid, ts int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if cur, ok := d.items[key]; ok && cur.ts > ts {
-		return
+	cur, ok := d.items[key]
+	switch {
+	case ok && cur.ts > ts:
+		return true
+	case !ok && d.limit > 0 && len(d.items) >= d.limit:
+		return false
 	}
 	d.seq++
 	it := &deferredItem{key: key, cid: c, ts: ts, seq: d.seq}
@@ -72,6 +80,7 @@ func (d *deferredSet) add(key string, c api.Cid, ts int64) {
 	case d.wake <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // remove drops the entry of a CID, if any.

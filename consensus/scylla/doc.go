@@ -162,6 +162,17 @@
 // track. The periodic repair adds to it only while it holds fewer than
 // pin_queue_limit pins (it finds the others at its next cycle).
 //
+// The set holds at most 4 × pin_queue_limit pins (at least 10,000). A
+// pin that finds it full too is kept nowhere: the applier keeps its claim
+// (so an older change read later is still ignored) and notes the
+// overflow; once the rows of such pins are written (feed_overlap after
+// the last one was seen, at most), a recover pass over every slice, paced
+// like a first start's, tracks the pins allocated here that IPFS does not
+// hold. A burst of millions of pins (an import; a first start right after
+// one) thus costs the peer the queue, the set and one pass, not a
+// deferred entry per pin. A first start's pass waits the same way, so
+// that one pass covers the burst it starts into.
+//
 // # Peers, trust and leaving
 //
 // The peerset is the set of peers sending ping metrics, plus this peer,

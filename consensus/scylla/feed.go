@@ -70,6 +70,10 @@ type feed struct {
 	// event_retention): the changes of [from, to) are lost to the feed
 	// and need a full repair. Called with mu held: it must not block.
 	onGap func(from, to time.Time)
+	// swept is closed once a sweep has read the last 2W: every change
+	// visible before the peer started has been seen (see sweptOnce).
+	swept     chan struct{}
+	sweptOnce sync.Once
 
 	mu        sync.Mutex // one read of the feed at a time
 	cursors   map[scyllastate.Partition]scyllastate.EventID
@@ -93,6 +97,7 @@ func newFeed(store feedStore, a *applier, cfg feedSettings, m readMetrics) *feed
 		metrics: m,
 		now:     time.Now,
 		wake:    make(chan struct{}, 1),
+		swept:   make(chan struct{}),
 		cursors: map[scyllastate.Partition]scyllastate.EventID{},
 	}
 }
@@ -339,6 +344,7 @@ func (f *feed) sweep(ctx context.Context, now time.Time) error {
 		f.position = pos
 	}
 	f.apply.forget(now.Add(-4 * f.cfg.overlap))
+	f.sweptOnce.Do(func() { close(f.swept) })
 	return nil
 }
 
@@ -408,7 +414,11 @@ func (f *feed) catchUp(ctx context.Context) (bool, error) {
 	}
 	now := f.now()
 	if !ok {
-		f.position, f.lastSweep, f.lastFresh = now, now, now
+		// A first start: the first poll sweeps at once (lastSweep W
+		// ago), so that the changes of the last 2W (a burst just before
+		// this start) are seen before the first start's recover pass
+		// begins, and covered by it (see upkeep.overflowPass).
+		f.position, f.lastSweep, f.lastFresh = now, now.Add(-f.cfg.overlap), now
 		f.readUpTo.Store(now.UnixNano())
 		f.saveCheckpoint(ctx)
 		return false, nil

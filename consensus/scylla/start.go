@@ -123,10 +123,12 @@ func (c *Consensus) start() error {
 		recoverInterval:   c.cfg.PinRecoverInterval,
 		stateSyncInterval: c.cfg.StateSyncInterval,
 		queueLimit:        c.cfg.PinQueueLimit,
+		overlap:           c.cfg.FeedOverlap,
 		retention:         c.stateCfg.EventRetention,
 		timeout:           defaultCallTimeout,
 	}, rows, c.apply, &rpcCalls{c: c}, rd)
 	c.upkeep.metrics = c.metrics
+	c.upkeep.feedSwept = c.feed.swept
 	// Events lost to the feed (read later than event_retention) are made
 	// up for by a full repair: before Ready at start, in the background
 	// after.

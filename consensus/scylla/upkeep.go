@@ -56,6 +56,7 @@ type upkeepSettings struct {
 	recoverInterval   time.Duration // pin_recover_interval: the tracker's errors
 	stateSyncInterval time.Duration // state_sync_interval: expired pins
 	queueLimit        int           // pin_queue_limit
+	overlap           time.Duration // feed_overlap: a row is written within it after its event
 	retention         time.Duration // event_retention
 	timeout           time.Duration // of one call
 }
@@ -101,7 +102,10 @@ type upkeep struct {
 	// firstStart: this peer never read the feed; its pinset is queued
 	// by a paced full pass.
 	firstStart bool
-	metrics    repairMetrics // noMetrics unless set
+	// feedSwept, when set, is closed once the feed has read the changes
+	// made just before this start; a first start's pass waits for it.
+	feedSwept <-chan struct{}
+	metrics   repairMetrics // noMetrics unless set
 
 	slice      int
 	lastExpiry time.Time
@@ -221,7 +225,7 @@ func (u *upkeep) drain(ctx context.Context) {
 // until ctx ends.
 func (u *upkeep) repairLoop(ctx context.Context) {
 	if u.firstStart {
-		_ = u.fullPass(ctx, paced, "first start of this peer")
+		u.overflowPass(ctx, paced, "first start of this peer")
 	}
 	pace := &repairPace{every: u.sliceEvery(), rate: u.cfg.readRate, timeout: u.cfg.timeout,
 		peers: func(ctx context.Context) (int, error) {
@@ -230,12 +234,18 @@ func (u *upkeep) repairLoop(ctx context.Context) {
 		}}
 	t := time.NewTimer(pace.every)
 	defer t.Stop()
+	over := time.NewTicker(overflowCheck)
+	defer over.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case why := <-u.full:
 			_ = u.fullPass(ctx, deferring, why)
+		case <-over.C:
+			if n, ok := u.apply.overflow.due(time.Now(), u.cfg.overlap); ok {
+				u.overflowPass(ctx, overflowed, fmt.Sprintf("about %d pins found the tracker queue and the deferred set full", n))
+			}
 		case <-t.C:
 			slice := u.slice
 			u.slice = (u.slice + 1) % u.cfg.slices
@@ -249,6 +259,52 @@ func (u *upkeep) repairLoop(ctx context.Context) {
 			// share of repair_read_rate (see repairPace).
 			t.Reset(pace.after(ctx, r.pins+r.markers))
 		}
+	}
+}
+
+// overflowCheck is how often the repair loop looks for pins left to a
+// recover pass (see overflow).
+const overflowCheck = time.Second
+
+// overflowPass runs a full pass in mode (paced or overflowed) that
+// covers the pins kept nowhere (see overflow): it starts once the
+// tracker has room and, for at most feed_overlap, once those pins'
+// rows are settled, so that one pass covers a whole burst (a first start
+// just after a large import); the overflows it does not cover get a
+// pass of their own.
+func (u *upkeep) overflowPass(ctx context.Context, mode repairMode, why string) {
+	if mode == paced && u.feedSwept != nil {
+		// A first start: the feed's first sweep reads the changes of the
+		// last 2 × feed_overlap at once; a burst among them overflows
+		// before the pass begins, not during it. Not longer than that,
+		// should the database fail.
+		t := time.NewTimer(2 * u.cfg.overlap)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-u.feedSwept:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if err := u.waitForRoom(ctx); err != nil {
+		return
+	}
+	if at := u.apply.overflow.settledAt(u.cfg.overlap); !at.IsZero() {
+		wait := min(time.Until(at), u.cfg.overlap)
+		if wait > 0 {
+			logger.Infof("recover pass over the whole pinset (%s): starts in %s, when the rows of the pins left to it are written", why, wait.Round(time.Second))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}
+	start := time.Now()
+	if err := u.fullPass(ctx, mode, why); err == nil {
+		u.apply.overflow.covered(start, u.cfg.overlap)
 	}
 }
 
@@ -273,6 +329,10 @@ const (
 	// none yet): every pin this peer should hold is tracked, waiting
 	// while the tracker queue is full and deferred pins wait.
 	paced
+	// overflowed: a pass for the pins kept nowhere (see overflow). As
+	// paced, but a pin IPFS holds is left alone; one IPFS does not
+	// answer about is tracked.
+	overflowed
 )
 
 // repairResult counts what a repair did.
@@ -309,7 +369,7 @@ func (r *repairResult) add(o repairResult) {
 func (u *upkeep) fullPass(ctx context.Context, mode repairMode, why string) error {
 	start := time.Now()
 	what := "repair of the whole pinset"
-	if mode == paced {
+	if mode == paced || mode == overflowed {
 		what = "recover pass over the whole pinset"
 	}
 	logger.Infof("%s (%s)", what, why)
@@ -373,12 +433,12 @@ func (u *upkeep) repairSlice(ctx context.Context, i int, mode repairMode) (repai
 		}
 		if mode != paced {
 			held, known, err := u.checkIPFS(ctx, pin, false, mode, &ipfsErrors)
-			if err != nil || !known || held {
+			if err != nil || held || (!known && mode != overflowed) {
 				return err
 			}
 		}
 		switch {
-		case mode == paced:
+		case mode == paced || mode == overflowed:
 			if err := u.waitForRoom(ctx); err != nil {
 				return err
 			}

@@ -109,7 +109,8 @@ type Config struct {
 	DCAwareRouting bool
 	// LocalDC is the local data center, required with DCAwareRouting.
 	LocalDC string
-	// PageSize is the number of rows fetched per page when listing.
+	// PageSize is the number of rows fetched per page when listing (reads
+	// of the change feed use at most 1000: their rows carry whole pins).
 	PageSize int
 	// PreparedStatementCacheSize bounds the driver's prepared statement
 	// cache.

@@ -20,6 +20,18 @@ type eventReader struct {
 	observe func(ts int64)
 }
 
+// maxFeedPage bounds the page of a read of the change feed. The feed
+// reads many partitions at once (list_concurrency queries, each with a
+// page in hand and the next one fetched ahead), and its events carry
+// whole pins: with page_size rows a page, a peer reading a burst of
+// changes (an import of millions) held some 100 MB of pages.
+const maxFeedPage = 1000
+
+// feedPageSize is the page size of a read of the change feed.
+func feedPageSize(pageSize int) int {
+	return min(pageSize, maxFeedPage)
+}
+
 // readPartition calls fn for the events of one partition whose ID is
 // after `after` and not after `upTo`, in ID order. A zero EventID for
 // after means from the start of the partition.
@@ -27,7 +39,7 @@ func (r *eventReader) readPartition(ctx context.Context, p Partition, after, upT
 	d := r.db
 	defer func(start time.Time) { d.metrics.observe("events", start, err) }(time.Now())
 	iter := d.session.Query(d.stmts.events, p.Bucket, p.Shard, after.u, upTo.u).
-		WithContext(ctx).PageSize(d.cfg.PageSize).Iter()
+		WithContext(ctx).PageSize(feedPageSize(d.cfg.PageSize)).Iter()
 	scanner := iter.Scanner()
 	for scanner.Next() {
 		var (
@@ -88,7 +100,7 @@ func (r *eventReader) readPartitions(ctx context.Context, parts []Partition, aft
 	}
 	lo = MinEventID(lo.Time())
 	iter := d.session.Query(d.stmts.eventsIn, bucket, shards, lo.u, upTo.u).
-		WithContext(ctx).PageSize(d.cfg.PageSize).Iter()
+		WithContext(ctx).PageSize(feedPageSize(d.cfg.PageSize)).Iter()
 	scanner := iter.Scanner()
 	for scanner.Next() {
 		var (

@@ -1,0 +1,141 @@
+package scylla
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+)
+
+// A burst of pins larger than the tracker queue and the deferred set
+// together costs the peer no more memory than those bounds: the pins kept
+// nowhere are tracked by a recover pass over the pinset once their rows
+// are settled (feed_overlap). Their claims still order later changes: an
+// older unpin delivered late is ignored, a newer one wins over the pass.
+func TestBurstBeyondTheDeferredSetIsTrackedByARecoverPass(t *testing.T) {
+	const (
+		queue    = 2
+		deferred = 5
+		burst    = 40
+	)
+	r := newUpkeepRig(queue)
+	r.apply.deferred.limit = deferred
+	r.u.cfg.overlap = 200 * time.Millisecond
+	r.tracker.countQueue = true
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	now := time.Now()
+	ts := func(n int) int64 { return now.Add(time.Duration(n) * time.Millisecond).UnixMicro() }
+	for n := 1; n <= burst; n++ {
+		p := r.pin(n, now.Add(time.Duration(n)*time.Millisecond))
+		if _, err := r.apply.apply(ctx, p.Cid, ts(n), &p, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.apply.deferred.len(); got != deferred {
+		t.Fatalf("%d pins deferred, want the set's bound %d", got, deferred)
+	}
+	left, _ := r.apply.overflow.due(time.Now(), 0)
+	if want := int64(burst - queue - deferred); left != want {
+		t.Fatalf("%d pins left to a recover pass, want %d", left, want)
+	}
+	// Pin burst was kept nowhere: an older unpin of it, read late, is
+	// still older than its claim. Pin burst-1 is unpinned after it.
+	last := statetest.Cid(burst)
+	if o, err := r.apply.apply(ctx, last, ts(burst)-1, nil, true); err != nil || o != older {
+		t.Fatalf("an older unpin of a pin kept nowhere: %v, %v; want it ignored", o, err)
+	}
+	gone := statetest.Cid(burst - 1)
+	r.unpin(burst-1, now.Add(time.Second))
+	if o, err := r.apply.apply(ctx, gone, now.Add(time.Second).UnixMicro(), nil, true); err != nil || o != applied {
+		t.Fatalf("a newer unpin of a pin kept nowhere: %v, %v; want it applied", o, err)
+	}
+
+	// The tracker works through its queue; the upkeep runs.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+			r.tracker.mu.Lock()
+			r.tracker.queue = max(r.tracker.queue-1, 0)
+			r.tracker.mu.Unlock()
+			if n := r.apply.deferred.len(); n > deferred {
+				t.Errorf("the deferred set holds %d pins, beyond its bound %d", n, deferred)
+			}
+		}
+	}()
+	go func() { defer wg.Done(); r.u.run(ctx) }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		missing := 0
+		for n := 1; n < burst-1; n++ {
+			if r.tracker.trackCount(statetest.Cid(n)) == 0 {
+				missing++
+			}
+		}
+		if r.tracker.trackCount(last) == 0 {
+			missing++
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pins of the burst never tracked", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p, _ := r.tracker.state(gone); p != nil {
+		t.Fatal("the recover pass tracked a pin unpinned after the burst")
+	}
+	// The pass ends (and counts them covered) after its last Track.
+	for n, _ := r.apply.overflow.due(time.Now(), 0); n != 0; n, _ = r.apply.overflow.due(time.Now(), 0) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pins still wait for a recover pass after it tracked them", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A recover pass covers the pins left to it up to feed_overlap before it
+// started to read (their rows written by then); the later ones wait for
+// the next pass, due once they are feed_overlap old.
+func TestRecoverPassCoversSettledOverflowsOnly(t *testing.T) {
+	const settle = time.Minute
+	var o overflow
+	t0 := time.Unix(1000, 0)
+	if _, due := o.due(t0, settle); due {
+		t.Fatal("a pass is due with nothing left to one")
+	}
+	o.note(t0)
+	o.note(t0.Add(10 * time.Second))
+	if _, due := o.due(t0.Add(settle-time.Second), settle); due {
+		t.Fatal("a pass is due before the first pin left to it is settled")
+	}
+	if n, due := o.due(t0.Add(settle), settle); !due || n != 2 {
+		t.Fatalf("due %v with %d pins, want due with 2", due, n)
+	}
+	if got := o.settledAt(settle); !got.Equal(t0.Add(10*time.Second + settle)) {
+		t.Fatalf("settled at %s, want the newest + feed_overlap", got)
+	}
+	// A pass that started 65 s after the first: the second (10 s) is not
+	// settled then.
+	o.covered(t0.Add(settle+5*time.Second), settle)
+	if _, due := o.due(t0.Add(settle+5*time.Second), settle); due {
+		t.Fatal("the next pass is due at once, before the pin it did not cover is settled")
+	}
+	if _, due := o.due(t0.Add(settle+10*time.Second), settle); !due {
+		t.Fatal("the pin the pass did not cover gets no pass of its own")
+	}
+	o.covered(t0.Add(settle+10*time.Second), settle)
+	if n, due := o.due(t0.Add(time.Hour), settle); due || n != 0 {
+		t.Fatalf("after a pass that covers them all: due %v with %d pins", due, n)
+	}
+}
