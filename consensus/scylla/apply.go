@@ -239,7 +239,7 @@ func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin
 	}
 	if a.queueFull(ctx) {
 		if !a.deferred.add(key, c, ts) {
-			a.overflow.note(a.now())
+			a.overflowed()
 		}
 		return nil
 	}
@@ -369,6 +369,13 @@ func (a *applier) repair(ctx context.Context, c api.Cid, ts int64, pin *api.Pin)
 	return true, a.tell(ctx, key, c, ts, pin)
 }
 
+// overflowed notes a pin that found the deferred set full (see overflow).
+func (a *applier) overflowed() {
+	if a.overflow.note(a.now()) {
+		logger.Infof("the tracker queue (pin_queue_limit %d) and the deferred set (%d pins) are full: further pins are left to a recover pass over the pinset, once written", a.queueLimit, a.deferred.limit)
+	}
+}
+
 // deferPin adds a pin a repair found missing to the deferred set, without
 // calling the tracker, unless the applier has seen a newer change of it;
 // when the set is full, it is left to a recover pass (overflow).
@@ -382,7 +389,7 @@ func (a *applier) deferPin(c api.Cid, ts int64) {
 		return
 	}
 	if !a.deferred.add(key, c, ts) {
-		a.overflow.note(a.now())
+		a.overflowed()
 	}
 }
 

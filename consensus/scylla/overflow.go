@@ -29,16 +29,19 @@ type overflow struct {
 	count, total int64
 }
 
-// note records a pin kept nowhere, at time now.
-func (o *overflow) note(now time.Time) {
+// note records a pin kept nowhere, at time now. It returns true for the
+// first one since the last pass covered them all.
+func (o *overflow) note(now time.Time) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.oldest.IsZero() {
+	first := o.oldest.IsZero()
+	if first {
 		o.oldest = now
 	}
 	o.newest = now
 	o.count++
 	o.total++
+	return first
 }
 
 // due tells whether a pass is needed and may start at now: the oldest
