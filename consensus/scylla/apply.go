@@ -239,7 +239,7 @@ func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin
 	}
 	if a.queueFull(ctx) {
 		if !a.deferred.add(key, c, ts) {
-			a.overflowed()
+			a.noteOverflow()
 		}
 		return nil
 	}
@@ -369,8 +369,8 @@ func (a *applier) repair(ctx context.Context, c api.Cid, ts int64, pin *api.Pin)
 	return true, a.tell(ctx, key, c, ts, pin)
 }
 
-// overflowed notes a pin that found the deferred set full (see overflow).
-func (a *applier) overflowed() {
+// noteOverflow notes a pin that found the deferred set full (see overflow).
+func (a *applier) noteOverflow() {
 	if a.overflow.note(a.now()) {
 		logger.Infof("the tracker queue (pin_queue_limit %d) and the deferred set (%d pins) are full: further pins are left to a recover pass over the pinset, once written", a.queueLimit, a.deferred.limit)
 	}
@@ -389,7 +389,7 @@ func (a *applier) deferPin(c api.Cid, ts int64) {
 		return
 	}
 	if !a.deferred.add(key, c, ts) {
-		a.overflowed()
+		a.noteOverflow()
 	}
 }
 
