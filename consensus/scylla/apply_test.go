@@ -27,12 +27,11 @@ func heapInUse() uint64 {
 	return m.HeapAlloc
 }
 
-// A peer that read a burst of changes (a new peer reading the feed right
-// after a large import holds one claim per pin) gives the memory of their
-// claims back once they are forgotten, and not only their entries: a Go
-// map keeps the room of its peak.
-func TestForgottenClaimsGiveBackTheirMemory(t *testing.T) {
-	const n = 200_000
+// claimMany gives a new applier n claims (unpins of CIDs 0 to n-1,
+// written an hour ago, one microsecond apart) and returns it with the
+// first timestamp and the heap in use before them.
+func claimMany(t *testing.T, n int) (*applier, context.Context, int64, uint64) {
+	t.Helper()
 	a := newApplier(peer.ID("self"), nopTracker{}, newFakeStore(), nil, 0)
 	ctx := context.Background()
 	old := time.Now().Add(-time.Hour).UnixMicro()
@@ -42,6 +41,16 @@ func TestForgottenClaimsGiveBackTheirMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return a, ctx, old, before
+}
+
+// A peer that read a burst of changes (a new peer reading the feed right
+// after a large import holds one claim per pin) gives the memory of their
+// claims back once they are forgotten, and not only their entries: a Go
+// map keeps the room of its peak.
+func TestForgottenClaimsGiveBackTheirMemory(t *testing.T) {
+	const n = 200_000
+	a, ctx, _, before := claimMany(t, n)
 	held := heapInUse()
 	if held < before+n*32 {
 		t.Fatalf("%d claims hold %d bytes: the test cannot see their memory", n, held-before)
@@ -65,15 +74,7 @@ func TestForgottenClaimsGiveBackTheirMemory(t *testing.T) {
 // pins) hold a claim each for 4 × feed_overlap.
 func TestClaimsDoNotKeepTheirCids(t *testing.T) {
 	const n = 200_000
-	a := newApplier(peer.ID("self"), nopTracker{}, newFakeStore(), nil, 0)
-	ctx := context.Background()
-	old := time.Now().Add(-time.Hour).UnixMicro()
-	before := heapInUse()
-	for i := range n {
-		if _, err := a.apply(ctx, statetest.Cid(i), old+int64(i), nil, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, ctx, old, before := claimMany(t, n)
 	per := float64(heapInUse()-before) / n
 	// A 16-byte key and a 16-byte claim in a map: about 40 bytes. The
 	// CID's string alone (36 bytes here) would be 48 more, its header 16.
