@@ -168,7 +168,9 @@
 // overflow; once the rows of such pins are written (feed_overlap after
 // the last one was seen, at most), a recover pass over every slice, paced
 // like a first start's, tracks the pins allocated here that IPFS does not
-// hold. A burst of millions of pins (an import; a first start right after
+// hold; it reads at most repair_read_rate pins a second (all of it, on
+// every peer that overflowed: peers overflowing together read that many
+// each). A burst of millions of pins (an import; a first start right after
 // one) thus costs the peer the queue, the set and one pass, not a
 // deferred entry per pin. A first start's pass waits the same way, so
 // that one pass covers the burst it starts into.

@@ -139,3 +139,30 @@ func TestRecoverPassCoversSettledOverflowsOnly(t *testing.T) {
 		t.Fatalf("after a pass that covers them all: due %v with %d pins", due, n)
 	}
 }
+
+// A recover pass for pins kept nowhere reads the pinset no faster than
+// repair_read_rate: most of what it reads, IPFS holds, and it would
+// otherwise read the whole pinset and ask IPFS as fast as they answer.
+func TestOverflowPassReadsAtRepairReadRate(t *testing.T) {
+	const pins, rate = 200, 1000
+	r := newUpkeepRig(10)
+	r.u.cfg.readRate = rate
+	now := time.Now()
+	for n := 1; n <= pins; n++ {
+		p := r.pin(n, now)
+		r.calls.pin(p.Cid)
+	}
+	start := time.Now()
+	if err := r.u.fullPass(context.Background(), overflowed, "test"); err != nil {
+		t.Fatal(err)
+	}
+	// It waits after every slice but the last: about 3/4 of 200 ms.
+	if took, least := time.Since(start), time.Duration(float64(pins)*(testSlices-1)/testSlices/rate*float64(time.Second))*9/10; took < least {
+		t.Fatalf("the pass read %d pins in %s, faster than %d a second (at least %s)", pins, took, rate, least)
+	}
+	for n := 1; n <= pins; n++ {
+		if c := r.tracker.trackCount(statetest.Cid(n)); c != 0 {
+			t.Fatalf("pin %d, which IPFS holds, tracked %d times", n, c)
+		}
+	}
+}

@@ -330,8 +330,9 @@ const (
 	// while the tracker queue is full and deferred pins wait.
 	paced
 	// overflowed: a pass for the pins kept nowhere (see overflow). As
-	// paced, but a pin IPFS holds is left alone; one IPFS does not
-	// answer about is tracked.
+	// paced, but a pin IPFS holds is left alone, one IPFS does not
+	// answer about is tracked, and it reads at most repair_read_rate
+	// pins a second.
 	overflowed
 )
 
@@ -376,9 +377,11 @@ func (u *upkeep) fullPass(ctx context.Context, mode repairMode, why string) erro
 	var total repairResult
 	lastLog := time.Now()
 	for i := 0; i < u.cfg.slices; i++ {
+		var read int64
 		for failures := 0; ; failures++ {
 			r, err := u.repairSlice(ctx, i, mode)
 			total.add(r)
+			read += r.pins + r.markers
 			if err == nil {
 				break
 			}
@@ -396,6 +399,17 @@ func (u *upkeep) fullPass(ctx context.Context, mode repairMode, why string) erro
 		if time.Since(lastLog) > 10*time.Second {
 			logger.Infof("%s: %d/%d slices done: %s", what, i+1, u.cfg.slices, total)
 			lastLog = time.Now()
+		}
+		if mode == overflowed && u.cfg.readRate > 0 && i+1 < u.cfg.slices {
+			// Most of what it reads IPFS holds: it would read the pinset
+			// and ask IPFS as fast as they answer. One peer's pass reads
+			// at most repair_read_rate pins a second (what the periodic
+			// repairs of the whole cluster read).
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s stopped at slice %d/%d: %w", what, i+1, u.cfg.slices, ctx.Err())
+			case <-time.After(time.Duration(float64(read) / float64(u.cfg.readRate) * float64(time.Second))):
+			}
 		}
 	}
 	logger.Infof("%s done in %s: %s", what, time.Since(start).Round(time.Second), total)
