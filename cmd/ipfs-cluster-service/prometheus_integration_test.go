@@ -41,6 +41,7 @@ var expectedSeries = []string{
 	`ipfscluster_scylla_feed_checkpoint_age_seconds`,
 	`ipfscluster_scylla_feed_poll_errors_total`,
 	`ipfscluster_scylla_feed_rolled_forward_total`,
+	`ipfscluster_scylla_feed_overflow_pins_total == 0`,
 	`ipfscluster_pins`,
 	`go_goroutines`,
 	`process_resident_memory_bytes`,

@@ -239,6 +239,15 @@ func (c *Consensus) deferredPins() int {
 	return 0
 }
 
+// overflowedPins counts the pins left to a recover pass since start
+// (see overflow).
+func (c *Consensus) overflowedPins() int64 {
+	if a := c.applyRef.Load(); a != nil {
+		return a.overflow.totalCount()
+	}
+	return 0
+}
+
 func (c *Consensus) lastCheckpoint() time.Time {
 	if n := c.savedAt.Load(); n != 0 {
 		return time.Unix(0, n)

@@ -28,9 +28,10 @@ type feedMetrics struct {
 	rolled          prometheus.Counter
 	repairs         *prometheus.CounterVec
 	deferred        prometheus.GaugeFunc
+	overflowed      prometheus.CounterFunc
 }
 
-func newFeedMetrics(reg prometheus.Registerer, lag func() time.Duration, lastCheckpoint func() time.Time, deferred func() int) (*feedMetrics, error) {
+func newFeedMetrics(reg prometheus.Registerer, lag func() time.Duration, lastCheckpoint func() time.Time, deferred func() int, overflowed func() int64) (*feedMetrics, error) {
 	opts := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: metricNamespace, Subsystem: metricSubsystem, Name: name, Help: help}
 	}
@@ -59,8 +60,10 @@ func newFeedMetrics(reg prometheus.Registerer, lag func() time.Duration, lastChe
 			"Pins tracked (pin) or untracked (unpin) by the repair of the pinset slices because IPFS disagreed with the pinset: changes the feed missed, or IPFS changed behind the cluster's back.")), []string{"op"}),
 		deferred: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("deferred_pins",
 			"Pins waiting for room in the tracker queue (pin_queue_limit), tracked newest first.")), func() float64 { return float64(deferred()) }),
+		overflowed: prometheus.NewCounterFunc(prometheus.CounterOpts(opts("overflow_pins_total",
+			"Pins that found the tracker queue and the deferred set full, left to a recover pass over the pinset.")), func() float64 { return float64(overflowed()) }),
 	}
-	for _, c := range []prometheus.Collector{m.eventsApplied, m.lag, m.caughtUpGauge, m.catchUpDuration, m.checkpointAge, m.pollErrors, m.rolled, m.repairs, m.deferred} {
+	for _, c := range []prometheus.Collector{m.eventsApplied, m.lag, m.caughtUpGauge, m.catchUpDuration, m.checkpointAge, m.pollErrors, m.rolled, m.repairs, m.deferred, m.overflowed} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -80,3 +80,10 @@ func (o *overflow) covered(start time.Time, settle time.Duration) {
 		o.oldest = o.newest
 	}
 }
+
+// totalCount is the number of overflows since start.
+func (o *overflow) totalCount() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.total
+}

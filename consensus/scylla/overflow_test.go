@@ -39,8 +39,8 @@ func TestBurstBeyondTheDeferredSetIsTrackedByARecoverPass(t *testing.T) {
 		t.Fatalf("%d pins deferred, want the set's bound %d", got, deferred)
 	}
 	left, _ := r.apply.overflow.due(time.Now(), 0)
-	if want := int64(burst - queue - deferred); left != want {
-		t.Fatalf("%d pins left to a recover pass, want %d", left, want)
+	if want := int64(burst - queue - deferred); left != want || r.apply.overflow.totalCount() != want {
+		t.Fatalf("%d pins left to a recover pass (counted %d for the metric), want %d", left, r.apply.overflow.totalCount(), want)
 	}
 	// Pin burst was kept nowhere: an older unpin of it, read late, is
 	// still older than its claim. Pin burst-1 is unpinned after it.

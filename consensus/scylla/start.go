@@ -44,7 +44,7 @@ func New(h host.Host, psub *pubsub.PubSub, cfg *Config, stateCfg *scyllastate.Co
 		_ = c.Trust(ctx, p)
 	}
 	if stateCfg.MetricsEnabled {
-		m, err := newFeedMetrics(observations.PromRegistry, c.lag, c.lastCheckpoint, c.deferredPins)
+		m, err := newFeedMetrics(observations.PromRegistry, c.lag, c.lastCheckpoint, c.deferredPins, c.overflowedPins)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("registering the change feed metrics: %w", err)
