@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 	"github.com/ipfs-cluster/ipfs-cluster/cmdutils"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
+	"github.com/ipfs-cluster/ipfs-cluster/state/dsstate"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/pinset"
@@ -108,6 +109,36 @@ func (c crdtStateManager) Export(ctx context.Context, w io.Writer) (err error) {
 		return fmt.Errorf("reading the crdt state: %w", err)
 	}
 	return exportPins(ctx, st, w)
+}
+
+// Import replaces the crdt pinset with the pins read from r, as upstream's
+// crdt ImportState (clean, then add every pin in one batch), but through a
+// CrdtStore: upstream's offline crdt state starts a DAG repair that reads
+// the datastore after ImportState has closed it.
+func (c crdtStateManager) Import(ctx context.Context, r io.Reader, opts api.PinOptions) (err error) {
+	if err := c.mgr.Clean(); err != nil {
+		return fmt.Errorf("cleaning the crdt state before the import: %w", err)
+	}
+	cs, err := OpenCrdtStore(c.h)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := cs.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the crdt datastore: %w", cerr)
+		}
+	}()
+	st, err := dsstate.NewBatching(ctx, cs.Datastore, "", dsstate.DefaultHandle())
+	if err != nil {
+		return fmt.Errorf("opening the crdt state: %w", err)
+	}
+	if _, err := importPins(ctx, r, st, opts); err != nil {
+		return err
+	}
+	if err := st.Commit(ctx); err != nil {
+		return fmt.Errorf("committing the import to the crdt state: %w", err)
+	}
+	return nil
 }
 
 // exportPins writes the pins of st as NDJSON, as upstream's export.
