@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 )
 
@@ -164,5 +166,58 @@ func TestOverflowPassReadsAtRepairReadRate(t *testing.T) {
 		if c := r.tracker.trackCount(statetest.Cid(n)); c != 0 {
 			t.Fatalf("pin %d, which IPFS holds, tracked %d times", n, c)
 		}
+	}
+}
+
+// A pin left to a recover pass is tracked by the first pass even when its
+// writer writes the row after the event (within feed_overlap) and the
+// writer's clock is an hour behind this peer's: the pass waits for the
+// rows by this peer's clock (when its feed saw the changes), never by the
+// writer's timestamps, so no second pass is needed.
+func TestRecoverPassWaitsForLateRowsOfASkewedWriter(t *testing.T) {
+	const (
+		burst   = 12
+		overlap = time.Second
+		late    = 200 * time.Millisecond // the rows land after their events
+	)
+	r := newUpkeepRig(1)
+	r.apply.deferred.limit = 1
+	r.u.cfg.overlap = overlap
+	r.tracker.setQueue(1) // full: pin 1 is deferred, the others kept nowhere
+	ctx := context.Background()
+
+	writer := time.Now().Add(-time.Hour) // the writer's clock
+	pins := make([]api.Pin, burst+1)
+	for n := 1; n <= burst; n++ {
+		pins[n] = localPin(n)
+		ts := writer.Add(time.Duration(n) * time.Microsecond).UnixMicro()
+		if _, err := r.apply.apply(ctx, pins[n].Cid, ts, &pins[n], true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := r.apply.overflow.due(time.Now(), 0); left != burst-1 {
+		t.Fatalf("%d pins left to a recover pass, want %d", left, burst-1)
+	}
+	r.apply.deferred.remove(pins[1].Cid.KeyString())
+	r.tracker.setQueue(0)
+	rowsWritten := make(chan struct{})
+	go func() {
+		defer close(rowsWritten)
+		time.Sleep(late)
+		for n := 1; n <= burst; n++ {
+			r.store.writeRow(pins[n].Cid, &pins[n], writer.Add(time.Duration(n)*time.Microsecond).UnixMicro())
+		}
+	}()
+	defer func() { <-rowsWritten }()
+
+	r.u.overflowPass(ctx, overflowed, "test")
+	for n := 2; n <= burst; n++ {
+		if r.tracker.trackCount(pins[n].Cid) != 1 {
+			t.Fatalf("pin %d, left to the pass, tracked %d times by it, want once: the pass read before its row was written",
+				n, r.tracker.trackCount(pins[n].Cid))
+		}
+	}
+	if left, _ := r.apply.overflow.due(time.Now(), 0); left != 0 {
+		t.Fatalf("%d pins still wait for another pass after one pass that started once their rows were written", left)
 	}
 }
