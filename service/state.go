@@ -94,31 +94,41 @@ type crdtStateManager struct {
 	h *config.Helper
 }
 
-func (c crdtStateManager) Export(ctx context.Context, w io.Writer) (err error) {
-	cs, err := OpenCrdtStore(c.h)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := cs.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("closing the crdt datastore: %w", cerr)
+func (c crdtStateManager) Export(ctx context.Context, w io.Writer) error {
+	return c.withStore(func(cs *CrdtStore) error {
+		st, err := cs.State(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the crdt state: %w", err)
 		}
-	}()
-	st, err := cs.State(ctx)
-	if err != nil {
-		return fmt.Errorf("reading the crdt state: %w", err)
-	}
-	return exportPins(ctx, st, w)
+		return exportPins(ctx, st, w)
+	})
 }
 
 // Import replaces the crdt pinset with the pins read from r, as upstream's
 // crdt ImportState (clean, then add every pin in one batch), but through a
 // CrdtStore: upstream's offline crdt state starts a DAG repair that reads
 // the datastore after ImportState has closed it.
-func (c crdtStateManager) Import(ctx context.Context, r io.Reader, opts api.PinOptions) (err error) {
+func (c crdtStateManager) Import(ctx context.Context, r io.Reader, opts api.PinOptions) error {
 	if err := c.mgr.Clean(); err != nil {
 		return fmt.Errorf("cleaning the crdt state before the import: %w", err)
 	}
+	return c.withStore(func(cs *CrdtStore) error {
+		st, err := dsstate.NewBatching(ctx, cs.Datastore, "", dsstate.DefaultHandle())
+		if err != nil {
+			return fmt.Errorf("opening the crdt state: %w", err)
+		}
+		if _, err := importPins(ctx, r, st, opts); err != nil {
+			return err
+		}
+		if err := st.Commit(ctx); err != nil {
+			return fmt.Errorf("committing the import to the crdt state: %w", err)
+		}
+		return nil
+	})
+}
+
+// withStore runs fn on the peer's CrdtStore, closed when fn returns.
+func (c crdtStateManager) withStore(fn func(*CrdtStore) error) (err error) {
 	cs, err := OpenCrdtStore(c.h)
 	if err != nil {
 		return err
@@ -128,17 +138,7 @@ func (c crdtStateManager) Import(ctx context.Context, r io.Reader, opts api.PinO
 			err = fmt.Errorf("closing the crdt datastore: %w", cerr)
 		}
 	}()
-	st, err := dsstate.NewBatching(ctx, cs.Datastore, "", dsstate.DefaultHandle())
-	if err != nil {
-		return fmt.Errorf("opening the crdt state: %w", err)
-	}
-	if _, err := importPins(ctx, r, st, opts); err != nil {
-		return err
-	}
-	if err := st.Commit(ctx); err != nil {
-		return fmt.Errorf("committing the import to the crdt state: %w", err)
-	}
-	return nil
+	return fn(cs)
 }
 
 // exportPins writes the pins of st as NDJSON, as upstream's export.
