@@ -143,7 +143,7 @@ func (c *Consensus) LogPin(ctx context.Context, pin api.Pin) error {
 	if err != nil {
 		return fmt.Errorf("logging pin %s: %w", pin.Cid, err)
 	}
-	c.hint(ctx)
+	c.hint(ctx, pin)
 	// As crdt's hooks: the change is stored; a tracker error (a full
 	// queue) is logged and a recover retries the pin.
 	if _, err := c.apply.apply(ctx, pin.Cid, ts, &pin, true); err != nil {
@@ -163,17 +163,36 @@ func (c *Consensus) LogUnpin(ctx context.Context, pin api.Pin) error {
 	if err != nil {
 		return fmt.Errorf("logging unpin %s: %w", pin.Cid, err)
 	}
-	c.hint(ctx)
+	c.hint(ctx, pin)
 	if _, err := c.apply.apply(ctx, pin.Cid, ts, nil, true); err != nil {
 		logger.Warnf("untracking %s: %s", pin.Cid, err)
 	}
 	return nil
 }
 
-func (c *Consensus) hint(ctx context.Context) {
+// hint tells the peers that must act on a change of pin to read the feed
+// (see hints).
+func (c *Consensus) hint(ctx context.Context, pin api.Pin) {
 	if c.hints != nil {
-		c.hints.publish(ctx)
+		c.hints.publish(ctx, hintTargets(pin, c.host.ID()))
 	}
+}
+
+// hintTargets are the peers other than self that must act on a change of
+// pin at once: nil (every peer) for a pin without allocations (replication
+// -1), else its allocated peers. A peer that held the pin before a change
+// of its allocations sees the change at its next poll.
+func hintTargets(pin api.Pin, self peer.ID) []peer.ID {
+	if pin.IsPinEverywhere() || len(pin.Allocations) == 0 {
+		return nil
+	}
+	to := make([]peer.ID, 0, len(pin.Allocations))
+	for _, p := range pin.Allocations {
+		if p != self {
+			to = append(to, p)
+		}
+	}
+	return to
 }
 
 // WaitForSync reads the change feed once, so that every change made

@@ -9,7 +9,10 @@
 // timestamp, writer, the pin), then its pin row (see scyllastate for why
 // no crash between the two loses or corrupts a change). Concurrent calls
 // are written together. The writing peer then tells its own PinTracker at
-// once and publishes an empty pubsub hint (at most one per 50ms).
+// once and hints the peers that must act on the change (at most one hint
+// per 50ms): a pin with allocations wakes its allocated peers only, by a
+// one-byte libp2p stream; a pin for every peer (replication -1) sends an
+// empty pubsub message. The other peers see the change at their next poll.
 //
 // # The change feed
 //

@@ -54,13 +54,13 @@ func TestABurstOfChangesSendsTwoHintsAtMost(t *testing.T) {
 	topic := &fakeTopic{}
 	h := &hints{topic: topic, sub: &fakeSub{}, self: "me"}
 	for range 100 {
-		h.publish(context.Background())
+		h.publish(context.Background(), nil)
 	}
 	h.close() // waits for the hint sent at the end of the gap
 	if n := topic.count(); n < 1 || n > 2 {
 		t.Fatalf("100 changes within %s sent %d hints, want 1 or 2", hintGap, n)
 	}
-	h.publish(context.Background()) // after close: nothing
+	h.publish(context.Background(), nil) // after close: nothing
 	time.Sleep(2 * hintGap)
 	if n := topic.count(); n > 2 {
 		t.Fatalf("a closed hint topic sent %d hints", n)

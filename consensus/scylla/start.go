@@ -170,6 +170,7 @@ func (c *Consensus) start() error {
 		if err != nil {
 			logger.Warnf("pubsub hints disabled, changes are seen by polling every %s: %s", c.cfg.PollInterval, err)
 		} else {
+			h.direct = &hintStreams{host: c.host, trusted: c.IsTrustedPeer}
 			c.hints = h
 			c.wg.Add(1)
 			go func() { defer c.wg.Done(); h.run(c.ctx, c.feed.wakeUp) }()
