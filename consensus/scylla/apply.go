@@ -178,6 +178,16 @@ func deferredLimit(queueLimit int) int {
 	return max(4*queueLimit, minDeferred)
 }
 
+// burstLimit is the most changes a first start's first read of the feed
+// applies (0: no limit): what the tracker queue and the deferred set
+// hold together. Beyond, the pins would be left to a recover pass anyway.
+func burstLimit(queueLimit int) int64 {
+	if queueLimit <= 0 {
+		return 0
+	}
+	return int64(queueLimit + deferredLimit(queueLimit))
+}
+
 // minDeferred is the smallest bound of the deferred set.
 const minDeferred = 10000
 

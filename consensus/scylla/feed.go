@@ -2,6 +2,7 @@ package scylla
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -37,6 +38,9 @@ type feedSettings struct {
 	readConcurrency    int           // partitions read in parallel
 	retention          time.Duration // how long events are kept
 	timeout            time.Duration // of one database call
+	// burstLimit is the most changes the first read of a first start
+	// reads (0: no limit); see firstRead.
+	burstLimit int64
 }
 
 // feed reads the change feed and applies every change to this peer's
@@ -74,6 +78,13 @@ type feed struct {
 	// visible before the peer started has been seen (see sweptOnce).
 	swept     chan struct{}
 	sweptOnce sync.Once
+
+	// firstPoll: a first start whose first read has not happened yet
+	// (see firstRead).
+	firstPoll bool
+	// floor: the events with an ID time before it are never read; they
+	// were left to the first start's recover pass (see firstRead).
+	floor time.Time
 
 	mu        sync.Mutex // one read of the feed at a time
 	cursors   map[scyllastate.Partition]scyllastate.EventID
@@ -263,6 +274,9 @@ func (f *feed) pollCount(ctx context.Context) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
+	if f.firstPoll {
+		return f.firstRead(ctx, now)
+	}
 	found, err := f.fresh(ctx, now)
 	if err != nil {
 		f.metrics.pollError()
@@ -294,7 +308,7 @@ func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	start := scyllastate.MinEventID(f.position.Add(-f.cfg.overlap))
+	start := scyllastate.MinEventID(maxTime(f.position.Add(-f.cfg.overlap), f.floor))
 	after := func(p scyllastate.Partition) scyllastate.EventID {
 		if c, ok := f.cursors[p]; ok {
 			return c
@@ -332,6 +346,7 @@ func (f *feed) sweep(ctx context.Context, now time.Time) error {
 	if !f.position.IsZero() && f.position.Before(from) {
 		from = f.position
 	}
+	from = maxTime(from, f.floor)
 	if oldest := now.Add(-f.cfg.retention); from.Before(oldest) {
 		f.gap(from, oldest)
 		from = oldest
@@ -346,6 +361,92 @@ func (f *feed) sweep(ctx context.Context, now time.Time) error {
 	f.apply.forget(now.Add(-4 * f.cfg.overlap))
 	f.sweptOnce.Do(func() { close(f.swept) })
 	return nil
+}
+
+// errBurst stops the count of a burst (see burstOver).
+var errBurst = errors.New("more changes than a first read applies")
+
+// firstRead is the first poll of a first start: a fresh read and a sweep
+// of the last 2W, so that a burst of changes made just before this start
+// is seen before the first start's recover pass begins, and covered by it
+// (see upkeep.overflowPass). A burst larger than burstLimit changes (an
+// import of millions just before this start, which every new peer would
+// read at once, for pins it could hold neither in the tracker queue nor
+// in the deferred set) is not read: the changes before now are left to
+// the recover pass, which reads their rows once they are written, and
+// the feed reads from now on (floor).
+func (f *feed) firstRead(ctx context.Context, now time.Time) (int64, error) {
+	if f.cfg.burstLimit > 0 {
+		over, err := f.burstOver(ctx, now.Add(-2*f.cfg.overlap), now, f.cfg.burstLimit)
+		if err != nil {
+			f.metrics.pollError()
+			return 0, err
+		}
+		if over {
+			f.skipBurst(now)
+			f.firstPoll = false
+			f.saveCheckpoint(ctx)
+			return 0, nil
+		}
+	}
+	found, err := f.fresh(ctx, now)
+	if err == nil {
+		err = f.sweep(ctx, now)
+	}
+	if err != nil {
+		f.metrics.pollError()
+		return found, err
+	}
+	f.firstPoll = false
+	if now.Sub(f.lastSaved) >= f.cfg.checkpointInterval {
+		f.saveCheckpoint(ctx)
+	}
+	return found, nil
+}
+
+// burstOver tells whether the feed holds more than limit events with an
+// ID time in [from, to]. It reads at most limit+1 of them, and applies
+// none.
+func (f *feed) burstOver(ctx context.Context, from, to time.Time, limit int64) (bool, error) {
+	parts, err := f.store.Partitions(ctx, from, to)
+	if err != nil {
+		return false, fmt.Errorf("counting the changes made just before this first start: %w", err)
+	}
+	lo, hi := scyllastate.MinEventID(from), scyllastate.MaxEventID(to)
+	var n int64
+	for _, g := range groupParts(parts, wholeBuckets) {
+		err := f.store.ReadPartitions(ctx, g, func(scyllastate.Partition) scyllastate.EventID { return lo }, hi,
+			func(scyllastate.Partition, scyllastate.Event) error {
+				if n++; n > limit {
+					return errBurst
+				}
+				return nil
+			})
+		switch {
+		case errors.Is(err, errBurst):
+			return true, nil
+		case err != nil:
+			return false, fmt.Errorf("counting the changes made just before this first start: %w", err)
+		}
+	}
+	return false, nil
+}
+
+// skipBurst leaves the changes made before now to the first start's
+// recover pass: the feed never reads them (floor), and the pass starts
+// once their rows are written. Every such change is visible by now+W
+// (its ID time is before now); its row is written within W after (see
+// overflow), which the pass waits for as for pins kept nowhere.
+func (f *feed) skipBurst(now time.Time) {
+	f.floor = now
+	clear(f.cursors)
+	f.lastFresh, f.lastSweep = now, now
+	f.readUpTo.Store(now.UnixNano())
+	f.apply.overflow.unread(now.Add(f.cfg.overlap))
+	logger.Infof("first start just after a burst of changes: more than %d in the change feed's last %s; "+
+		"the changes made before %s are left to the first start's recover pass, which reads their rows once they are written (in %s)",
+		f.cfg.burstLimit, 2*f.cfg.overlap, now.Format(time.RFC3339), 2*f.cfg.overlap)
+	f.sweptOnce.Do(func() { close(f.swept) })
 }
 
 // gap reports that the events of [from, to) are gone: they were not read
@@ -417,8 +518,10 @@ func (f *feed) catchUp(ctx context.Context) (bool, error) {
 		// A first start: the first poll sweeps at once (lastSweep W
 		// ago), so that the changes of the last 2W (a burst just before
 		// this start) are seen before the first start's recover pass
-		// begins, and covered by it (see upkeep.overflowPass).
+		// begins, and covered by it (see upkeep.overflowPass and
+		// firstRead).
 		f.position, f.lastSweep, f.lastFresh = now, now.Add(-f.cfg.overlap), now
+		f.firstPoll = true
 		f.readUpTo.Store(now.UnixNano())
 		f.saveCheckpoint(ctx)
 		return false, nil

@@ -44,6 +44,20 @@ func (o *overflow) note(now time.Time) bool {
 	return first
 }
 
+// unread records that changes the feed will never read were left to a
+// recover pass: the last of them is visible by seenBy, which may be
+// later than now (see feed.skipBurst). Pins are not counted.
+func (o *overflow) unread(seenBy time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.oldest.IsZero() || seenBy.Before(o.oldest) {
+		o.oldest = seenBy
+	}
+	if seenBy.After(o.newest) {
+		o.newest = seenBy
+	}
+}
+
 // due tells whether a pass is needed and may start at now: the oldest
 // uncovered overflow is settle old. It returns the number of overflows
 // waiting for a pass.

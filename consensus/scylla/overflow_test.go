@@ -9,6 +9,7 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
 )
 
 // A burst of pins larger than the tracker queue and the deferred set
@@ -219,5 +220,161 @@ func TestRecoverPassWaitsForLateRowsOfASkewedWriter(t *testing.T) {
 	}
 	if left, _ := r.apply.overflow.due(time.Now(), 0); left != 0 {
 		t.Fatalf("%d pins still wait for another pass after one pass that started once their rows were written", left)
+	}
+}
+
+// firstStartRig is a peer's feed and upkeep on a shared (fake) store, on
+// the real clock, before its first start.
+type firstStartRig struct {
+	store   *fakeStore
+	tracker *fakeTracker
+	feed    *feed
+	u       *upkeep
+	overlap time.Duration
+}
+
+func newFirstStartRig(overlap time.Duration, burstLimit int64) *firstStartRig {
+	r := newUpkeepRig(100)
+	r.u.cfg.overlap = overlap
+	f := newFeed(r.store, r.apply, feedSettings{
+		reader:             "self",
+		overlap:            overlap,
+		pollInterval:       time.Second,
+		checkpointInterval: time.Second,
+		concurrency:        4,
+		readConcurrency:    2,
+		retention:          24 * time.Hour,
+		timeout:            time.Second,
+		burstLimit:         burstLimit,
+	}, nil)
+	r.u.feedSwept = f.swept
+	return &firstStartRig{store: r.store, tracker: r.tracker, feed: f, u: r.u, overlap: overlap}
+}
+
+// write is a change by another peer: its event at at, its row late after.
+func (r *firstStartRig) write(n int, op scyllastate.Op, at time.Time, late time.Duration, wg *sync.WaitGroup) {
+	e := event(n, op, at, at)
+	if op == scyllastate.OpPin {
+		p := localPin(n)
+		p.Timestamp = at
+		e.Pin = &p
+	}
+	r.store.addEvent(e)
+	wg.Add(1)
+	time.AfterFunc(late, func() {
+		defer wg.Done()
+		r.store.writeRow(e.Cid, e.Pin, at.UnixMicro())
+	})
+}
+
+// start is the first start: catch-up (none), the first read of the feed,
+// then the first start's recover pass (as upkeep.repairLoop runs it).
+func (r *firstStartRig) start(t *testing.T, ctx context.Context) (passStart time.Time) {
+	t.Helper()
+	if returning, err := r.feed.catchUp(ctx); err != nil || returning {
+		t.Fatalf("catch-up: returning %v, %v; want a first start", returning, err)
+	}
+	if err := r.feed.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return time.Now()
+}
+
+// A first start just after a burst larger than what the peer can hold
+// (an import of millions) does not read the burst from the change feed:
+// every new peer would read it at once. The first start's recover pass
+// tracks each pin of the burst once, from its row, waiting until the
+// rows are written (a row lands within feed_overlap after its event is
+// visible, and an event within feed_overlap after its ID time). Changes
+// after the start are read by the feed as usual.
+func TestFirstStartJustAfterABurstLeavesItToTheRecoverPass(t *testing.T) {
+	const (
+		burst   = 20
+		overlap = 300 * time.Millisecond
+	)
+	r := newFirstStartRig(overlap, 5)
+	ctx := context.Background()
+	var rows sync.WaitGroup
+	defer rows.Wait()
+	t0 := time.Now()
+	for n := 1; n <= burst; n++ {
+		at := t0.Add(-overlap/2 + time.Duration(n)*time.Millisecond)
+		r.write(n, scyllastate.OpPin, at, 2*overlap-50*time.Millisecond, &rows) // rows land just before S+2W
+	}
+	r.write(burst+1, scyllastate.OpPin, t0.Add(-overlap/2), 0, &rows)
+	r.write(burst+1, scyllastate.OpUnpin, t0.Add(-overlap/2+time.Millisecond), overlap, &rows)
+
+	start := time.Now()
+	r.start(t, ctx)
+	for n := 1; n <= burst+1; n++ {
+		if c := r.tracker.trackCount(statetest.Cid(n)); c != 0 {
+			t.Fatalf("pin %d of the burst tracked %d times by the feed's first read, want 0: it reads no burst larger than burst_limit", n, c)
+		}
+	}
+	select {
+	case <-r.feed.swept:
+	default:
+		t.Fatal("the feed's first read left the burst to the pass but the pass is still told to wait for a sweep")
+	}
+	// A change after the start: the feed reads it.
+	after := time.Now()
+	r.write(100, scyllastate.OpPin, after, 0, &rows)
+	if err := r.feed.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := r.tracker.trackCount(statetest.Cid(100)); c != 1 {
+		t.Fatalf("a pin made after the start tracked %d times by the feed, want once", c)
+	}
+	// The next sweep (W later) re-reads the last 2W, the burst's time:
+	// it still leaves the burst to the pass.
+	time.Sleep(time.Until(start.Add(overlap + 20*time.Millisecond)))
+	if err := r.feed.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= burst; n++ {
+		if c := r.tracker.trackCount(statetest.Cid(n)); c != 0 {
+			t.Fatalf("pin %d of the burst tracked %d times by the reads (fresh and sweep) W after the first, want 0", n, c)
+		}
+	}
+
+	r.u.overflowPass(ctx, paced, "first start of this peer")
+	if took := time.Since(start); took < 2*overlap {
+		t.Fatalf("the pass ended %s after the start, before the burst's rows could all be written (2 × feed_overlap)", took)
+	}
+	for n := 1; n <= burst; n++ {
+		if c := r.tracker.trackCount(statetest.Cid(n)); c != 1 {
+			t.Fatalf("pin %d of the burst tracked %d times, want once by the pass", n, c)
+		}
+	}
+	if p, _ := r.tracker.state(statetest.Cid(burst + 1)); p != nil {
+		t.Fatal("a pin unpinned within the burst was tracked")
+	}
+	if n, due := r.u.apply.overflow.due(time.Now().Add(time.Hour), overlap); due {
+		t.Fatalf("another pass is due after the first start's (%d pins): the first did not cover the burst", n)
+	}
+}
+
+// A first start after a burst the peer can hold reads it from the feed
+// at once, as any change: its pins are tracked before the recover pass
+// starts.
+func TestFirstStartJustAfterASmallBurstReadsIt(t *testing.T) {
+	const overlap = 300 * time.Millisecond
+	r := newFirstStartRig(overlap, 5)
+	ctx := context.Background()
+	var rows sync.WaitGroup
+	defer rows.Wait()
+	t0 := time.Now()
+	for n := 1; n <= 5; n++ {
+		r.write(n, scyllastate.OpPin, t0.Add(-overlap+time.Duration(n)*time.Millisecond), 0, &rows)
+	}
+	rows.Wait()
+	r.start(t, ctx)
+	for n := 1; n <= 5; n++ {
+		if c := r.tracker.trackCount(statetest.Cid(n)); c != 1 {
+			t.Fatalf("pin %d of a burst of 5 (limit 5) tracked %d times by the first read, want once", n, c)
+		}
+	}
+	if _, due := r.u.apply.overflow.due(time.Now().Add(time.Hour), overlap); due {
+		t.Fatal("a small burst, read by the feed, was left to a recover pass")
 	}
 }

@@ -112,6 +112,9 @@ func (c *Consensus) start() error {
 		readConcurrency:    c.stateCfg.ListConcurrency,
 		retention:          c.stateCfg.EventRetention,
 		timeout:            c.stateCfg.Timeout,
+		// A burst larger than what the peer can hold (tracker queue and
+		// deferred set) is left to the first start's recover pass.
+		burstLimit: burstLimit(c.cfg.PinQueueLimit),
 	}, c.metrics)
 	c.feed.onSave = func(t time.Time) { c.savedAt.Store(t.UnixNano()) }
 

@@ -244,7 +244,11 @@ func (u *upkeep) repairLoop(ctx context.Context) {
 			_ = u.fullPass(ctx, deferring, why)
 		case <-over.C:
 			if n, ok := u.apply.overflow.due(time.Now(), u.cfg.overlap); ok {
-				u.overflowPass(ctx, overflowed, fmt.Sprintf("about %d pins found the tracker queue and the deferred set full", n))
+				why := fmt.Sprintf("about %d pins found the tracker queue and the deferred set full", n)
+				if n == 0 {
+					why = "the changes of a burst just before this peer's first start, left unread by its feed"
+				}
+				u.overflowPass(ctx, overflowed, why)
 			}
 		case <-t.C:
 			slice := u.slice
@@ -268,10 +272,11 @@ const overflowCheck = time.Second
 
 // overflowPass runs a full pass in mode (paced or overflowed) that
 // covers the pins kept nowhere (see overflow): it starts once the
-// tracker has room and, for at most feed_overlap, once those pins'
+// tracker has room and, for at most 2 × feed_overlap, once those pins'
 // rows are settled, so that one pass covers a whole burst (a first start
-// just after a large import); the overflows it does not cover get a
-// pass of their own.
+// just after a large import, which the feed may leave unread: see
+// feed.firstRead); the overflows it does not cover get a pass of their
+// own.
 func (u *upkeep) overflowPass(ctx context.Context, mode repairMode, why string) {
 	if mode == paced && u.feedSwept != nil {
 		// A first start: the feed's first sweep reads the changes of the
@@ -292,7 +297,9 @@ func (u *upkeep) overflowPass(ctx context.Context, mode repairMode, why string) 
 		return
 	}
 	if at := u.apply.overflow.settledAt(u.cfg.overlap); !at.IsZero() {
-		wait := min(time.Until(at), u.cfg.overlap)
+		// At most W after a pin kept nowhere; 2W after a first read
+		// that left a burst unread (its last change visible W later).
+		wait := min(time.Until(at), 2*u.cfg.overlap)
 		if wait > 0 {
 			logger.Infof("recover pass over the whole pinset (%s): starts in %s, when the rows of the pins left to it are written", why, wait.Round(time.Second))
 			select {

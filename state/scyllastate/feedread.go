@@ -37,7 +37,8 @@ func feedPageSize(pageSize int) int {
 // after means from the start of the partition.
 func (r *eventReader) readPartition(ctx context.Context, p Partition, after, upTo EventID, fn func(Event) error) (err error) {
 	d := r.db
-	defer func(start time.Time) { d.metrics.observe("events", start, err) }(time.Now())
+	var stopped bool // by fn: not a failed query
+	defer func(start time.Time) { d.metrics.observe("events", start, queryErr(err, stopped)) }(time.Now())
 	iter := d.session.Query(d.stmts.events, p.Bucket, p.Shard, after.u, upTo.u).
 		WithContext(ctx).PageSize(feedPageSize(d.cfg.PageSize)).Iter()
 	scanner := iter.Scanner()
@@ -60,6 +61,7 @@ func (r *eventReader) readPartition(ctx context.Context, p Partition, after, upT
 		r.observe(e.WriteTime)
 		if err := fn(e); err != nil {
 			_ = iter.Close()
+			stopped = true
 			return err
 		}
 	}
@@ -69,6 +71,15 @@ func (r *eventReader) readPartition(ctx context.Context, p Partition, after, upT
 		return fmt.Errorf("reading pin events of partition %d/%d: %w", p.Bucket, p.Shard, err)
 	}
 	return nil
+}
+
+// queryErr is the error a read's metrics record: none when the caller's
+// fn stopped the read (a reader that has read enough is no failed query).
+func queryErr(err error, stopped bool) error {
+	if stopped {
+		return nil
+	}
+	return err
 }
 
 // readPartitions reads several partitions of one bucket with one query
@@ -82,7 +93,8 @@ func (r *eventReader) readPartitions(ctx context.Context, parts []Partition, aft
 		p := parts[0]
 		return r.readPartition(ctx, p, after(p), upTo, func(e Event) error { return fn(p, e) })
 	}
-	defer func(start time.Time) { d.metrics.observe("events", start, err) }(time.Now())
+	var stopped bool // by fn: not a failed query
+	defer func(start time.Time) { d.metrics.observe("events", start, queryErr(err, stopped)) }(time.Now())
 	bucket := parts[0].Bucket
 	shards := make([]int8, len(parts))
 	bounds := make(map[int8]EventID, len(parts))
@@ -124,6 +136,7 @@ func (r *eventReader) readPartitions(ctx context.Context, parts []Partition, aft
 		r.observe(e.WriteTime)
 		if err := fn(Partition{Bucket: bucket, Shard: shard}, e); err != nil {
 			_ = iter.Close()
+			stopped = true
 			return err
 		}
 	}
