@@ -23,13 +23,15 @@
 //     trusted peer, reads each partition of the current minute after the
 //     last event it read there: only new events;
 //   - a sweep, every feed_overlap (W), re-reads the feed from the feed
-//     position to now: the last 2W when it runs on time. An event is
-//     visible at most W after its ID time: W must exceed the longest
+//     position to now-W: [now-2W, now-W] when it runs on time. An event
+//     is visible at most W after its ID time: W must exceed the longest
 //     write (timeout and retries, checked at start) plus the clock skew
-//     between peers. So an event that lands behind the fresh read (a
-//     writer whose clock lags, a slow write) is read by a sweep, and after
-//     a sweep every event older than now-W is applied: that is the feed
-//     position, saved every checkpoint_interval. The position moves only
+//     between peers. So every event older than now-W is visible at now,
+//     an event that lands behind the fresh read (a writer whose clock
+//     lags, a slow write) is read by a sweep, and each event is re-read
+//     by one sweep only, once settled; after a sweep every event older
+//     than now-W is applied: that is the feed position, saved every
+//     checkpoint_interval. The position moves only
 //     after a sweep that worked, and the next sweep starts from it: reads
 //     that fail for any time, or a sweep that runs late, skip no event
 //     (a long span is read a few minutes at a time). A position older

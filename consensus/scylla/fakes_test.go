@@ -26,6 +26,7 @@ type fakeStore struct {
 	rolled   int
 	readErrs int // fail the next reads
 	queries  int // ReadPartitions and ActivePartitions calls (per bucket)
+	read     int // events read (each time it is read)
 
 	unindexed map[scyllastate.Partition]bool // left out of ActivePartitions
 
@@ -150,6 +151,7 @@ func (s *fakeStore) ReadPartition(ctx context.Context, p scyllastate.Partition, 
 			out = append(out, e)
 		}
 	}
+	s.read += len(out)
 	s.mu.Unlock()
 	for _, e := range out {
 		if err := fn(e); err != nil {

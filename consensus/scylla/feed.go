@@ -51,12 +51,11 @@ type feedSettings struct {
 //     partitions of the current minute that the activity index names,
 //     each after the last event it read there: new events only;
 //   - a sweep, every W (feed_overlap), re-reads every partition of the
-//     feed from the position (at least the last 2W): an event is visible
-//     at most W
-//     after its ID time (the write deadline and clock skew), so every
-//     event is read by at least one sweep, however many reads failed
-//     before; then every event with an ID older than now-W is applied:
-//     that is the position, saved as checkpoint;
+//     feed from the position to now-W ([now-2W, now-W] on time): an
+//     event is visible at most W after its ID time (the write deadline
+//     and clock skew), so every event is read by one sweep, however many
+//     reads failed before; then every event with an ID older than now-W
+//     is applied: that is the position, saved as checkpoint;
 //   - at start, a catch-up reads everything since the checkpoint, a
 //     few minutes at a time.
 type feed struct {
@@ -283,7 +282,7 @@ func (f *feed) pollCount(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	if now.Sub(f.lastSweep) >= f.cfg.overlap {
-		if err := f.sweep(ctx, now); err != nil {
+		if err := f.sweep(ctx, now, now.Add(-f.cfg.overlap)); err != nil {
 			f.metrics.pollError()
 			return found, err
 		}
@@ -334,14 +333,19 @@ func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 	return n, nil
 }
 
-// sweep re-reads the feed from the position (at least the last 2W, at
-// most event_retention back) to now, then moves the position to now-W and
-// forgets the claims no event still to come can need. Every event before
-// the position is applied, and an event is visible at most W after its
-// ID time, so reading from the position leaves no event unread, however
-// long the reads failed before; on time (every W), that is the last 2W,
-// as before. A long span is read a few minutes at a time (readSpan).
-func (f *feed) sweep(ctx context.Context, now time.Time) error {
+// sweep re-reads the feed from the position (at most event_retention
+// back) to `to`, then moves the position to now-W and forgets the claims
+// no event still to come can need. Every event before the position is
+// applied, and an event is visible at most W after its ID time: at now,
+// every event with an ID time before now-W is visible, so reading from
+// the position to now-W leaves no event unread, however long the reads
+// failed before. On time (every W), a sweep reads [now-2W, now-W]: each
+// event is re-read by one sweep, once it is settled (the fresh reads
+// read the newer ones). The sweeps of a catch-up and of a first start
+// read up to now (to = now), so that nothing made before the start waits
+// for the next sweep. A long span is read a few minutes at a time
+// (readSpan).
+func (f *feed) sweep(ctx context.Context, now, to time.Time) error {
 	from := now.Add(-2 * f.cfg.overlap)
 	if !f.position.IsZero() && f.position.Before(from) {
 		from = f.position
@@ -351,8 +355,10 @@ func (f *feed) sweep(ctx context.Context, now time.Time) error {
 		f.gap(from, oldest)
 		from = oldest
 	}
-	if _, err := f.readSpan(ctx, from, now, wholeBuckets, "re-reading the change feed"); err != nil {
-		return err
+	if from.Before(to) {
+		if _, err := f.readSpan(ctx, from, to, wholeBuckets, "re-reading the change feed"); err != nil {
+			return err
+		}
 	}
 	f.lastSweep = now
 	if pos := now.Add(-f.cfg.overlap); pos.After(f.position) {
@@ -391,7 +397,7 @@ func (f *feed) firstRead(ctx context.Context, now time.Time) (int64, error) {
 	}
 	found, err := f.fresh(ctx, now)
 	if err == nil {
-		err = f.sweep(ctx, now)
+		err = f.sweep(ctx, now, now)
 	}
 	if err != nil {
 		f.metrics.pollError()
@@ -542,7 +548,7 @@ func (f *feed) catchUp(ctx context.Context) (bool, error) {
 	// were visible.
 	f.position = maxTime(from, now.Add(-f.cfg.overlap))
 	now = f.now()
-	if err := f.sweep(ctx, now); err != nil {
+	if err := f.sweep(ctx, now, now); err != nil {
 		return true, fmt.Errorf("catching up with the change feed: %w", err)
 	}
 	f.lastFresh = now

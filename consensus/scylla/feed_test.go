@@ -129,8 +129,8 @@ func TestOlderChangeArrivingLateIsIgnored(t *testing.T) {
 }
 
 // An event that lands behind the fresh read position (a writer whose
-// clock lags, a write that took long) is applied by the sweep within
-// feed_overlap.
+// clock lags, a write that took long) is applied by a sweep, at most 2 ×
+// feed_overlap after its ID time.
 func TestLateEventWithinOverlapIsApplied(t *testing.T) {
 	r := newFeedRig(t)
 	t0 := r.clock.now()
@@ -676,5 +676,38 @@ func TestHintsReadAtMostOncePerGap(t *testing.T) {
 			t.Fatalf("a hinted change was not read within %s", wakeGap+500*time.Millisecond)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A steady stream of changes is read twice by a peer: once by a fresh
+// read, as it comes, and once by a sweep, once it is settled (older than
+// W). A sweep that re-read the last 2W would read each change a third
+// time: with many peers on one keyspace, that is most of what the
+// database does for the feed.
+func TestSweepsReadEachChangeOnce(t *testing.T) {
+	r := newFeedRig(t)
+	const changes = 200 // one each 250 ms: 5 W
+	for n := 1; n <= changes; n++ {
+		r.clock.advance(250 * time.Millisecond)
+		at := r.clock.now()
+		r.store.addEvent(event(n, scyllastate.OpPin, at, at))
+		r.clock.advance(time.Millisecond)
+		r.poll(t)
+	}
+	// Until every change is W old: the sweeps read the last ones.
+	for range 3 {
+		r.clock.advance(testOverlap / 2)
+		r.poll(t)
+	}
+	for n := 1; n <= changes; n++ {
+		if c := r.tracker.trackCount(statetest.Cid(n)); c != 1 {
+			t.Fatalf("change %d tracked %d times, want once", n, c)
+		}
+	}
+	r.store.mu.Lock()
+	read := r.store.read
+	r.store.mu.Unlock()
+	if read > 2*changes {
+		t.Fatalf("%d changes read %d times in all, want at most twice each (%d)", changes, read, 2*changes)
 	}
 }

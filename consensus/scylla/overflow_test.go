@@ -325,8 +325,8 @@ func TestFirstStartJustAfterABurstLeavesItToTheRecoverPass(t *testing.T) {
 	if c := r.tracker.trackCount(statetest.Cid(100)); c != 1 {
 		t.Fatalf("a pin made after the start tracked %d times by the feed, want once", c)
 	}
-	// The next sweep (W later) re-reads the last 2W, the burst's time:
-	// it still leaves the burst to the pass.
+	// The next sweep (W later) re-reads [now-2W, now-W], the burst's
+	// time: it still leaves the burst to the pass.
 	time.Sleep(time.Until(start.Add(overlap + 20*time.Millisecond)))
 	if err := r.feed.poll(ctx); err != nil {
 		t.Fatal(err)
