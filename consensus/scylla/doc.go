@@ -37,7 +37,14 @@
 //     (a long span is read a few minutes at a time). A position older
 //     than event_retention means events are gone: the sweep starts from
 //     the oldest kept and a full repair of the pinset follows (see
-//     below).
+//     below). Sweeps run in a loop of their own: a long one (a burst to
+//     re-read, a slow database) holds up no fresh read;
+//   - a first start just after a burst of changes larger than the peer
+//     can hold (tracker queue and deferred set: an import of millions)
+//     does not read it: the changes made before the start are left to
+//     the first start's recover pass, which reads their rows once they
+//     are written (2W after the start), so that new peers started
+//     together do not each read the whole burst from the feed.
 //
 // A peer applies the change an event carries; it never re-reads the pin
 // row, so an event visible before its row (another data center, a replica

@@ -28,6 +28,12 @@ type fakeStore struct {
 	queries  int // ReadPartitions and ActivePartitions calls (per bucket)
 	read     int // events read (each time it is read)
 
+	// gate, when set, holds the partition reads up to a time before
+	// gateBefore until it is closed; gated is told of each held read.
+	gate       chan struct{}
+	gateBefore time.Time
+	gated      chan struct{}
+
 	unindexed map[scyllastate.Partition]bool // left out of ActivePartitions
 
 	expiry    []scyllastate.ExpiryEntry
@@ -140,6 +146,20 @@ func (s *fakeStore) writeRow(c api.Cid, pin *api.Pin, ts int64) {
 
 func (s *fakeStore) ReadPartition(ctx context.Context, p scyllastate.Partition, after, upTo scyllastate.EventID, fn func(scyllastate.Event) error) error {
 	s.mu.Lock()
+	if gate := s.gate; gate != nil && upTo.Time().Before(s.gateBefore) {
+		gated := s.gated
+		s.mu.Unlock()
+		select {
+		case gated <- struct{}{}:
+		default:
+		}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+	}
 	if s.readErrs > 0 {
 		s.readErrs--
 		s.mu.Unlock()

@@ -2,7 +2,6 @@ package scylla
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -71,26 +70,34 @@ type feed struct {
 	// onGap is told when the feed must start reading later than its
 	// position because the events before are gone (older than
 	// event_retention): the changes of [from, to) are lost to the feed
-	// and need a full repair. Called with mu held: it must not block.
+	// and need a full repair. Called by a sweep or a catch-up: it must
+	// not block.
 	onGap func(from, to time.Time)
 	// swept is closed once a sweep has read the last 2W: every change
 	// visible before the peer started has been seen (see sweptOnce).
 	swept     chan struct{}
 	sweptOnce sync.Once
 
-	// firstPoll: a first start whose first read has not happened yet
-	// (see firstRead).
-	firstPoll bool
+	// readMu is held by a fresh read, sweepMu by a sweep: a long sweep
+	// (a burst of changes to re-read, reads that failed for long) never
+	// holds up the fresh reads, which run beside it (see run). A first
+	// read and a catch-up hold both, readMu first. mu guards the fields
+	// both use, for a moment; saveMu orders the checkpoint writes.
+	readMu    sync.Mutex
+	cursors   map[scyllastate.Partition]scyllastate.EventID // readMu
+	lastFresh time.Time                                     // readMu
+	sweepMu   sync.Mutex
+	lastSweep time.Time // sweepMu
+	mu        sync.Mutex
+	position  time.Time // mu: every event with an ID time before it is applied
 	// floor: the events with an ID time before it are never read; they
-	// were left to the first start's recover pass (see firstRead).
+	// were left to the first start's recover pass (see firstRead). mu.
 	floor time.Time
-
-	mu        sync.Mutex // one read of the feed at a time
-	cursors   map[scyllastate.Partition]scyllastate.EventID
-	position  time.Time // every event with an ID time before it is applied
-	lastFresh time.Time
-	lastSweep time.Time
-	lastSaved time.Time
+	// firstPoll: a first start whose first read has not happened yet
+	// (see firstRead). mu.
+	firstPoll bool
+	saveMu    sync.Mutex
+	lastSaved time.Time    // saveMu
 	readUpTo  atomic.Int64 // unix nanoseconds: the feed is read up to here
 }
 
@@ -270,31 +277,82 @@ func (f *feed) poll(ctx context.Context) error {
 
 // pollCount is poll, returning the number of new events read.
 func (f *feed) pollCount(ctx context.Context) (int64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now()
-	if f.firstPoll {
-		return f.firstRead(ctx, now)
+	found, err := f.step(ctx)
+	if err != nil {
+		return found, err
 	}
+	return found, f.sweepIfDue(ctx)
+}
+
+// step is one read of the fresh loop: the first read of a first start,
+// else a fresh read.
+func (f *feed) step(ctx context.Context) (int64, error) {
+	if f.isFirstPoll() {
+		return f.firstRead(ctx)
+	}
+	f.readMu.Lock()
+	defer f.readMu.Unlock()
+	now := f.now()
 	found, err := f.fresh(ctx, now)
 	if err != nil {
 		f.metrics.pollError()
 		return 0, err
 	}
-	if now.Sub(f.lastSweep) >= f.cfg.overlap {
-		if err := f.sweep(ctx, now, now.Add(-f.cfg.overlap)); err != nil {
-			f.metrics.pollError()
-			return found, err
-		}
-	}
-	if now.Sub(f.lastSaved) >= f.cfg.checkpointInterval {
-		f.saveCheckpoint(ctx)
-	}
+	f.saveIfDue(ctx, now)
 	return found, nil
 }
 
+// sweepIfDue sweeps when the last sweep is W old (and the first read of
+// a first start, which decides what the sweeps read, is done).
+func (f *feed) sweepIfDue(ctx context.Context) error {
+	f.sweepMu.Lock()
+	defer f.sweepMu.Unlock()
+	now := f.now()
+	if f.isFirstPoll() || now.Sub(f.lastSweep) < f.cfg.overlap {
+		return nil
+	}
+	if err := f.sweep(ctx, now, now.Add(-f.cfg.overlap)); err != nil {
+		f.metrics.pollError()
+		return err
+	}
+	f.saveIfDue(ctx, now)
+	return nil
+}
+
+// untilSweep is the time left until the next sweep is due.
+func (f *feed) untilSweep() time.Duration {
+	if f.isFirstPoll() {
+		return f.cfg.pollInterval
+	}
+	f.sweepMu.Lock()
+	defer f.sweepMu.Unlock()
+	return f.lastSweep.Add(f.cfg.overlap).Sub(f.now())
+}
+
+func (f *feed) isFirstPoll() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.firstPoll
+}
+
+// bounds returns the position and the floor.
+func (f *feed) bounds() (position, floor time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.position, f.floor
+}
+
+// advance moves the position forward to pos.
+func (f *feed) advance(pos time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if pos.After(f.position) {
+		f.position = pos
+	}
+}
+
 // fresh reads the events written since the last fresh read, partition by
-// partition.
+// partition. The caller holds readMu.
 func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 	// New events only: after a long failure the sweep reads the rest.
 	from := maxTime(f.lastFresh.Add(-2*time.Second), now.Add(-2*f.cfg.overlap))
@@ -307,7 +365,8 @@ func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	start := scyllastate.MinEventID(maxTime(f.position.Add(-f.cfg.overlap), f.floor))
+	pos, floor := f.bounds()
+	start := scyllastate.MinEventID(maxTime(pos.Add(-f.cfg.overlap), floor))
 	after := func(p scyllastate.Partition) scyllastate.EventID {
 		if c, ok := f.cursors[p]; ok {
 			return c
@@ -344,13 +403,14 @@ func (f *feed) fresh(ctx context.Context, now time.Time) (int64, error) {
 // read the newer ones). The sweeps of a catch-up and of a first start
 // read up to now (to = now), so that nothing made before the start waits
 // for the next sweep. A long span is read a few minutes at a time
-// (readSpan).
+// (readSpan). The caller holds sweepMu.
 func (f *feed) sweep(ctx context.Context, now, to time.Time) error {
+	pos, floor := f.bounds()
 	from := now.Add(-2 * f.cfg.overlap)
-	if !f.position.IsZero() && f.position.Before(from) {
-		from = f.position
+	if !pos.IsZero() && pos.Before(from) {
+		from = pos
 	}
-	from = maxTime(from, f.floor)
+	from = maxTime(from, floor)
 	if oldest := now.Add(-f.cfg.retention); from.Before(oldest) {
 		f.gap(from, oldest)
 		from = oldest
@@ -361,98 +421,10 @@ func (f *feed) sweep(ctx context.Context, now, to time.Time) error {
 		}
 	}
 	f.lastSweep = now
-	if pos := now.Add(-f.cfg.overlap); pos.After(f.position) {
-		f.position = pos
-	}
+	f.advance(now.Add(-f.cfg.overlap))
 	f.apply.forget(now.Add(-4 * f.cfg.overlap))
 	f.sweptOnce.Do(func() { close(f.swept) })
 	return nil
-}
-
-// errBurst stops the count of a burst (see burstOver).
-var errBurst = errors.New("more changes than a first read applies")
-
-// firstRead is the first poll of a first start: a fresh read and a sweep
-// of the last 2W, so that a burst of changes made just before this start
-// is seen before the first start's recover pass begins, and covered by it
-// (see upkeep.overflowPass). A burst larger than burstLimit changes (an
-// import of millions just before this start, which every new peer would
-// read at once, for pins it could hold neither in the tracker queue nor
-// in the deferred set) is not read: the changes before now are left to
-// the recover pass, which reads their rows once they are written, and
-// the feed reads from now on (floor).
-func (f *feed) firstRead(ctx context.Context, now time.Time) (int64, error) {
-	if f.cfg.burstLimit > 0 {
-		over, err := f.burstOver(ctx, now.Add(-2*f.cfg.overlap), now, f.cfg.burstLimit)
-		if err != nil {
-			f.metrics.pollError()
-			return 0, err
-		}
-		if over {
-			f.skipBurst(now)
-			f.firstPoll = false
-			f.saveCheckpoint(ctx)
-			return 0, nil
-		}
-	}
-	found, err := f.fresh(ctx, now)
-	if err == nil {
-		err = f.sweep(ctx, now, now)
-	}
-	if err != nil {
-		f.metrics.pollError()
-		return found, err
-	}
-	f.firstPoll = false
-	if now.Sub(f.lastSaved) >= f.cfg.checkpointInterval {
-		f.saveCheckpoint(ctx)
-	}
-	return found, nil
-}
-
-// burstOver tells whether the feed holds more than limit events with an
-// ID time in [from, to]. It reads at most limit+1 of them, and applies
-// none.
-func (f *feed) burstOver(ctx context.Context, from, to time.Time, limit int64) (bool, error) {
-	parts, err := f.store.Partitions(ctx, from, to)
-	if err != nil {
-		return false, fmt.Errorf("counting the changes made just before this first start: %w", err)
-	}
-	lo, hi := scyllastate.MinEventID(from), scyllastate.MaxEventID(to)
-	var n int64
-	for _, g := range groupParts(parts, wholeBuckets) {
-		err := f.store.ReadPartitions(ctx, g, func(scyllastate.Partition) scyllastate.EventID { return lo }, hi,
-			func(scyllastate.Partition, scyllastate.Event) error {
-				if n++; n > limit {
-					return errBurst
-				}
-				return nil
-			})
-		switch {
-		case errors.Is(err, errBurst):
-			return true, nil
-		case err != nil:
-			return false, fmt.Errorf("counting the changes made just before this first start: %w", err)
-		}
-	}
-	return false, nil
-}
-
-// skipBurst leaves the changes made before now to the first start's
-// recover pass: the feed never reads them (floor), and the pass starts
-// once their rows are written. Every such change is visible by now+W
-// (its ID time is before now); its row is written within W after (see
-// overflow), which the pass waits for as for pins kept nowhere.
-func (f *feed) skipBurst(now time.Time) {
-	f.floor = now
-	clear(f.cursors)
-	f.lastFresh, f.lastSweep = now, now
-	f.readUpTo.Store(now.UnixNano())
-	f.apply.overflow.unread(now.Add(f.cfg.overlap))
-	logger.Infof("first start just after a burst of changes: more than %d in the change feed's last %s; "+
-		"the changes made before %s are left to the first start's recover pass, which reads their rows once they are written (in %s)",
-		f.cfg.burstLimit, 2*f.cfg.overlap, now.Format(time.RFC3339), 2*f.cfg.overlap)
-	f.sweptOnce.Do(func() { close(f.swept) })
 }
 
 // gap reports that the events of [from, to) are gone: they were not read
@@ -508,57 +480,6 @@ func (f *feed) readSpan(ctx context.Context, from, to time.Time, perQuery int, w
 	return total, nil
 }
 
-// catchUp applies the changes made since the saved position, then
-// sweeps. It returns false when this peer has no position: it never read
-// this feed (first start). A position older than event_retention is
-// reported to onGap: the changes before are gone from the feed.
-func (f *feed) catchUp(ctx context.Context) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	pos, ok, err := f.store.Checkpoint(ctx, f.cfg.reader)
-	if err != nil {
-		return false, err
-	}
-	now := f.now()
-	if !ok {
-		// A first start: the first poll sweeps at once (lastSweep W
-		// ago), so that the changes of the last 2W (a burst just before
-		// this start) are seen before the first start's recover pass
-		// begins, and covered by it (see upkeep.overflowPass and
-		// firstRead).
-		f.position, f.lastSweep, f.lastFresh = now, now.Add(-f.cfg.overlap), now
-		f.firstPoll = true
-		f.readUpTo.Store(now.UnixNano())
-		f.saveCheckpoint(ctx)
-		return false, nil
-	}
-	start := time.Now()
-	from := pos.Add(-f.cfg.overlap)
-	if oldest := now.Add(-f.cfg.retention); from.Before(oldest) {
-		f.gap(from, oldest)
-		from = oldest
-	}
-	logger.Infof("catching up with the pin changes made since %s", from.Format(time.RFC3339))
-	total, err := f.readSpan(ctx, from, now, balancedGroups, "catching up with the change feed")
-	if err != nil {
-		return true, err
-	}
-	f.readUpTo.Store(now.UnixNano())
-	// Every event up to now was read after now: those older than now-W
-	// were visible.
-	f.position = maxTime(from, now.Add(-f.cfg.overlap))
-	now = f.now()
-	if err := f.sweep(ctx, now, now); err != nil {
-		return true, fmt.Errorf("catching up with the change feed: %w", err)
-	}
-	f.lastFresh = now
-	f.readUpTo.Store(now.UnixNano())
-	f.saveCheckpoint(ctx)
-	f.metrics.caughtUp(time.Since(start))
-	logger.Infof("caught up in %s: %d changes read", time.Since(start).Round(time.Millisecond), total)
-	return true, nil
-}
-
 // catchUpChunk is the number of feed buckets (minutes) a catch-up reads
 // at once.
 const catchUpChunk = 8
@@ -572,91 +493,33 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// run reads the feed until ctx ends: when woken up (a hint), at once or
-// at the end of wakeGap after the previous read, else every pollInterval
-// while it finds changes; reads that find none back off to idlePolls
-// times pollInterval (at most half of the overlap), so that an idle peer
-// costs the database little. Hints keep a busy cluster at full speed,
-// and wakeGap bounds what they cost: however many peers send them, a
-// peer reads at most once per gap.
-func (f *feed) run(ctx context.Context) {
-	maxInterval := min(idlePolls*f.cfg.pollInterval, max(f.cfg.overlap/2, f.cfg.pollInterval))
-	gap := min(wakeGap, f.cfg.pollInterval)
-	interval := f.cfg.pollInterval
-	t := time.NewTimer(interval)
-	defer t.Stop()
-	var last time.Time // when the last read started
-	failures := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-f.wake:
-			interval = f.cfg.pollInterval
-			if wait := gap - time.Since(last); wait > 0 {
-				// Woken within the gap: read at its end, once for
-				// every hint that comes until then.
-				resetTimer(t, wait)
-				continue
-			}
-		}
-		last = time.Now()
-		found, err := f.pollCount(ctx)
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
-			if failures == 1 || failures%60 == 0 {
-				logger.Warnf("reading the change feed failed %d time(s), retrying: %s", failures, err)
-			}
-			interval = f.cfg.pollInterval
-		case found > 0:
-			interval = f.cfg.pollInterval
-		default:
-			interval = min(2*interval, maxInterval)
-		}
-		if err == nil && failures > 0 {
-			logger.Infof("reading the change feed works again after %d failure(s)", failures)
-			failures = 0
-		}
-		resetTimer(t, interval)
+// saveIfDue records the position when the last save is
+// checkpoint_interval old.
+func (f *feed) saveIfDue(ctx context.Context, now time.Time) {
+	f.saveMu.Lock()
+	defer f.saveMu.Unlock()
+	if now.Sub(f.lastSaved) >= f.cfg.checkpointInterval {
+		f.saveLocked(ctx)
 	}
 }
 
-// resetTimer makes t fire after d, whether or not it has fired.
-func resetTimer(t *time.Timer, d time.Duration) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
-	t.Reset(d)
-}
-
-// idlePolls bounds the back-off of reads that find nothing.
-const idlePolls = 10
-
-// wakeGap is the shortest time between two reads of a peer that hints
-// wake up (at most poll_interval). Every peer that adds pins sends hints
-// (one per hintGap at most), and every peer reads on them: without a gap,
-// busy peers would make every peer read back to back, and the database's
-// load would grow with the number of peers times the hints each receives.
-// With it, a peer reads at most 1/wakeGap times a second, and a change
-// waits at most wakeGap longer.
-const wakeGap = 200 * time.Millisecond
-
-// saveCheckpoint records the position; the caller holds f.mu.
+// saveCheckpoint records the position.
 func (f *feed) saveCheckpoint(ctx context.Context) {
-	if f.position.IsZero() {
+	f.saveMu.Lock()
+	defer f.saveMu.Unlock()
+	f.saveLocked(ctx)
+}
+
+// saveLocked records the position; the caller holds saveMu, so that the
+// saved positions only move forward.
+func (f *feed) saveLocked(ctx context.Context) {
+	pos, _ := f.bounds()
+	if pos.IsZero() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.timeout)
 	defer cancel()
-	if err := f.store.SaveCheckpoint(ctx, f.cfg.reader, f.position); err != nil {
+	if err := f.store.SaveCheckpoint(ctx, f.cfg.reader, pos); err != nil {
 		logger.Warnf("%s", err)
 		return
 	}
@@ -668,8 +531,6 @@ func (f *feed) saveCheckpoint(ctx context.Context) {
 
 // close saves the position a last time.
 func (f *feed) close(ctx context.Context) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.saveCheckpoint(ctx)
 }
 

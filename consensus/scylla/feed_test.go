@@ -711,3 +711,52 @@ func TestSweepsReadEachChangeOnce(t *testing.T) {
 		t.Fatalf("%d changes read %d times in all, want at most twice each (%d)", changes, read, 2*changes)
 	}
 }
+
+// A sweep that takes long (a burst of changes to re-read, a slow
+// database) holds up no fresh read: a change made meanwhile is applied
+// at once, not when the sweep ends.
+func TestFreshReadsGoOnBesideALongSweep(t *testing.T) {
+	r := newFeedRig(t)
+	r.clock.advance(testOverlap + time.Second) // a sweep is due
+	gate := make(chan struct{})
+	r.store.mu.Lock()
+	r.store.gate, r.store.gateBefore, r.store.gated = gate, r.clock.now().Add(-testOverlap/2), make(chan struct{}, 1)
+	gated := r.store.gated
+	r.store.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.feed.run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case <-gated:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no sweep started")
+	}
+
+	now := r.clock.now()
+	r.store.addEvent(event(1, scyllastate.OpPin, now, now))
+	r.clock.advance(time.Millisecond)
+	r.feed.wakeUp()
+	deadline := time.Now().Add(5 * time.Second)
+	for r.tracker.trackCount(statetest.Cid(1)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a change made during a long sweep was not applied until the sweep ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before, _ := r.feed.bounds()
+	close(gate)
+	for {
+		if pos, _ := r.feed.bounds(); pos.After(before) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep did not end once the database answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
