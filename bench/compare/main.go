@@ -77,6 +77,7 @@ type manyConfig struct {
 	kubos       int
 	reachPins   int
 	idleWindow  time.Duration
+	together    bool
 }
 
 // threePeers tells whether the 3-peer REST add runs for backend name.
@@ -154,6 +155,8 @@ func parseFlags(args []string) (config, error) {
 		"a shared kubo serialises pins and unpins behind one lock, which stalls the peers' change feeds)")
 	fs.IntVar(&c.many.reachPins, "many-peers-pins", 100, "pins timed from their REST add to every peer's tracker")
 	fs.DurationVar(&c.many.idleWindow, "many-peers-idle", time.Minute, "idle window of the N peers (database CPU, feed reads)")
+	fs.BoolVar(&c.many.together, "many-peers-together", false, "start all N peers at once right after the import (as after a migration), "+
+		"instead of peer0 alone first: no 1-peer REST add, so no N/1 ratio")
 	hosts := fs.String("db-hosts", envOr("SCYLLASTATE_TEST_HOSTS", "127.0.0.1"), "database hosts (comma-separated)")
 	fs.IntVar(&c.dbPort, "db-port", atoiOr(os.Getenv("SCYLLASTATE_TEST_PORT"), 9042), "database CQL port")
 	fs.StringVar(&c.pidFile, "cassandra-pid-file", filepath.Join(envOr("CASSANDRA_RUN_DIR", "/tmp/ipfs-cluster-scylla-cassandra"),

@@ -92,21 +92,26 @@ func (h *harness) runManyPeers(ctx context.Context, be *backend) error {
 	m.settings = peerSettings{Secret: hex.EncodeToString(secret), SyncInterval: m.cfg.idleWindow,
 		DBHosts: h.cfg.dbHosts, DBPort: h.cfg.dbPort, Keyspace: m.keyspace}
 	h.run.Settings.ManyPeers = ManyPeersSettings{Peers: m.cfg.peers, Size: m.cfg.size, Replication: m.cfg.replication,
-		Kubos: m.cfg.kubos, ReachPins: m.cfg.reachPins, IdleWindowS: m.cfg.idleWindow.Seconds()}
+		Kubos: m.cfg.kubos, ReachPins: m.cfg.reachPins, IdleWindowS: m.cfg.idleWindow.Seconds(), Together: m.cfg.together}
 	if !slices.Contains(h.run.Backends, be.Name) {
 		h.run.Backends = append(h.run.Backends, be.Name)
 	}
 	defer m.cleanup()
 	t0 := time.Now()
-	err := h.runSteps(ctx, be.Name, m.cfg.size, fmt.Sprintf("%d peers %s", m.cfg.peers, sizeLabel(m.cfg.size)), m.progress, []step{
+	steps := []step{
 		{"setup", nil, m.setup, true},
 		{"state import", []string{"many.import.secs"}, m.importPhase, true},
-		{"1 peer", []string{"many.add1.rate"}, m.onePeer, true},
-		{"start of the others", []string{"many.ready.all"}, m.startOthers, true},
-		{"idle", []string{"many.idle.dbcpu", "many.idle.feedreads"}, m.idle, false},
-		{"reach", []string{"many.reach.p99"}, m.reachPhase, false},
-		{"REST pin add", []string{"many.addN.rate", "many.add.ratio"}, m.addN, false},
-	})
+	}
+	if !m.cfg.together {
+		steps = append(steps, step{"1 peer", []string{"many.add1.rate"}, m.onePeer, true})
+	}
+	steps = append(steps,
+		step{"start of the others", []string{"many.ready.all"}, m.startOthers, true},
+		step{"idle", []string{"many.idle.dbcpu", "many.idle.feedreads"}, m.idle, false},
+		step{"reach", []string{"many.reach.p99"}, m.reachPhase, false},
+		step{"REST pin add", []string{"many.addN.rate", "many.add.ratio"}, m.addN, false},
+	)
+	err := h.runSteps(ctx, be.Name, m.cfg.size, fmt.Sprintf("%d peers %s", m.cfg.peers, sizeLabel(m.cfg.size)), m.progress, steps)
 	if err != nil {
 		return err
 	}
@@ -194,6 +199,7 @@ func (m *manyPeers) importPhase(ctx context.Context) error {
 	m.h.run.recordCost(m.be.Name, m.cfg.size, "many.import", c)
 	m.set("many.import.secs", res.Wall.Seconds())
 	m.progress("state import: %.1f s", res.Wall.Seconds())
+	m.lastWrite = time.Now()
 	return nil
 }
 
@@ -281,13 +287,24 @@ func (m *manyPeers) pids() map[string]int {
 
 // startOthers starts the other N-1 peers at once, bootstrapped to peer0,
 // and waits for every one to be ready, to finish its first pass and for
-// peer0 to see them all.
+// peer0 to see them all. With -many-peers-together, peer0 starts with
+// them.
 func (m *manyPeers) startOthers(ctx context.Context) error {
 	p0 := m.peers[0]
 	others := m.peers[1:]
 	m.progress("starting %d more peers at once", len(others))
 	m.started = time.Now()
+	if m.cfg.together {
+		m.progress("(peer0 with them, right after the import)")
+		if err := p0.start(m.h.ps); err != nil {
+			return err
+		}
+		others = m.peers
+	}
 	for _, p := range others {
+		if p == p0 {
+			continue
+		}
 		if err := p.start(m.h.ps, "--bootstrap", p0.addr); err != nil {
 			return err
 		}

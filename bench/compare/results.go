@@ -43,6 +43,7 @@ type ManyPeersSettings struct {
 	Kubos       int     `json:"kubos,omitempty"`         // kubo daemons the peers share
 	ReachPins   int     `json:"reach_pins,omitempty"`    // pins timed to every tracker
 	IdleWindowS float64 `json:"idle_window_s,omitempty"` // idle window of the N peers
+	Together    bool    `json:"together,omitempty"`      // all N started at once right after the import
 }
 
 // baselineRates are the baseline samples, or the single mean of a run
