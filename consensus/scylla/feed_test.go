@@ -17,6 +17,20 @@ import (
 
 const testOverlap = 10 * time.Second
 
+// testFeedSettings are the feed settings of the tests' reader "self".
+func testFeedSettings(overlap time.Duration) feedSettings {
+	return feedSettings{
+		reader:             "self",
+		overlap:            overlap,
+		pollInterval:       time.Second,
+		checkpointInterval: time.Second,
+		concurrency:        4,
+		readConcurrency:    2,
+		retention:          24 * time.Hour,
+		timeout:            time.Second,
+	}
+}
+
 type feedRig struct {
 	store   *fakeStore
 	tracker *fakeTracker
@@ -28,16 +42,7 @@ func newFeedRig(t *testing.T) *feedRig {
 	t.Helper()
 	r := &feedRig{store: newFakeStore(), tracker: newFakeTracker(), clock: &clock{t: time.Now()}}
 	a := newApplier(peer.ID("self"), r.tracker, r.store, nil, 100)
-	r.feed = newFeed(r.store, a, feedSettings{
-		reader:             "self",
-		overlap:            testOverlap,
-		pollInterval:       time.Second,
-		checkpointInterval: time.Second,
-		concurrency:        4,
-		readConcurrency:    2,
-		retention:          24 * time.Hour,
-		timeout:            time.Second,
-	}, nil)
+	r.feed = newFeed(r.store, a, testFeedSettings(testOverlap), nil)
 	r.feed.now = r.clock.now
 	// A returning reader, positioned a moment ago.
 	r.store.ckpts["self"] = r.clock.now().Add(-time.Second)

@@ -25,7 +25,7 @@ func (f *feed) run(ctx context.Context) {
 	t := time.NewTimer(interval)
 	defer t.Stop()
 	var last time.Time // when the last read started
-	failures := 0
+	failures := failureLog{what: "reading the change feed"}
 	for {
 		select {
 		case <-ctx.Done():
@@ -47,19 +47,15 @@ func (f *feed) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			failures++
-			if failures == 1 || failures%60 == 0 {
-				logger.Warnf("reading the change feed failed %d time(s), retrying: %s", failures, err)
-			}
+			failures.failed(err)
 			interval = f.cfg.pollInterval
 		case found > 0:
 			interval = f.cfg.pollInterval
 		default:
 			interval = min(2*interval, maxInterval)
 		}
-		if err == nil && failures > 0 {
-			logger.Infof("reading the change feed works again after %d failure(s)", failures)
-			failures = 0
+		if err == nil {
+			failures.worked()
 		}
 		resetTimer(t, interval)
 	}
@@ -95,7 +91,7 @@ const wakeGap = 200 * time.Millisecond
 func (f *feed) sweepLoop(ctx context.Context) {
 	t := time.NewTimer(max(f.untilSweep(), 0))
 	defer t.Stop()
-	failures := 0
+	failures := failureLog{what: "re-reading the change feed"}
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,19 +101,35 @@ func (f *feed) sweepLoop(ctx context.Context) {
 		err := f.sweepIfDue(ctx)
 		next := f.untilSweep()
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return
 		case err != nil:
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
-			if failures == 1 || failures%60 == 0 {
-				logger.Warnf("re-reading the change feed failed %d time(s), retrying: %s", failures, err)
-			}
+			failures.failed(err)
 			next = f.cfg.pollInterval
-		case failures > 0:
-			logger.Infof("re-reading the change feed works again after %d failure(s)", failures)
-			failures = 0
+		default:
+			failures.worked()
 		}
 		t.Reset(max(next, time.Millisecond))
+	}
+}
+
+// failureLog logs the failures of a loop that retries: the first one and
+// every 60th, then once when it works again.
+type failureLog struct {
+	what string
+	n    int
+}
+
+func (l *failureLog) failed(err error) {
+	l.n++
+	if l.n == 1 || l.n%60 == 0 {
+		logger.Warnf("%s failed %d time(s), retrying: %s", l.what, l.n, err)
+	}
+}
+
+func (l *failureLog) worked() {
+	if l.n > 0 {
+		logger.Infof("%s works again after %d failure(s)", l.what, l.n)
+		l.n = 0
 	}
 }

@@ -236,17 +236,9 @@ type firstStartRig struct {
 func newFirstStartRig(overlap time.Duration, burstLimit int64) *firstStartRig {
 	r := newUpkeepRig(100)
 	r.u.cfg.overlap = overlap
-	f := newFeed(r.store, r.apply, feedSettings{
-		reader:             "self",
-		overlap:            overlap,
-		pollInterval:       time.Second,
-		checkpointInterval: time.Second,
-		concurrency:        4,
-		readConcurrency:    2,
-		retention:          24 * time.Hour,
-		timeout:            time.Second,
-		burstLimit:         burstLimit,
-	}, nil)
+	cfg := testFeedSettings(overlap)
+	cfg.burstLimit = burstLimit
+	f := newFeed(r.store, r.apply, cfg, nil)
 	r.u.feedSwept = f.swept
 	return &firstStartRig{store: r.store, tracker: r.tracker, feed: f, u: r.u, overlap: overlap}
 }
