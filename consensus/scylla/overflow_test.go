@@ -298,6 +298,10 @@ func TestFirstStartJustAfterABurstLeavesItToTheRecoverPass(t *testing.T) {
 
 	start := time.Now()
 	r.start(t, ctx)
+	// The first start's pass begins at once, as upkeep.repairLoop runs
+	// it, beside the feed's reads.
+	passDone := make(chan struct{})
+	go func() { defer close(passDone); r.u.overflowPass(ctx, paced, "first start of this peer") }()
 	for n := 1; n <= burst+1; n++ {
 		if c := r.tracker.trackCount(statetest.Cid(n)); c != 0 {
 			t.Fatalf("pin %d of the burst tracked %d times by the feed's first read, want 0: it reads no burst larger than burst_limit", n, c)
@@ -308,6 +312,11 @@ func TestFirstStartJustAfterABurstLeavesItToTheRecoverPass(t *testing.T) {
 	default:
 		t.Fatal("the feed's first read left the burst to the pass but the pass is still told to wait for a sweep")
 	}
+	// A change after the start by a writer whose clock lags W/2: its
+	// event's ID time is before the floor, so the feed never reads it;
+	// its row lands late (W after): the pass, reading 2W after the
+	// start, must find it.
+	r.write(101, scyllastate.OpPin, time.Now().Add(-overlap/2), overlap, &rows)
 	// A change after the start: the feed reads it.
 	after := time.Now()
 	r.write(100, scyllastate.OpPin, after, 0, &rows)
@@ -329,7 +338,7 @@ func TestFirstStartJustAfterABurstLeavesItToTheRecoverPass(t *testing.T) {
 		}
 	}
 
-	r.u.overflowPass(ctx, paced, "first start of this peer")
+	<-passDone
 	if took := time.Since(start); took < 2*overlap {
 		t.Fatalf("the pass ended %s after the start, before the burst's rows could all be written (2 × feed_overlap)", took)
 	}
@@ -340,6 +349,9 @@ func TestFirstStartJustAfterABurstLeavesItToTheRecoverPass(t *testing.T) {
 	}
 	if p, _ := r.tracker.state(statetest.Cid(burst + 1)); p != nil {
 		t.Fatal("a pin unpinned within the burst was tracked")
+	}
+	if c := r.tracker.trackCount(statetest.Cid(101)); c != 1 {
+		t.Fatalf("a pin made after the start by a writer whose clock lags (ID before the floor, row late) tracked %d times, want once by the pass", c)
 	}
 	if n, due := r.u.apply.overflow.due(time.Now().Add(time.Hour), overlap); due {
 		t.Fatalf("another pass is due after the first start's (%d pins): the first did not cover the burst", n)
