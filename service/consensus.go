@@ -26,6 +26,8 @@ type consensus struct {
 	fatal <-chan error
 	// wrapTracker, when set, wraps the pin tracker given to the cluster.
 	wrapTracker func(ipfscluster.PinTracker) ipfscluster.PinTracker
+	// wrapREST, when set, wraps the REST API given to the cluster.
+	wrapREST func(ipfscluster.API) ipfscluster.API
 	// peersF is given to the peer monitor: nil for consensus components
 	// whose Peers come from the monitor's own metrics.
 	peersF func(context.Context) ([]peer.ID, error)

@@ -49,7 +49,11 @@ func newScyllaConsensus(h *config.Helper, host host.Host, psub *pubsub.PubSub) (
 	// the consensus back (peersF nil), as with crdt.
 	peerName := cfgs.Cluster.Peername
 	wrap := func(t ipfscluster.PinTracker) ipfscluster.PinTracker { return c.WrapTracker(t, peerName) }
-	cons := &consensus{Consensus: c, fatal: c.Fatal(), wrapTracker: wrap}
+	// A cluster-wide status --filter error is read from the database
+	// (see Consensus.WrapAPI).
+	follower := cfgs.Cluster.FollowerMode
+	wrapREST := func(a ipfscluster.API) ipfscluster.API { return c.WrapAPI(a, follower, peerName) }
+	cons := &consensus{Consensus: c, fatal: c.Fatal(), wrapTracker: wrap, wrapREST: wrapREST}
 	if h.Manager().IsLoadedFromJSON(uconfig.Informer, scyllahealth.ConfigKey) {
 		inf, err := scyllahealth.New(cfgs.ScyllaHealthInf, databaseHealth(c))
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -139,16 +138,6 @@ func dbConfig(t *testing.T, c *dbCluster, mod func(*scyllastate.Config)) *scylla
 type faultPeer struct {
 	testPeer
 	rest string // http://127.0.0.1:port
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func newFaultPeer(t *testing.T, db *scyllastate.Config, name string, mod func(*config.Configs)) *faultPeer {

@@ -146,6 +146,13 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 	informers = append(informers, cons.informers...)
 	p.fatal = cons.fatal
 	p.Consensus = cons.Consensus
+	if cons.wrapREST != nil {
+		for i, a := range apis {
+			if _, ok := a.(*rest.API); ok {
+				apis[i] = cons.wrapREST(a)
+			}
+		}
+	}
 	var tracker ipfscluster.PinTracker = stateless.New(cfgs.Statelesstracker, host.ID(), cfgs.Cluster.Peername, cons.State)
 	if cons.wrapTracker != nil {
 		tracker = cons.wrapTracker(tracker)

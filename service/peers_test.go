@@ -5,6 +5,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -125,6 +126,17 @@ func (p *testPeer) stop(t *testing.T) {
 		t.Errorf("shutting down %s: %s", p.dir, err)
 	}
 	p.peer = nil
+}
+
+// freePort is a TCP port free on the loopback at the time of the call.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func (p *testPeer) id() peer.ID { return p.peer.Host.ID() }

@@ -129,6 +129,18 @@
 // survive a restart. ipfs-cluster-ctl recover retries the stored errors;
 // pins missing from IPFS without an error are the repair's.
 //
+// A cluster-wide status filtered on pin or unpin errors (ipfs-cluster-ctl
+// status --filter error) is answered from these rows too, by the peer
+// asked, for every peer of the peerset (WrapAPI): the REST API gets an
+// RPC client of its own (internal/rpcproxy) whose Cluster.StatusAll on
+// errors merges the peers' partitions, sorted by CID, and streams one
+// line per CID. Upstream's Cluster.StatusAll would ask every peer and
+// hold all their answers in one map before the first line (4.7 GB and
+// 100 s for a million errors). What this answer leaves out: an error not
+// stored yet (within a second of the failure), and the cluster_error
+// lines upstream gives a peer that does not answer (its stored errors
+// are listed instead); a pin being retried is still listed in error.
+//
 // # Repair (anti-entropy)
 //
 // Whatever the feed missed, every peer converges within repair_interval

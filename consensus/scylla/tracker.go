@@ -254,28 +254,7 @@ func (t *tracker) waitForRoom(ctx context.Context) error {
 
 // errorInfo is the status of a stored error.
 func (t *tracker) errorInfo(e scyllastate.TrackerError, ipfs api.IPFSID) api.PinInfo {
-	status := api.TrackerStatusPinError
-	if e.Unpin {
-		status = api.TrackerStatusUnpinError
-	}
-	return api.PinInfo{
-		Cid:         e.Cid,
-		Name:        e.Pin.Name,
-		Peer:        t.self,
-		Allocations: e.Pin.Allocations,
-		Origins:     e.Pin.Origins,
-		Created:     e.Pin.Timestamp,
-		Metadata:    e.Pin.Metadata,
-		PinInfoShort: api.PinInfoShort{
-			PeerName:      t.peerName,
-			IPFS:          ipfs.ID,
-			IPFSAddresses: ipfs.Addresses,
-			Status:        status,
-			TS:            e.FailedAt,
-			Error:         e.Error,
-			AttemptCount:  e.Attempts,
-		},
-	}
+	return storedErrorInfo(e, t.self, peerInfo{Peername: t.peerName, IPFSID: ipfs.ID, IPFSAddresses: ipfs.Addresses})
 }
 
 // ipfsID is this peer's IPFS daemon, as upstream's tracker reports it.

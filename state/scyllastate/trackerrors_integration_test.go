@@ -159,3 +159,70 @@ func TestVersion4KeyspaceIsUpgradedToVersion5(t *testing.T) {
 	// Opening again changes nothing.
 	cqltest.New(t, cfg)
 }
+
+// A merged listing of several peers' errors gives each CID in error once,
+// with the error of every peer that stored one for it and of no other,
+// across partitions and pages, and stops when fn fails.
+func TestMergedTrackerErrorsGiveEachCidOnceWithEveryPeersError(t *testing.T) {
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.PageSize = 3 // many pages per partition
+	st := cqltest.New(t, cfg)
+	ctx := testCtx(t)
+	at := time.Now().Truncate(time.Millisecond)
+	peers := []string{"peer-a", "peer-b", "peer-c"}
+	// CID i is in error on peer j when i%(j+2) == 0; peer-d is not asked.
+	const n = 400
+	want := map[api.Cid][]string{}
+	index := map[api.Cid]int{}
+	for i := 1; i <= n; i++ {
+		c := statetest.Cid(i)
+		index[c] = i
+		for j, p := range peers {
+			if i%(j+2) != 0 {
+				continue
+			}
+			e := trackerError(i, at)
+			e.Error = fmt.Sprintf("%s failed %d", p, i)
+			if err := st.RecordTrackerError(ctx, p, e); err != nil {
+				t.Fatal(err)
+			}
+			want[c] = append(want[c], p)
+		}
+		if err := st.RecordTrackerError(ctx, "peer-d", trackerError(i, at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var mu sync.Mutex
+	got := map[api.Cid][]string{}
+	err := st.MergedTrackerErrors(ctx, peers, func(c api.Cid, errs []scyllastate.PeerTrackerError) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := got[c]; dup {
+			t.Errorf("%s given twice", c)
+		}
+		for _, e := range errs {
+			if e.Cid != c || e.Error != fmt.Sprintf("%s failed %d", e.Peer, index[c]) {
+				t.Errorf("%s: error of %s is %q for %s", c, e.Peer, e.Error, e.Cid)
+			}
+			got[c] = append(got[c], e.Peer)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d CIDs listed, want %d", len(got), len(want))
+	}
+	for c, w := range want {
+		if fmt.Sprint(got[c]) != fmt.Sprint(w) {
+			t.Fatalf("%s listed with the errors of %v, want %v", c, got[c], w)
+		}
+	}
+
+	stop := errors.New("stop")
+	if err := st.MergedTrackerErrors(ctx, peers, func(api.Cid, []scyllastate.PeerTrackerError) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("listing stopped by fn: %v", err)
+	}
+}
