@@ -30,6 +30,7 @@ type bench struct {
 	mode, keyspace string
 	n              int
 	timeout        time.Duration // to wait for all n in error
+	stored         bool          // seed n stored errors instead of failing n pins
 	bin, dir       string
 
 	summary     io.Writer     // dir/summary.txt
@@ -76,11 +77,16 @@ func (b *bench) run(ctx context.Context) error {
 	defer b.stopPeer() // before the keyspace is dropped
 
 	t0 := time.Now()
-	if _, err := proc.RunCLI(ctx, importTimeout, filepath.Join(b.dir, "import.log"), nil, b.peer.Bin,
+	if b.stored {
+		if err := b.seedErrors(ctx, db); err != nil {
+			return err
+		}
+	} else if _, err := proc.RunCLI(ctx, importTimeout, filepath.Join(b.dir, "import.log"), nil, b.peer.Bin,
 		"--config", b.peer.Dir, "state", "import", "--force", pins); err != nil {
 		return err
+	} else {
+		b.logf("%s N=%d import: %s", b.mode, b.n, secs(time.Since(t0)))
 	}
-	b.logf("%s N=%d import: %s", b.mode, b.n, secs(time.Since(t0)))
 
 	t0 = time.Now()
 	if b.daemon, err = g.Start("peer", b.peer.LogFile(), nil, b.peer.Bin, "--config", b.peer.Dir, "daemon", "--stats"); err != nil {
