@@ -132,7 +132,8 @@ func TestStartRunsALoopbackDaemonThatStatusSeesAndStopEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	if proc.Alive(pid, "", in.pidFile().Word) {
-		t.Fatalf("pid %d still runs after Stop", pid)
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		t.Fatalf("pid %d still runs after Stop: /proc/%d/stat: %s", pid, pid, stat)
 	}
 	if line, running := in.Status(ctx); running || !strings.HasSuffix(line, "pid=- stopped") {
 		t.Errorf("status after stop: %q", line)

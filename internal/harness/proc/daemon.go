@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -68,7 +69,7 @@ func Stop(ctx context.Context, sig syscall.Signal, timeout time.Duration, logf f
 	for {
 		var alive []target
 		for _, t := range ts {
-			if Alive(t.pid, t.start, t.f.Word) {
+			if !gone(t.pid, t.start, t.f.Word) {
 				alive = append(alive, t)
 			}
 		}
@@ -95,6 +96,36 @@ func Stop(ctx context.Context, sig syscall.Signal, timeout time.Duration, logf f
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// gone tells whether the daemon pid (started at start, or with word in
+// its argv when start is empty) has certainly ended: no such process, a
+// zombie, or another process under that pid. A read of /proc that fails
+// (a process in the middle of exiting, a loaded machine) tells nothing:
+// Stop looks again rather than report a daemon gone that still runs.
+func gone(pid int, start, word string) bool {
+	if !signalable(pid) {
+		return true
+	}
+	st, s, err := stat(pid)
+	switch {
+	case err != nil:
+		return !exists(pid)
+	case st == 'Z' || st == 'X':
+		return true
+	case start != "":
+		return s != start
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return !exists(pid)
+	}
+	for _, a := range bytes.Split(b, []byte{0}) {
+		if string(a) == word {
+			return false
+		}
+	}
+	return true
 }
 
 // closeOnExec marks every file descriptor of this process above 2 close-on-
