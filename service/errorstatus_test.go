@@ -22,13 +22,13 @@ import (
 
 // errorStatus is `ipfs-cluster-ctl status --filter error` through the
 // REST API at port: each CID with its peers' statuses.
-func errorStatus(t *testing.T, port int) map[api.Cid]map[string]api.PinInfoShort {
+func errorStatus(t *testing.T, port int) (map[api.Cid]map[string]api.PinInfoShort, error) {
 	t.Helper()
 	c, err := client.NewDefaultClient(&client.Config{
 		APIAddr: ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)), Timeout: time.Minute,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := make(chan api.GlobalPinInfo, 16)
 	errc := make(chan error, 1)
@@ -41,9 +41,9 @@ func errorStatus(t *testing.T, port int) map[api.Cid]map[string]api.PinInfoShort
 		got[gpi.Cid] = gpi.PeerMap
 	}
 	if err := <-errc; err != nil {
-		t.Fatalf("status --filter error: %s", err)
+		return nil, fmt.Errorf("status --filter error: %w", err)
 	}
-	return got
+	return got, nil
 }
 
 // A cluster-wide status --filter error is read from the errors every
@@ -104,7 +104,10 @@ func TestStatusFilterErrorListsTheStoredErrorsOfAPeerThatDoesNotAnswer(t *testin
 		}
 		return 2
 	}
-	allInError := func(got map[api.Cid]map[string]api.PinInfoShort) error {
+	allInError := func(got map[api.Cid]map[string]api.PinInfoShort, err error) error {
+		if err != nil {
+			return err
+		}
 		if len(got) != len(everywhereCids)+len(onlyP1) {
 			return fmt.Errorf("%d CIDs listed, want %d", len(got), len(everywhereCids)+len(onlyP1))
 		}

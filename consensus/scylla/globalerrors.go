@@ -29,6 +29,12 @@ import (
 // before. onlySelf lists this peer's errors only (a follower peer, as
 // upstream does); peerName is this peer's name, for its lines when its
 // own ping metric is not known yet.
+//
+// The answer differs from upstream's in three ways: an error a tracker
+// has not stored (within a second of the failure, or longer while the
+// database refuses the write) is not listed; a pin being retried is
+// listed with its stored error until the retry ends; and a peer that does
+// not answer has its stored errors listed, not cluster_error lines.
 func (c *Consensus) WrapAPI(a ipfscluster.API, onlySelf bool, peerName string) ipfscluster.API {
 	return &errorStatusAPI{API: a, c: c, onlySelf: onlySelf, peerName: peerName}
 }
@@ -156,7 +162,7 @@ func (a *errorStatusAPI) peerInfos(ctx context.Context) map[peer.ID]peerInfo {
 	}
 	for _, m := range metrics {
 		var pi peerInfo
-		if err := json.Unmarshal([]byte(m.Value), &pi); err == nil && pi.IPFSID != "" {
+		if err := json.Unmarshal([]byte(m.Value), &pi); err == nil && (pi.IPFSID != "" || pi.Peername != "") {
 			infos[m.Peer] = pi
 		}
 	}

@@ -122,3 +122,35 @@ func TestCallsReachTheClusterButOverridesAnswerInstead(t *testing.T) {
 		t.Fatal("an override of an unknown service was accepted")
 	}
 }
+
+// The cost the proxy adds to a call (the REST API's pin add makes one):
+// compare BenchmarkCallDirect with BenchmarkCallThroughProxy.
+func BenchmarkCallDirect(b *testing.B) {
+	benchmarkCall(b, false)
+}
+
+func BenchmarkCallThroughProxy(b *testing.B) {
+	benchmarkCall(b, true)
+}
+
+func benchmarkCall(b *testing.B, proxied bool) {
+	srv := rpc.NewServer(nil, version.RPCProtocol)
+	if err := srv.RegisterName("Cluster", testCluster{}); err != nil {
+		b.Fatal(err)
+	}
+	client := rpc.NewClientWithServer(nil, version.RPCProtocol, srv)
+	if proxied {
+		var err error
+		if client, err = NewClient(nil, client, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		var v api.Version
+		if err := client.CallContext(ctx, "", "Cluster", "Version", struct{}{}, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,6 +3,7 @@
 package scyllastate_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -224,5 +225,14 @@ func TestMergedTrackerErrorsGiveEachCidOnceWithEveryPeersError(t *testing.T) {
 	stop := errors.New("stop")
 	if err := st.MergedTrackerErrors(ctx, peers, func(api.Cid, []scyllastate.PeerTrackerError) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("listing stopped by fn: %v", err)
+	}
+	// A listing whose caller goes away (a client that hangs up) stops.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := st.MergedTrackerErrors(cctx, peers, func(api.Cid, []scyllastate.PeerTrackerError) error {
+		cancel()
+		return nil
+	}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("listing whose context ended: %v, want context.Canceled", err)
 	}
 }

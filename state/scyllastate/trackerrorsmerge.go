@@ -10,9 +10,20 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 )
 
-// mergePageSize bounds the rows of each peer's page in a merged listing:
-// its memory is the peers times this.
-const mergePageSize = 1000
+// A merged listing reads list_concurrency partition numbers at once, each
+// from every peer: the rows of a page are mergeRows shared among the
+// peers, at least mergeMinPage and at most page_size each, so that its
+// memory stays about list_concurrency × mergeRows rows (twice that with
+// the driver's prefetch) whatever the number of peers, up to 40 of them.
+const (
+	mergeRows    = 4000
+	mergeMinPage = 100
+)
+
+// mergePage is the page size of each peer's read in a merged listing.
+func mergePage(pageSize, peers int) int {
+	return min(pageSize, max(mergeRows/max(peers, 1), mergeMinPage))
+}
 
 // PeerTrackerError is a failed operation stored by one peer's tracker.
 type PeerTrackerError struct {
@@ -27,8 +38,8 @@ type PeerTrackerError struct {
 // Each peer's rows of a partition are sorted by CID, and a CID falls in
 // the same partition number for every peer: the listing merges the
 // peers' partitions of one number at a time, list_concurrency numbers at
-// once, each paged, so memory is bounded by the peers times the page
-// size, whatever the number of errors (a cluster-wide `status --filter
+// once, each paged (see mergeRows), so memory does not grow with the
+// number of errors (a cluster-wide `status --filter
 // error` over millions of them). fn is called from several goroutines; an
 // error from fn or a read stops the listing and is returned. A row that
 // cannot be decoded is logged and skipped.
@@ -53,9 +64,11 @@ type errorCursor struct {
 	scanner gocql.Scanner
 	head    TrackerError
 	key     []byte // head's CID bytes; nil once the partition is read
+	err     error  // why the read ended early, if it did
 }
 
-// next moves to the next row that decodes; key is nil at the end.
+// next moves to the next row that decodes; key is nil at the end, and err
+// is set if the read failed.
 func (c *errorCursor) next() {
 	c.key = nil
 	for c.scanner.Next() {
@@ -67,36 +80,44 @@ func (c *errorCursor) next() {
 		c.head, c.key = e, e.Cid.Bytes()
 		return
 	}
+	c.err = c.scanner.Err()
 }
 
-func (s *ScyllaState) mergeTrackerErrorPartitions(ctx context.Context, peers []string, b int16, fn func(api.Cid, []PeerTrackerError) error) (err error) {
+func (s *ScyllaState) mergeTrackerErrorPartitions(ctx context.Context, peers []string, b int16, fn func(api.Cid, []PeerTrackerError) error) error {
 	cursors := make([]*errorCursor, 0, len(peers))
 	defer func() {
 		for _, c := range cursors {
-			cerr := c.scanner.Err()
-			s.health.record(cerr)
-			if cerr != nil && err == nil {
-				err = fmt.Errorf("reading the tracker errors of peer %s (partition %d): %w", c.peer, b, cerr)
-			}
+			_ = c.iter.Close()
 		}
 	}()
+	page := mergePage(s.cfg.PageSize, len(peers))
 	for _, p := range peers {
 		iter := s.session.Query(s.trackerErrorStmts().list, p, b).
-			WithContext(ctx).Consistency(s.cons).PageSize(min(s.cfg.PageSize, mergePageSize)).Iter()
+			WithContext(ctx).Consistency(s.cons).PageSize(page).Iter()
 		c := &errorCursor{peer: p, iter: iter, scanner: iter.Scanner()}
 		cursors = append(cursors, c)
 		c.next()
 	}
 	group := make([]PeerTrackerError, 0, len(peers))
 	for {
+		// A read that failed ends the listing before any CID it may hold
+		// is given without that peer's error.
 		var least []byte
 		for _, c := range cursors {
+			if c.err != nil {
+				s.health.record(c.err)
+				return fmt.Errorf("reading the tracker errors of peer %s (partition %d): %w", c.peer, b, c.err)
+			}
 			if c.key != nil && (least == nil || bytes.Compare(c.key, least) < 0) {
 				least = c.key
 			}
 		}
 		if least == nil {
+			s.health.record(nil)
 			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		group = group[:0]
 		var cid api.Cid
@@ -106,16 +127,12 @@ func (s *ScyllaState) mergeTrackerErrorPartitions(ctx context.Context, peers []s
 				group = append(group, PeerTrackerError{Peer: c.peer, TrackerError: c.head})
 			}
 		}
-		// The group is read; move on before fn, which may keep it.
 		for _, c := range cursors {
 			if c.key != nil && bytes.Equal(c.key, least) {
 				c.next()
 			}
 		}
 		if err := fn(cid, append([]PeerTrackerError(nil), group...)); err != nil {
-			for _, c := range cursors {
-				_ = c.iter.Close()
-			}
 			return err
 		}
 	}
