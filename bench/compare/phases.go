@@ -385,6 +385,9 @@ func (s *scenario) addLoadPhase(ctx context.Context, prefix string) (int, error)
 		return 0, err
 	}
 	cids := genCIDs(series, s.h.cfg.restPins)
+	if s.h.cfg.addPinnable {
+		cids = genPinnableCIDs(series, s.h.cfg.restPins)
+	}
 	probe, err := s.dbStart(ctx)
 	if err != nil {
 		return 0, err

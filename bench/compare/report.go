@@ -155,8 +155,12 @@ func renderMarkdown(r *Run, level int, chart string) string {
 	}
 	b.WriteString("\n")
 	s := r.Settings
-	fmt.Fprintf(&b, "- REST pin add: %d new pins per phase at %d concurrent clients; start window %.0f s; "+
-		"idle window %.0f s (= cluster.state_sync_interval of every peer)\n", s.RESTPins, s.Clients, s.StartWindowS, s.IdleWindowS)
+	added := "CIDs no kubo holds: every pin fails, and ours stores each failure"
+	if s.AddPinnable {
+		added = "identity CIDs: every pin succeeds in kubo at once"
+	}
+	fmt.Fprintf(&b, "- REST pin add: %d new pins per phase (%s) at %d concurrent clients; start window %.0f s; "+
+		"idle window %.0f s (= cluster.state_sync_interval of every peer)\n", s.RESTPins, added, s.Clients, s.StartWindowS, s.IdleWindowS)
 	if s.DBInstance != "" {
 		fmt.Fprintf(&b, "- database: Cassandra at %s, baseline %.1f ms CPU per second with no peer running", s.DBInstance, s.DBBaselineCPU*1000)
 		if s.DBWarmUpS > 0 {
