@@ -47,3 +47,7 @@ func NewClient(h host.Host, client *rpc.Client, overrides map[string]any) (*rpc.
 // NewCluster returns the forwarder of the Cluster service, for an
 // override to embed.
 func NewCluster(client *rpc.Client) *Cluster { return &Cluster{client} }
+
+// NewIPFSConnector returns the forwarder of the IPFSConnector service,
+// for an override to embed.
+func NewIPFSConnector(client *rpc.Client) *IPFSConnector { return &IPFSConnector{client} }
