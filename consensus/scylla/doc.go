@@ -125,8 +125,11 @@
 // them: it tracks the CID as a pin allocated elsewhere and answers the
 // unpin this makes with success, without IPFS. Status, StatusAll (status
 // --filter error streams the peer's rows), Recover and RecoverAll read
-// them back; a row leaves when an operation of its CID succeeds. They
-// survive a restart. ipfs-cluster-ctl recover retries the stored errors;
+// them back; a row leaves when an operation of its CID succeeds. A Bloom
+// filter of the CIDs that may have a row (read from the table at start,
+// no false negatives) spares the database a statement per pin: a success
+// deletes a row only when one may exist, and a first failure is stored
+// without reading the row it would replace. They survive a restart. ipfs-cluster-ctl recover retries the stored errors;
 // pins missing from IPFS without an error are the repair's.
 //
 // A cluster-wide status filtered on pin or unpin errors (ipfs-cluster-ctl

@@ -128,16 +128,33 @@ func (s *storedErrors) offload(ctx context.Context, st errorStore, listed api.Pi
 	// Into the filter before the row, so that a success that follows
 	// deletes it.
 	s.filterMu.Lock()
+	stored := s.seen.maybe(e.Cid)
 	s.seen.add(e.Cid)
 	if s.building != nil {
 		s.building.add(e.Cid)
 	}
+	s.storing[e.Cid]++
 	s.filterMu.Unlock()
-	// The gauge counts rows: the row this one replaces, if any, is read
-	// (the filter has false positives).
-	prev, found, err := st.TrackerError(ctx, s.self.String(), e.Cid)
-	if err != nil {
-		return err
+	defer func() {
+		s.filterMu.Lock()
+		if s.storing[e.Cid]--; s.storing[e.Cid] <= 0 {
+			delete(s.storing, e.Cid)
+		}
+		s.filterMu.Unlock()
+	}()
+	// The gauge counts rows: the row this one replaces, if any, is read.
+	// The filter has false positives but no false negatives (it answers
+	// yes for every CID until it is loaded): a CID it did not hold has no
+	// row, and a first failure, the usual one, costs no read.
+	var (
+		prev  scyllastate.TrackerError
+		found bool
+	)
+	if stored {
+		var err error
+		if prev, found, err = st.TrackerError(ctx, s.self.String(), e.Cid); err != nil {
+			return err
+		}
 	}
 	if err := st.RecordTrackerError(ctx, s.self.String(), e); err != nil {
 		return err

@@ -68,6 +68,10 @@ type fakeErrorStore struct {
 	fail    bool // every call fails
 	records int
 	forgets int
+	reads   int // TrackerError calls
+	// beforeRecord, when set, runs at the start of each
+	// RecordTrackerError (without the lock).
+	beforeRecord func()
 }
 
 func newFakeErrorStore(st *mapState) *fakeErrorStore {
@@ -77,6 +81,9 @@ func newFakeErrorStore(st *mapState) *fakeErrorStore {
 var errDown = errors.New("database down")
 
 func (s *fakeErrorStore) RecordTrackerError(_ context.Context, p string, e scyllastate.TrackerError) error {
+	if s.beforeRecord != nil {
+		s.beforeRecord()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail {
@@ -109,6 +116,7 @@ func (s *fakeErrorStore) ForgetTrackerError(_ context.Context, p string, c api.C
 func (s *fakeErrorStore) TrackerError(_ context.Context, p string, c api.Cid) (scyllastate.TrackerError, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	if s.fail {
 		return scyllastate.TrackerError{}, false, errDown
 	}
@@ -578,6 +586,70 @@ func TestOperationRetriedBeforeTheSweepIsKept(t *testing.T) {
 	if n := r.store.count(r.self.String()); n != 0 {
 		t.Fatalf("%d rows stored for a pin that succeeded", n)
 	}
+}
+
+// A pin's first failure is stored without reading a previous row (the
+// filter, once loaded, knows there is none); a second failure of the same
+// pins reads it, so the gauge counts each pin once.
+func TestFirstFailureIsStoredWithoutARead(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	eventually(t, "the filter loaded", func() bool { return !r.w.errs.mayHave(statetest.Cid(999)) })
+	const n = 50
+	r.failPins(t, n)
+	r.store.mu.Lock()
+	reads := r.store.reads
+	r.store.mu.Unlock()
+	if reads != 0 {
+		t.Fatalf("storing %d first failures read the table %d times, want 0", n, reads)
+	}
+	if got := r.w.errs.recorded.Load(); got != n {
+		t.Fatalf("pin errors counted: %d, want %d", got, n)
+	}
+	// The same pins fail again: each replaces its row.
+	for i := 1; i <= n; i++ {
+		r.pin(i)
+	}
+	self := r.self.String()
+	eventually(t, "second failures stored", func() bool {
+		r.store.mu.Lock()
+		defer r.store.mu.Unlock()
+		return r.store.records == 2*n && r.inMemory(opStatuses) == 0
+	})
+	if got, rows := r.w.errs.recorded.Load(), r.store.count(self); got != n || rows != n {
+		t.Fatalf("after a second failure of each pin: %d pin errors counted, %d rows; want %d and %d", got, rows, n, n)
+	}
+}
+
+// A failure whose row is written while a full read of the table runs,
+// after the read passed it, is still in the filter the read makes: when
+// the pin then succeeds, its stored error is deleted, not left behind.
+func TestFailureStoredDuringAFullReadIsDeletedOnSuccess(t *testing.T) {
+	store := newFakeErrorStore(&mapState{pins: map[api.Cid]api.Pin{}})
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	store.beforeRecord = func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	r := newTrackerRig(t, store)
+	eventually(t, "the filter loaded", func() bool { return !r.w.errs.mayHave(statetest.Cid(999)) })
+	r.ipfs.setBroken(true)
+	p := r.pin(1)
+	<-entered // the sweep stores the failure: in the filter, not in the table yet
+	if err := r.w.errs.fullRead(context.Background(), store, func(scyllastate.TrackerError) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	self := r.self.String()
+	eventually(t, "the failure stored", func() bool { return store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
+	r.ipfs.setBroken(false)
+	if err := r.w.Track(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pinned", func() bool { return r.w.Status(context.Background(), p.Cid).Status == api.TrackerStatusPinned })
+	eventually(t, "the stored error deleted", func() bool { return store.count(self) == 0 })
 }
 
 func TestCidFilterHasNoFalseNegatives(t *testing.T) {

@@ -66,6 +66,11 @@ type storedErrors struct {
 	filterMu sync.Mutex
 	seen     *cidFilter // CIDs that may have a stored error
 	building *cidFilter // the filter a full read is making, or nil
+	// storing counts, per CID, the sweeps between putting it in the
+	// filter and the end of its row's write: a full read that starts
+	// meanwhile may pass the row before it is written, so its filter
+	// takes them from here.
+	storing map[api.Cid]int
 
 	recorded   atomic.Int64 // pin errors stored (recounted at each full read)
 	passDelta  int64        // changes of recorded during a full read (filterMu)
@@ -85,6 +90,7 @@ func newStoredErrors(ctx context.Context, t ipfscluster.PinTracker, self peer.ID
 		ctx:      ctx,
 		wake:     make(chan struct{}, 1),
 		seen:     newCidFilter(true),
+		storing:  map[api.Cid]int{},
 	}
 }
 
@@ -208,6 +214,9 @@ func (s *storedErrors) fullRead(ctx context.Context, st errorStore, fn func(scyl
 	f := newCidFilter(false)
 	s.filterMu.Lock()
 	s.building, s.passDelta = f, 0
+	for c := range s.storing {
+		f.add(c)
+	}
 	s.filterMu.Unlock()
 	var pins atomic.Int64
 	err := st.TrackerErrors(ctx, s.self.String(), func(e scyllastate.TrackerError) error {
