@@ -633,15 +633,27 @@ func TestFailureStoredDuringAFullReadIsDeletedOnSuccess(t *testing.T) {
 			<-release
 		})
 	}
+	released := false
+	free := func() {
+		if !released {
+			released = true
+			close(release)
+		}
+	}
 	r := newTrackerRig(t, store)
+	t.Cleanup(free) // before the rig's shutdown, which waits for the sweep
 	eventually(t, "the filter loaded", func() bool { return !r.w.errs.mayHave(statetest.Cid(999)) })
 	r.ipfs.setBroken(true)
 	p := r.pin(1)
-	<-entered // the sweep stores the failure: in the filter, not in the table yet
+	select {
+	case <-entered: // the sweep stores the failure: in the filter, not in the table yet
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sweep did not store the failure within 10s")
+	}
 	if err := r.w.errs.fullRead(context.Background(), store, func(scyllastate.TrackerError) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	free()
 	self := r.self.String()
 	eventually(t, "the failure stored", func() bool { return store.count(self) == 1 && r.inMemory(opStatuses) == 0 })
 	r.ipfs.setBroken(false)
