@@ -20,21 +20,20 @@ import (
 // calls go to client (the cluster's), and how each pin or unpin ended to
 // errs.
 func newTrackerClient(client *rpc.Client, errs *storedErrors) (*rpc.Client, error) {
-	ipfs := &IPFSConnectorProxy{IPFSConnector: rpcproxy.NewIPFSConnector(client), client: client, errs: errs}
+	ipfs := &IPFSConnectorProxy{IPFSConnector: rpcproxy.NewIPFSConnector(client), errs: errs}
 	return rpcproxy.NewClient(nil, client, map[string]any{"IPFSConnector": ipfs})
 }
 
 // IPFSConnectorProxy forwards the tracker's calls to the IPFS connector,
 // watching pins and unpins. It is exported for the RPC server only.
 type IPFSConnectorProxy struct {
-	*rpcproxy.IPFSConnector
-	client *rpc.Client // the cluster's
-	errs   *storedErrors
+	*rpcproxy.IPFSConnector // forwards to the cluster's client
+	errs                    *storedErrors
 }
 
 // Pin forwards a pin and reports how it ended.
 func (p *IPFSConnectorProxy) Pin(ctx context.Context, in api.Pin, out *struct{}) error {
-	err := p.client.CallContext(ctx, "", "IPFSConnector", "Pin", in, out)
+	err := p.IPFSConnector.Pin(ctx, in, out)
 	p.errs.opDone(ctx, in.Cid, false, err)
 	return err
 }
@@ -45,7 +44,7 @@ func (p *IPFSConnectorProxy) Unpin(ctx context.Context, in api.Pin, out *struct{
 	if p.errs.forgetting(in.Cid) {
 		return nil
 	}
-	err := p.client.CallContext(ctx, "", "IPFSConnector", "Unpin", in, out)
+	err := p.IPFSConnector.Unpin(ctx, in, out)
 	p.errs.opDone(ctx, in.Cid, true, err)
 	return err
 }
