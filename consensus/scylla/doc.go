@@ -129,7 +129,9 @@
 // filter of the CIDs that may have a row (read from the table at start,
 // no false negatives) spares the database a statement per pin: a success
 // deletes a row only when one may exist, and a first failure is stored
-// without reading the row it would replace. They survive a restart.
+// without reading the row it would replace. The store sends the writes
+// of the sweep's workers together, in unlogged batches (about ten rows a
+// request). They survive a restart.
 // ipfs-cluster-ctl recover retries the stored errors; pins missing from
 // IPFS without an error are the repair's.
 //

@@ -67,6 +67,8 @@ type ScyllaState struct {
 	writer *writer
 	getter *getter
 	feed   *Feed
+	// errWrites groups the writes of tracker errors.
+	errWrites *errorWrites
 
 	closeOnce sync.Once
 }
@@ -144,6 +146,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 	s.layout.start()
 	s.writer = newWriter(s.db, s.layout, s.activity, o.writerID, cfg.LocalDC)
 	s.getter = newGetter(s.db, s.writer.observe)
+	s.errWrites = newErrorWrites(s.db)
 	s.feed = &Feed{db: s.db, layout: s.layout, events: s.writer.events, writer: s.writer}
 	logger.Infof("connected to %s", cfg.endpoint())
 	return s, nil
@@ -155,6 +158,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 func (s *ScyllaState) Close() error {
 	s.closeOnce.Do(func() {
 		s.getter.close()
+		s.errWrites.close()
 		s.writer.close()
 		s.layout.close()
 		s.session.Close()

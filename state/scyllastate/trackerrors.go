@@ -123,10 +123,13 @@ func (s *ScyllaState) RecordTrackerError(ctx context.Context, peer string, e Tra
 	if failedAt.IsZero() {
 		failedAt = time.Now()
 	}
-	err = s.session.Query(s.trackerErrorStmts().insert, peer, trackerErrorBucket(e.Cid), e.Cid.Bytes(), op, e.Error, e.Attempts,
-		failedAt, pb, int(trackerErrorTTL.Seconds()), failedAt.UnixMicro()).
-		WithContext(ctx).Consistency(s.cons).Exec()
-	s.health.record(err)
+	b, cid := trackerErrorBucket(e.Cid), e.Cid.Bytes()
+	err = s.errWrites.exec(ctx, stmt{
+		cql:  s.trackerErrorStmts().insert,
+		args: []any{peer, b, cid, op, e.Error, e.Attempts, failedAt, pb, int(trackerErrorTTL.Seconds()), failedAt.UnixMicro()},
+		size: 48 + len(peer) + len(cid) + len(e.Error) + len(pb),
+		part: errorPart(peer, b),
+	})
 	if err != nil {
 		return fmt.Errorf("recording the tracker error of %s: %w", e.Cid, err)
 	}
@@ -141,9 +144,13 @@ func (s *ScyllaState) ForgetTrackerError(ctx context.Context, peer string, c api
 	if !c.Defined() {
 		return ErrUndefinedCid
 	}
-	err = s.session.Query(s.trackerErrorStmts().remove, at.UnixMicro(), peer, trackerErrorBucket(c), c.Bytes()).
-		WithContext(ctx).Consistency(s.cons).Exec()
-	s.health.record(err)
+	b, cid := trackerErrorBucket(c), c.Bytes()
+	err = s.errWrites.exec(ctx, stmt{
+		cql:  s.trackerErrorStmts().remove,
+		args: []any{at.UnixMicro(), peer, b, cid},
+		size: 24 + len(peer) + len(cid),
+		part: errorPart(peer, b),
+	})
 	if err != nil {
 		return fmt.Errorf("removing the tracker error of %s: %w", c, err)
 	}

@@ -107,6 +107,90 @@ func TestTrackerErrorsAreStoredListedAndForgotten(t *testing.T) {
 	}
 }
 
+// Failures stored at once (as a sweep stores them, many workers at a
+// time) go to the database together, in a few requests; so do their
+// removals, each still ordered by its own time against the failure: a
+// newer success removes the row, an older one leaves it.
+func TestConcurrentTrackerErrorWritesShareRequests(t *testing.T) {
+	st, log := observed(t, cqltest.Config(t, cqltest.DefaultPrefix))
+	ctx := testCtx(t)
+	at := time.Now().Truncate(time.Millisecond)
+	const n = 256
+	all := func(f func(i int) error) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := 1; i <= n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := f(i); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	requests := func() int { return len(log.matching("tracker_errors")) }
+
+	all(func(i int) error { return st.RecordTrackerError(ctx, "peer-a", trackerError(i, at)) })
+	got := requests()
+	t.Logf("%d failures stored at once: %d database requests", n, got)
+	if got > n/2 {
+		t.Errorf("%d failures stored at once took %d database requests, want at most %d", n, got, n/2)
+	}
+	index := map[api.Cid]int{}
+	for i := 1; i <= n; i++ {
+		index[statetest.Cid(i)] = i
+	}
+	var (
+		mu     sync.Mutex
+		stored = map[int]bool{}
+	)
+	if err := st.TrackerErrors(ctx, "peer-a", func(e scyllastate.TrackerError) error {
+		mu.Lock()
+		defer mu.Unlock()
+		i := index[e.Cid]
+		if want := trackerError(i, at); i == 0 || e.Error != want.Error || !e.FailedAt.Equal(at) {
+			return fmt.Errorf("stored %+v, want %+v", e, want)
+		}
+		stored[i] = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != n {
+		t.Fatalf("%d of the %d failures stored at once are listed", len(stored), n)
+	}
+
+	before := requests()
+	all(func(i int) error {
+		when := at.Add(time.Second) // a success after the failure
+		if i%2 == 1 {
+			when = at.Add(-time.Second) // one before it, arriving late
+		}
+		return st.ForgetTrackerError(ctx, "peer-a", statetest.Cid(i), when)
+	})
+	got = requests() - before
+	t.Logf("%d removals at once: %d database requests", n, got)
+	if got > n/2 {
+		t.Errorf("%d removals at once took %d database requests, want at most %d", n, got, n/2)
+	}
+	for i := 1; i <= n; i++ {
+		_, found, err := st.TrackerError(ctx, "peer-a", statetest.Cid(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i%2 == 1; found != want {
+			t.Fatalf("error %d stored: %v, want %v (removed only by a success after it)", i, found, want)
+		}
+	}
+}
+
 // A keyspace of schema version 4 is upgraded to version 5 in place: its
 // pins kept, the table of tracker errors added, builds of version 4 still
 // accepted (min_compatible 4).
