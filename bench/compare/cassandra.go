@@ -63,13 +63,19 @@ type dbCounts struct {
 	Reads  int64 // local partition reads (system_views.local_read_latency)
 	Scans  int64 // local range scans (system_views.local_scan_latency)
 	Writes int64 // local writes (system_views.local_write_latency)
+	// Requests are the requests clients sent (system_views.clients,
+	// summed over every connection open at both ends of the
+	// measurement, of any keyspace: only the backend under test uses the
+	// database while it is measured). A batch is one request.
+	Requests int64
 }
 
 func (a dbCounts) sub(b dbCounts) dbCounts {
-	return dbCounts{Reads: a.Reads - b.Reads, Scans: a.Scans - b.Scans, Writes: a.Writes - b.Writes}
+	return dbCounts{Reads: a.Reads - b.Reads, Scans: a.Scans - b.Scans, Writes: a.Writes - b.Writes, Requests: a.Requests - b.Requests}
 }
 
-// counts reads the per-table request counters of keyspace ks.
+// counts reads the per-table request counters of keyspace ks and the
+// requests of every client.
 func (db *database) counts(ctx context.Context, ks string) (dbCounts, error) {
 	var out dbCounts
 	for _, t := range []struct {
@@ -84,6 +90,14 @@ func (db *database) counts(ctx context.Context, ks string) (dbCounts, error) {
 		if err := it.Close(); err != nil {
 			return out, fmt.Errorf("reading system_views.%s for keyspace %s: %w", t.table, ks, err)
 		}
+	}
+	it := db.session.Query("SELECT request_count FROM system_views.clients").WithContext(ctx).Iter()
+	var n int64
+	for it.Scan(&n) {
+		out.Requests += n
+	}
+	if err := it.Close(); err != nil {
+		return out, fmt.Errorf("reading system_views.clients: %w", err)
 	}
 	return out, nil
 }

@@ -176,7 +176,7 @@ func (s *scenario) dbStart(ctx context.Context) (*dbProbe, error) {
 }
 
 // dbEnd records the database CPU per pin (µs) and, when reads is true,
-// the reads and writes per pin, under prefix.
+// the reads, writes and client requests per pin, under prefix.
 func (s *scenario) dbEnd(ctx context.Context, p *dbProbe, prefix string, pins int, reads bool) (time.Duration, error) {
 	if p == nil || pins <= 0 {
 		return 0, nil
@@ -189,6 +189,7 @@ func (s *scenario) dbEnd(ctx context.Context, p *dbProbe, prefix string, pins in
 	if reads {
 		s.set(prefix+".dbreads", float64(c.Reads+c.Scans)/float64(pins))
 		s.set(prefix+".dbwrites", float64(c.Writes)/float64(pins))
+		s.set(prefix+".dbrequests", float64(c.Requests)/float64(pins))
 	}
 	return cpu, nil
 }

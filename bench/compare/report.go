@@ -37,6 +37,7 @@ var reportRows = []metricGroup{
 		{"add.cpu.pin", "REST pin add, 1 peer: total CPU per added pin (peer + database)", "µs", false},
 		{"add.dbreads", "REST pin add, 1 peer: database reads per pin", "", false},
 		{"add.dbwrites", "REST pin add, 1 peer: database writes per pin", "", false},
+		{"add.dbrequests", "REST pin add, 1 peer: database requests per pin (a batch is one)", "", false},
 		{"add3.rate", "REST pin add, 3 peers: rate", "pins/s", false},
 		{"add3.p50", "REST pin add, 3 peers: p50 latency", "ms", false},
 		{"add3.p99", "REST pin add, 3 peers: p99 latency", "ms", false},
@@ -46,6 +47,7 @@ var reportRows = []metricGroup{
 		{"add3.cpu.pin", "REST pin add, 3 peers: total CPU per added pin (3 peers + database)", "µs", false},
 		{"add3.dbreads", "REST pin add, 3 peers: database reads per pin", "", false},
 		{"add3.dbwrites", "REST pin add, 3 peers: database writes per pin", "", false},
+		{"add3.dbrequests", "REST pin add, 3 peers: database requests per pin (a batch is one)", "", false},
 	}},
 	{"Whole pinset", []metric{
 		{"import.secs", "state import: time", "s", false},
