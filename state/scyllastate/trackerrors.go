@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,11 +124,14 @@ func (s *ScyllaState) RecordTrackerError(ctx context.Context, peer string, e Tra
 	if failedAt.IsZero() {
 		failedAt = time.Now()
 	}
+	// The column is text: an error message that is not valid UTF-8
+	// would be refused, and with it the writes batched with it.
+	msg := strings.ToValidUTF8(e.Error, "\uFFFD")
 	b, cid := trackerErrorBucket(e.Cid), e.Cid.Bytes()
 	err = s.errWrites.exec(ctx, stmt{
 		cql:  s.trackerErrorStmts().insert,
-		args: []any{peer, b, cid, op, e.Error, e.Attempts, failedAt, pb, int(trackerErrorTTL.Seconds()), failedAt.UnixMicro()},
-		size: 48 + len(peer) + len(cid) + len(e.Error) + len(pb),
+		args: []any{peer, b, cid, op, msg, e.Attempts, failedAt, pb, int(trackerErrorTTL.Seconds()), failedAt.UnixMicro()},
+		size: 48 + len(peer) + len(cid) + len(msg) + len(pb),
 		part: errorPart(peer, b),
 	})
 	if err != nil {

@@ -107,6 +107,27 @@ func TestTrackerErrorsAreStoredListedAndForgotten(t *testing.T) {
 	}
 }
 
+// atOnce calls f(1) to f(n) concurrently and returns the first error.
+func atOnce(n int, f func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 1; i <= n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- f(i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Failures stored at once (as a sweep stores them, many workers at a
 // time) go to the database together, in a few requests; so do their
 // removals, each still ordered by its own time against the failure: a
@@ -118,20 +139,7 @@ func TestConcurrentTrackerErrorWritesShareRequests(t *testing.T) {
 	const n = 256
 	all := func(f func(i int) error) {
 		t.Helper()
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for i := 1; i <= n; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := f(i); err != nil {
-					errs <- err
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
+		if err := atOnce(n, f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -187,6 +195,34 @@ func TestConcurrentTrackerErrorWritesShareRequests(t *testing.T) {
 		}
 		if want := i%2 == 1; found != want {
 			t.Fatalf("error %d stored: %v, want %v (removed only by a success after it)", i, found, want)
+		}
+	}
+}
+
+// An error message that is not valid UTF-8 (the column is text) is
+// stored with its invalid bytes replaced, and the failures stored at the
+// same time, which may share its batch, are stored too.
+func TestTrackerErrorWithInvalidUTF8IsStoredAlongWithOthers(t *testing.T) {
+	st := cqltest.New(t, cqltest.Config(t, cqltest.DefaultPrefix))
+	ctx := testCtx(t)
+	at := time.Now().Truncate(time.Millisecond)
+	const n = 32
+	if err := atOnce(n, func(i int) error {
+		e := trackerError(i, at)
+		if i == 1 {
+			e.Error = "kubo said \xff\xfe"
+		}
+		return st.RecordTrackerError(ctx, "peer-a", e)
+	}); err != nil {
+		t.Fatalf("storing failures, one with a message that is not UTF-8: %v", err)
+	}
+	for i := 1; i <= n; i++ {
+		e, found, err := st.TrackerError(ctx, "peer-a", statetest.Cid(i))
+		if err != nil || !found {
+			t.Fatalf("failure %d: found %v, %v", i, found, err)
+		}
+		if i == 1 && e.Error != "kubo said \uFFFD" {
+			t.Fatalf("message stored as %q, want the invalid bytes replaced", e.Error)
 		}
 	}
 }

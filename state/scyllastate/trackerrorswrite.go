@@ -40,19 +40,20 @@ func newErrorWrites(d *db) *errorWrites {
 	return w
 }
 
-// exec writes st with the writes of concurrent callers. An error means
-// the outcome is unknown: the statement may have been written.
+// exec writes st with the writes of concurrent callers. A write whose
+// context ends before its group is sent is not sent (ctx's error). Once
+// sent, its caller waits for the outcome even if ctx ends meanwhile
+// (the driver's timeout and retries bound it), so that a write reported
+// as failed is not still in flight: the callers' bookkeeping (the
+// stored-error filter) relies on it. Any other error means the outcome
+// is unknown: the statement, or its batch, may have been written.
 func (w *errorWrites) exec(ctx context.Context, st stmt) error {
 	it := &errorWrite{ctx: ctx, st: st, done: make(chan struct{})}
 	if !w.groups.submit(it) {
 		return ErrClosed
 	}
-	select {
-	case <-it.done:
-		return it.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	<-it.done
+	return it.err
 }
 
 // write sends a group. Writes whose caller gave up before the group was
