@@ -217,7 +217,8 @@ func renderMarkdown(r *Run, level int, chart string) string {
 	renderMany(&b, r, h(1))
 	b.WriteString("\n— : not measured, or not applicable (upstream keeps no pinset in the database). " +
 		"Database figures are read from the Cassandra process (/proc CPU time) and its virtual tables " +
-		"(system_views.local_{read,scan,write}_latency counts of the keyspace); reads include range scans.\n")
+		"(system_views.local_{read,scan,write}_latency counts of the keyspace: rows; reads include range scans) " +
+		"and requests from system_views.clients (every open connection's request_count; a batch is one request).\n")
 	if len(r.Notes) > 0 {
 		fmt.Fprintf(&b, "\n%sNotes\n\n", h(1))
 		for _, n := range r.Notes {
