@@ -47,6 +47,18 @@ func proxied(t *testing.T, cfg *scyllastate.Config, writer string) (*scyllastate
 	return st, p
 }
 
+// proxiedWithReader opens a store on a fresh keyspace with the usual
+// timeouts (it creates the schema and reads what the database holds) and
+// a store of writer behind a fault proxy (see proxied).
+func proxiedWithReader(t *testing.T, writer string) (reader, st *scyllastate.ScyllaState, proxy *cqlproxy.Proxy) {
+	t.Helper()
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	reader = cqltest.New(t, cfg)
+	t.Cleanup(func() { _ = reader.Close() })
+	st, proxy = proxied(t, cfg, writer)
+	return reader, st, proxy
+}
+
 // eventsOf returns the feed events of a CID since start.
 func eventsOf(t *testing.T, st *scyllastate.ScyllaState, c api.Cid, start time.Time) []scyllastate.Event {
 	t.Helper()
@@ -68,10 +80,7 @@ func eventsOf(t *testing.T, st *scyllastate.ScyllaState, c api.Cid, start time.T
 // it (every peer pinned it) while the pinset never did.
 func TestAmbiguousEventWriteIsCompleted(t *testing.T) {
 	ctx := testCtx(t)
-	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
-	reader := cqltest.New(t, cfg) // creates the schema, with the usual timeouts
-	t.Cleanup(func() { _ = reader.Close() })
-	st, proxy := proxied(t, cfg, "ambiguous")
+	reader, st, proxy := proxiedWithReader(t, "ambiguous")
 
 	// Register the writer first (its heartbeat goes through the proxy).
 	if err := st.Add(ctx, statetest.Pin(1)); err != nil {
@@ -140,10 +149,7 @@ func TestAmbiguousEventWriteIsCompleted(t *testing.T) {
 // completes it (redo).
 func TestWriterStoppingWithUnknownChangesLeavesThemToRedo(t *testing.T) {
 	ctx := testCtx(t)
-	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
-	reader := cqltest.New(t, cfg)
-	t.Cleanup(func() { _ = reader.Close() })
-	st, proxy := proxied(t, cfg, "leaves")
+	reader, st, proxy := proxiedWithReader(t, "leaves")
 	if err := st.Add(ctx, statetest.Pin(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -208,10 +214,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 // written with the event's timestamp.
 func TestAmbiguousGroupAcrossPartitionsIsCompleted(t *testing.T) {
 	ctx := testCtx(t)
-	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
-	reader := cqltest.New(t, cfg)
-	t.Cleanup(func() { _ = reader.Close() })
-	st, proxy := proxied(t, cfg, "ambiguous-group")
+	reader, st, proxy := proxiedWithReader(t, "ambiguous-group")
 	if err := st.Add(ctx, statetest.Pin(1)); err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,8 @@ func rowPart(cid []byte) uint64 { return 2<<62 | uint64(cidHash(cid)) }
 
 func expiryPart(bucket int64) uint64 { return 3<<62 | uint64(bucket)&(1<<62-1) }
 
-// cidHash is the FNV-1a hash of a CID, that orders and identifies rows.
+// cidHash is the FNV-1a hash of a CID, that orders and identifies rows
+// (and of a peer ID, for errorPart).
 func cidHash(c []byte) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write(c)

@@ -1,9 +1,6 @@
 package scyllastate
 
-import (
-	"context"
-	"hash/fnv"
-)
+import "context"
 
 const (
 	// errorWriteFlushers is the number of groups of tracker-error writes
@@ -99,7 +96,5 @@ func (w *errorWrites) close() { w.groups.close() }
 // errorPart identifies the partition of a peer's tracker errors (see
 // chunk).
 func errorPart(peer string, bucket int16) uint64 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(peer))
-	return uint64(h.Sum32())<<16 | uint64(uint16(bucket))
+	return uint64(cidHash([]byte(peer)))<<16 | uint64(uint16(bucket))
 }
