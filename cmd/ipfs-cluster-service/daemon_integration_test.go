@@ -77,13 +77,33 @@ func mustRun(t *testing.T, args ...string) result {
 	return r
 }
 
-// initPeer runs `init --randomports ARGS` in a new folder, points the
-// peer at kubo k and applies edit (nil: none) to its service.json.
+// initPeer runs `init --randomports ARGS` in a new folder, gives the peer
+// listen ports on 127.0.0.1 below the ephemeral range, points it at kubo
+// k and applies edit (nil: none) to its service.json.
 func initPeer(t *testing.T, k *kubotest.Kubo, edit func(map[string]any), args ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	mustRun(t, append([]string{"-c", dir, "init", "--randomports"}, args...)...)
+	// The listen ports are the test's, below the kernel's ephemeral
+	// range: init's random ones are in it, where an outgoing connection
+	// can take one before the daemon binds it ("address already in use").
+	var listen [4]string
+	for i := range listen {
+		port, err := proc.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		listen[i] = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)
+	}
 	err := jsonconf.Edit(filepath.Join(dir, "service.json"), func(c map[string]any) {
+		jsonconf.Set(c, "cluster.listen_multiaddress", []string{listen[0]})
+		jsonconf.Set(c, "api.restapi.http_listen_multiaddress", listen[1])
+		if jsonconf.Get(c, "api.pinsvcapi") != nil {
+			jsonconf.Set(c, "api.pinsvcapi.http_listen_multiaddress", listen[2])
+		}
+		if jsonconf.Get(c, "api.ipfsproxy") != nil {
+			jsonconf.Set(c, "api.ipfsproxy.listen_multiaddress", listen[3])
+		}
 		jsonconf.Set(c, "ipfs_connector.ipfshttp.node_multiaddress", k.NodeAddr().String())
 		jsonconf.Set(c, "cluster.mdns_interval", "0s")
 		if edit != nil {
