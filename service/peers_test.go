@@ -5,7 +5,6 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config/configtest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/cqltest"
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/service"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/state/scyllastate"
@@ -128,15 +128,17 @@ func (p *testPeer) stop(t *testing.T) {
 	p.peer = nil
 }
 
-// freePort is a TCP port free on the loopback at the time of the call.
+// freePort is a TCP port free on the loopback at the time of the call,
+// below the kernel's ephemeral range: a port the kernel hands out for
+// ":0" can become the local end of an outgoing connection before the
+// peer given it binds it ("address already in use").
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func (p *testPeer) id() peer.ID { return p.peer.Host.ID() }

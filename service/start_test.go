@@ -34,12 +34,7 @@ type forwarder struct {
 }
 
 func newForwarder(t *testing.T, target string) *forwarder {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // refused until open
+	port := freePort(t) // refused until open
 	f := &forwarder{port: port, target: target}
 	t.Cleanup(f.close)
 	return f

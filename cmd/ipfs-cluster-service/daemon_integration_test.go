@@ -19,6 +19,7 @@ import (
 	"github.com/ipfs-cluster/ipfs-cluster/api/rest/client"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/cluster"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/jsonconf"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/kubotest"
@@ -84,33 +85,20 @@ func initPeer(t *testing.T, k *kubotest.Kubo, edit func(map[string]any), args ..
 	t.Helper()
 	dir := t.TempDir()
 	mustRun(t, append([]string{"-c", dir, "init", "--randomports"}, args...)...)
-	// The listen ports are the test's, below the kernel's ephemeral
-	// range: init's random ones are in it, where an outgoing connection
-	// can take one before the daemon binds it ("address already in use").
-	var listen [4]string
-	for i := range listen {
-		port, err := proc.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		listen[i] = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)
-	}
+	// The listen ports are the test's, on 127.0.0.1 below the kernel's
+	// ephemeral range: init's random ones are in it, where an outgoing
+	// connection can take one before the daemon binds it ("address
+	// already in use").
+	var moved error
 	err := jsonconf.Edit(filepath.Join(dir, "service.json"), func(c map[string]any) {
-		jsonconf.Set(c, "cluster.listen_multiaddress", []string{listen[0]})
-		jsonconf.Set(c, "api.restapi.http_listen_multiaddress", listen[1])
-		if jsonconf.Get(c, "api.pinsvcapi") != nil {
-			jsonconf.Set(c, "api.pinsvcapi.http_listen_multiaddress", listen[2])
-		}
-		if jsonconf.Get(c, "api.ipfsproxy") != nil {
-			jsonconf.Set(c, "api.ipfsproxy.listen_multiaddress", listen[3])
-		}
+		cluster.Loopback(c)
+		moved = cluster.MovePorts(c, proc.FreePort)
 		jsonconf.Set(c, "ipfs_connector.ipfshttp.node_multiaddress", k.NodeAddr().String())
-		jsonconf.Set(c, "cluster.mdns_interval", "0s")
 		if edit != nil {
 			edit(c)
 		}
 	})
-	if err != nil {
+	if err := errors.Join(err, moved); err != nil {
 		t.Fatal(err)
 	}
 	return dir

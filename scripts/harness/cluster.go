@@ -108,6 +108,9 @@ func (e clusterEnv) peer(dir string) (*cluster.Peer, error) {
 	if p.StopTimeout, err = settings.Seconds(errUsage, "CLUSTER_STOP_TIMEOUT", e.or("CLUSTER_STOP_TIMEOUT", "30")); err != nil {
 		return nil, err
 	}
+	if s, err := e.session(); err == nil {
+		p.Ports = s.FreePort // --randomports: below the ephemeral range, never handed out twice
+	}
 	return p, nil
 }
 

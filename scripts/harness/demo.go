@@ -146,6 +146,9 @@ func (d *demo) peer(dir string) (*cluster.Peer, error) {
 		return nil, err
 	}
 	p.Logf = d.logf
+	if d.session != nil {
+		p.Ports = d.session.FreePort
+	}
 	return p, nil
 }
 

@@ -68,6 +68,56 @@ func (p *Peer) Edit(fn func(map[string]any)) error {
 	return nil
 }
 
+// listenPaths are the service.json keys whose multiaddresses a peer
+// listens on.
+var listenPaths = []string{
+	"cluster.listen_multiaddress",
+	"api.restapi.http_listen_multiaddress",
+	"api.pinsvcapi.http_listen_multiaddress",
+	"api.ipfsproxy.listen_multiaddress",
+}
+
+var portRE = regexp.MustCompile(`/(tcp|udp)/([0-9]+)`)
+
+// MovePorts gives every listen address of a service.json (listenPaths) a
+// port from next, the same new port wherever the same old one was (the
+// swarm's TCP and QUIC addresses share one).
+func MovePorts(c map[string]any, next func() (int, error)) error {
+	moved := map[string]string{}
+	var err error
+	move := func(s string) string {
+		return portRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := portRE.FindStringSubmatch(m)
+			if _, ok := moved[sub[2]]; !ok && err == nil {
+				var n int
+				if n, err = next(); err == nil {
+					moved[sub[2]] = strconv.Itoa(n)
+				}
+			}
+			if to, ok := moved[sub[2]]; ok {
+				return "/" + sub[1] + "/" + to
+			}
+			return m
+		})
+	}
+	for _, path := range listenPaths {
+		switch v := jsonconf.Get(c, path).(type) {
+		case string:
+			jsonconf.Set(c, path, move(v))
+		case []any:
+			for i := range v {
+				if s, ok := v[i].(string); ok {
+					v[i] = move(s)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("moving the listen ports: %w", err)
+	}
+	return nil
+}
+
 var tcpRE = regexp.MustCompile(`/tcp/([0-9]+)`)
 
 // firstTCP is the port of the first multiaddress of v (one or a list)

@@ -82,7 +82,8 @@ func fakeDaemon(dir string) error {
 
 // fakePeer is an initialised peer in a fresh folder whose
 // ipfs-cluster-service is this test binary; its log tails go to tails.
-func fakePeer(t *testing.T, mode string) (*Peer, *lockedBuffer) {
+// Each setup edits the peer before its init.
+func fakePeer(t *testing.T, mode string, setup ...func(*Peer)) (*Peer, *lockedBuffer) {
 	t.Helper()
 	t.Setenv(fakeEnv, mode)
 	self, err := os.Executable()
@@ -95,6 +96,9 @@ func fakePeer(t *testing.T, mode string) (*Peer, *lockedBuffer) {
 	}
 	tails := &lockedBuffer{}
 	p.Logf, p.Tails, p.StartTimeout, p.StopTimeout = t.Logf, tails, 20*time.Second, 5*time.Second
+	for _, f := range setup {
+		f(p)
+	}
 	if err := p.Init(t.Context(), "scylla", "--randomports"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,7 +20,8 @@ const initTimeout = 2 * time.Minute
 
 // Init makes the peer's folder with `ipfs-cluster-service --config DIR
 // init --force --datastore DATASTORE [ARGS]` (output in init.log, shown
-// on failure), then keeps its swarm on loopback (Loopback).
+// on failure), then keeps its swarm on loopback (Loopback) and, with
+// --randomports and Ports set, moves its listen ports to Ports' (MovePorts).
 func (p *Peer) Init(ctx context.Context, datastore string, args ...string) error {
 	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
 		return fmt.Errorf("peer folder: %w", err)
@@ -32,7 +34,17 @@ func (p *Peer) Init(ctx context.Context, datastore string, args ...string) error
 		}
 		return fmt.Errorf("ipfs-cluster-service init in %s: %w", p.Dir, err)
 	}
-	return p.Edit(Loopback)
+	var moved error
+	err := p.Edit(func(c map[string]any) {
+		Loopback(c)
+		if p.Ports != nil && slices.Contains(args, "--randomports") {
+			moved = MovePorts(c, p.Ports)
+		}
+	})
+	if err := errors.Join(err, moved); err != nil {
+		return fmt.Errorf("ipfs-cluster-service init in %s: %w", p.Dir, err)
+	}
+	return nil
 }
 
 // Daemon starts `ipfs-cluster-service --config DIR daemon [ARGS]`

@@ -42,6 +42,11 @@ type Peer struct {
 	// Tails receives the end of the daemon's log when it failed, and the
 	// output of an init that failed.
 	Tails io.Writer
+	// Ports, when set, hands out the listen ports of a peer initialised
+	// with --randomports (Init moves them there): init's random ports lie
+	// in the kernel's ephemeral range, where an outgoing connection can
+	// take one before the daemon binds it ("address already in use").
+	Ports func() (int, error)
 }
 
 // NewPeer is the peer of the folder dir, run with bin, with the defaults

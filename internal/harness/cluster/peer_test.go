@@ -32,6 +32,42 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// TestInitWithRandomPortsMovesEveryListenPortToPorts: with Ports set, a
+// peer initialised with --randomports listens where Ports says, the
+// swarm's QUIC and TCP addresses on one port, and the daemon serves there.
+func TestInitWithRandomPortsMovesEveryListenPortToPorts(t *testing.T) {
+	var given []int
+	p, _ := fakePeer(t, "serve", func(p *Peer) {
+		p.Ports = func() (int, error) {
+			port, err := proc.FreePort()
+			given = append(given, port)
+			return port, err
+		}
+	})
+	if len(given) != 2 {
+		t.Fatalf("Ports was asked %d times, want 2 (the swarm's port and the REST API's): %v", len(given), given)
+	}
+	c := config(t, p)
+	swarm := fmt.Sprintf("[/ip4/127.0.0.1/udp/%d/quic-v1 /ip4/127.0.0.1/tcp/%d]", given[0], given[0])
+	if got := fmt.Sprint(jsonconf.Get(c, "cluster.listen_multiaddress")); got != swarm {
+		t.Errorf("listen_multiaddress = %s, want %s", got, swarm)
+	}
+	if port, err := p.RESTAPIPort(); err != nil || port != given[1] {
+		t.Errorf("REST API port = %d (%v), want %d", port, err, given[1])
+	}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatalf("the daemon does not serve on its moved REST API port: %v", err)
+	}
+}
+
+func TestMovePortsReportsPortsItCannotGet(t *testing.T) {
+	c := map[string]any{"api": map[string]any{"restapi": map[string]any{"http_listen_multiaddress": "/ip4/127.0.0.1/tcp/9094"}}}
+	err := MovePorts(c, func() (int, error) { return 0, errors.New("no free port") })
+	if err == nil || !strings.Contains(err.Error(), "no free port") {
+		t.Errorf("MovePorts = %v, want the port source's error", err)
+	}
+}
+
 func TestInitKeepsThePeerOnLoopbackAndPointsItAtKuboAndTheDatabase(t *testing.T) {
 	p, _ := fakePeer(t, "serve")
 	c := config(t, p)
