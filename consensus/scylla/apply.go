@@ -110,41 +110,74 @@ type applier struct {
 	// a Go map keeps the room of its peak, so forget makes a new one once
 	// most of that room is empty.
 	claimsPeak int
-	// queue caches the tracker's queue size for queueCheckEvery.
-	queue   int64
-	queueAt time.Time
-	// queuedSince counts the pins queued since queue was read.
+
+	// queueMu guards the estimate of the tracker's queue: queue, its
+	// size read at queueAt and trusted for queueCheckEvery; queuedSince,
+	// the pins queued since; pending, the pins given room and being
+	// queued (see room).
+	queueMu     sync.Mutex
+	queue       int64
+	queueAt     time.Time
 	queuedSince int64
+	pending     int64
 }
 
 // queueCheckEvery is how long a reading of the tracker's queue size is
 // trusted, counting the pins queued since.
 const queueCheckEvery = 100 * time.Millisecond
 
-// queueFull tells whether the tracker holds queueLimit pins. The size is
-// read again when the last reading is old, or when it plus the pins
-// queued since would reach the limit.
+// queueFull tells whether the tracker holds queueLimit pins, counting
+// those being queued (see room).
 func (a *applier) queueFull(ctx context.Context) bool {
+	return !a.room(ctx, false)
+}
+
+// room tells whether the tracker queue has room for one more pin. The
+// size is read again when the last reading is old, or when it plus the
+// pins queued since and being queued would reach the limit; a size that
+// cannot be read counts as room. With take, a pin given room is counted
+// as being queued until queued is called: the check and the count are
+// one step, so that concurrent appliers (the feed, the repair, the
+// deferred pins) cannot all see the last free place and queue past the
+// limit together.
+func (a *applier) room(ctx context.Context, take bool) bool {
 	if a.queueLimit <= 0 {
+		return true
+	}
+	a.queueMu.Lock()
+	defer a.queueMu.Unlock()
+	if time.Since(a.queueAt) >= queueCheckEvery || a.queue+a.queuedSince+a.pending >= a.queueLimit {
+		qctx, cancel := context.WithTimeout(ctx, a.timeout)
+		n, err := a.tracker.PinQueueSize(qctx)
+		cancel()
+		if err != nil {
+			if take {
+				a.pending++
+			}
+			return true
+		}
+		a.queue, a.queueAt, a.queuedSince = n, time.Now(), 0
+	}
+	if a.queue+a.queuedSince+a.pending >= a.queueLimit {
 		return false
 	}
-	a.mu.Lock()
-	estimate := a.queue + a.queuedSince
-	fresh := time.Since(a.queueAt) < queueCheckEvery && estimate < a.queueLimit
-	a.mu.Unlock()
-	if fresh {
-		return false
+	if take {
+		a.pending++
 	}
-	qctx, cancel := context.WithTimeout(ctx, a.timeout)
-	n, err := a.tracker.PinQueueSize(qctx)
-	cancel()
-	if err != nil {
-		return false
+	return true
+}
+
+// queued ends the count of a pin given room by room(ctx, true), once
+// the tracker was told (it is then counted as queued since the last
+// reading, or in the next one).
+func (a *applier) queued() {
+	if a.queueLimit <= 0 {
+		return
 	}
-	a.mu.Lock()
-	a.queue, a.queueAt, a.queuedSince = n, time.Now(), 0
-	a.mu.Unlock()
-	return n >= a.queueLimit
+	a.queueMu.Lock()
+	a.pending--
+	a.queuedSince++
+	a.queueMu.Unlock()
 }
 
 // newApplier returns the applier of peer self, which tells tracker t and
@@ -247,16 +280,14 @@ func (a *applier) tell(ctx context.Context, key string, c api.Cid, ts int64, pin
 		a.deferred.remove(key)
 		return a.tracker.Track(ctx, *pin)
 	}
-	if a.queueFull(ctx) {
+	if !a.room(ctx, true) {
 		if !a.deferred.add(key, c, ts) {
 			a.noteOverflow()
 		}
 		return nil
 	}
+	defer a.queued()
 	a.deferred.remove(key)
-	a.mu.Lock()
-	a.queuedSince++
-	a.mu.Unlock()
 	return a.tracker.Track(ctx, *pin)
 }
 

@@ -325,6 +325,9 @@ type fakeTracker struct {
 	// onQueueSize, when set, is called (without the lock) by every
 	// PinQueueSize before it answers.
 	onQueueSize func()
+	// onTrack, when set, is called (without the lock) by every Track
+	// before the pin is queued.
+	onTrack func()
 }
 
 func newFakeTracker() *fakeTracker {
@@ -332,6 +335,12 @@ func newFakeTracker() *fakeTracker {
 }
 
 func (t *fakeTracker) Track(_ context.Context, pin api.Pin) error {
+	t.mu.Lock()
+	hook := t.onTrack
+	t.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.tracked[pin.Cid.KeyString()] = &pin

@@ -268,6 +268,61 @@ func localPin(n int) api.Pin {
 	return p
 }
 
+// Pins applied at once, while the tracker is still queueing the first
+// ones (a Track in flight is not in its queue size yet), are queued up to
+// pin_queue_limit and no further: the rest wait in the deferred set.
+func TestConcurrentPinsAreNotQueuedPastTheLimit(t *testing.T) {
+	const limit, pins = 10, 40
+	ctx := context.Background()
+	tr := newFakeTracker()
+	tr.countQueue = true
+	release := make(chan struct{})
+	var inTrack sync.WaitGroup
+	tr.onTrack = func() { inTrack.Done(); <-release }
+	st := newFakeStore()
+	a := newApplier(peer.ID("self"), tr, st, nil, limit)
+	ts := time.Now().Add(-time.Minute).UnixMicro()
+
+	var applied sync.WaitGroup
+	apply := func(n int) {
+		defer applied.Done()
+		p := localPin(n)
+		st.writeRow(p.Cid, &p, ts)
+		if _, err := a.apply(ctx, p.Cid, ts, &p, true); err != nil {
+			t.Error(err)
+		}
+	}
+	// limit pins reach Track and stay there; then the others come.
+	inTrack.Add(limit)
+	applied.Add(pins)
+	for n := 1; n <= limit; n++ {
+		go apply(n)
+	}
+	inTrack.Wait()
+	tr.mu.Lock()
+	tr.onTrack = nil
+	tr.mu.Unlock()
+	for n := limit + 1; n <= pins; n++ {
+		go apply(n)
+	}
+	// Those that will not be queued are deferred without waiting for
+	// the Tracks in flight.
+	deadline := time.Now().Add(10 * time.Second)
+	for a.deferred.len() < pins-limit && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	applied.Wait()
+	tracked := 0
+	for n := 1; n <= pins; n++ {
+		tracked += tr.trackCount(statetest.Cid(n))
+	}
+	if tracked != limit || a.deferred.len() != pins-limit {
+		t.Fatalf("%d of %d pins applied at once were queued and %d deferred; want %d queued (pin_queue_limit) and %d deferred",
+			tracked, pins, a.deferred.len(), limit, pins-limit)
+	}
+}
+
 // When the tracker queue is full, pins wait in the deferred set instead
 // of being queued without bound; once there is room they are tracked,
 // newest first, each as its row holds it then: a pin unpinned meanwhile
