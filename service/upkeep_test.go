@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -139,8 +140,9 @@ func TestFirstStartQueuesAtThePaceOfPinning(t *testing.T) {
 	t.Cleanup(func() { p.stop(t) })
 
 	var peak atomic.Int64
-	done := make(chan struct{})
+	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(stopped)
 		for {
 			select {
 			case <-done:
@@ -152,6 +154,8 @@ func TestFirstStartQueuesAtThePaceOfPinning(t *testing.T) {
 			}
 		}
 	}()
+	stopPolling := sync.OnceFunc(func() { close(done); <-stopped })
+	t.Cleanup(stopPolling) // runs before the cleanup that stops the peer
 	took := waitFor(t, 3*time.Minute, "every pin of the pinset pinned in IPFS", func() bool {
 		for _, i := range []int{0, pins / 2, pins - 1} {
 			if !p.pinnedInIPFS(t, statetest.Cid(i)) {
@@ -160,7 +164,7 @@ func TestFirstStartQueuesAtThePaceOfPinning(t *testing.T) {
 		}
 		return pinnedCount(t, p) == pins
 	})
-	close(done)
+	stopPolling()
 	t.Logf("%d pins queued and pinned in %s; tracker queue peaked at %d (pin_queue_limit %d)", pins, took.Round(time.Millisecond), peak.Load(), limit)
 	if peak.Load() > limit+20 {
 		t.Fatalf("the tracker queue reached %d pins: not paced by pin_queue_limit %d", peak.Load(), limit)
