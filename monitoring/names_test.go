@@ -8,6 +8,7 @@ package monitoring
 var histograms = []string{
 	"ipfscluster_scyllastate_operation_duration_seconds", // {operation, status}
 	"ipfscluster_scyllastate_batch_size",
+	"ipfscluster_scyllastate_group_size", // {group}
 }
 
 // ourMetrics are the counters and gauges of state/scyllastate (with

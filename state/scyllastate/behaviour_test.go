@@ -292,6 +292,58 @@ func TestBatchSizeMetricAndAutoFlush(t *testing.T) {
 	}
 }
 
+// Concurrent calls share groups of database requests, and the
+// group_size histogram says how many each group served: its sum is the
+// number of calls, its count the number of groups.
+func TestGroupSizeMetricCountsCallsServedTogether(t *testing.T) {
+	const calls = 128
+	reg := prometheus.NewRegistry()
+	cfg := cqltest.Config(t, cqltest.DefaultPrefix)
+	cfg.MetricsEnabled = true
+	st := cqltest.New(t, cfg, scyllastate.WithRegistry(reg))
+	ctx := testCtx(t)
+	at := time.Now().Add(-time.Minute)
+	for _, step := range []struct {
+		group string
+		call  func(i int) error
+	}{
+		{"write", func(i int) error { return st.Add(ctx, statetest.Pin(i)) }},
+		{"read", func(i int) error { _, err := st.Get(ctx, statetest.Cid(i)); return err }},
+		{"tracker_error", func(i int) error { return st.RecordTrackerError(ctx, "peer-a", trackerError(i, at)) }},
+	} {
+		if err := atOnce(calls, step.call); err != nil {
+			t.Fatalf("%s: %v", step.group, err)
+		}
+		count, sum := histogram(t, reg, "ipfscluster_scyllastate_group_size", map[string]string{"group": step.group})
+		t.Logf("%s: %d calls at once served by %d groups", step.group, calls, count)
+		if sum != calls {
+			t.Errorf("group_size{group=%q} sums to %v calls, want %d", step.group, sum, calls)
+		}
+		if count < 1 || count > calls/2 {
+			t.Errorf("group_size{group=%q} counts %d groups for %d concurrent calls, want 1 to %d", step.group, count, calls, calls/2)
+		}
+	}
+}
+
+// histogram is the sample count and sum of the histogram series name with
+// labels.
+func histogram(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (uint64, float64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == name && m.Histogram != nil && labelsMatch(m, labels) {
+				return m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum()
+			}
+		}
+	}
+	t.Fatalf("no series %s%v", name, labels)
+	return 0, 0
+}
+
 func TestPageSizeIsApplied(t *testing.T) {
 	pages := func(pageSize int) int {
 		cfg := cqltest.Config(t, cqltest.DefaultPrefix)

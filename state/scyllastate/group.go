@@ -10,6 +10,8 @@ import "sync"
 type grouper[T any] struct {
 	flushers, max int
 	fn            func([]T)
+	// observe, when set, is told the size of every group sent.
+	observe func(n int)
 
 	mu     sync.Mutex
 	queue  []T
@@ -55,6 +57,9 @@ func (g *grouper[T]) flush() {
 		group := append([]T(nil), g.queue[:n]...)
 		g.queue = g.queue[n:]
 		g.mu.Unlock()
+		if g.observe != nil {
+			g.observe(n)
+		}
 		g.fn(group)
 	}
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	errors     *prometheus.CounterVec
 	retries    prometheus.Counter
 	batchSize  prometheus.Histogram
+	groupSize  *prometheus.HistogramVec
 	healthy    prometheus.Gauge
 }
 
@@ -53,6 +54,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:      "Number of operations written per batch commit.",
 			Buckets:   prometheus.ExponentialBuckets(1, 4, 10),
 		}),
+		groupSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricNamespace,
+			Subsystem: metricSubsystem,
+			Name:      "group_size",
+			Help:      "Calls served together by one group of database requests, by group: write (pin and unpin changes), read (rows read for upstream's pin and unpin), tracker_error (stored errors written).",
+			Buckets:   prometheus.ExponentialBuckets(1, 2, 8),
+		}, []string{"group"}),
 		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: metricNamespace,
 			Subsystem: metricSubsystem,
@@ -72,6 +80,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.batchSize, err = register(reg, m.batchSize); err != nil {
+		return nil, err
+	}
+	if m.groupSize, err = register(reg, m.groupSize); err != nil {
 		return nil, err
 	}
 	if m.healthy, err = register(reg, m.healthy); err != nil {
@@ -111,4 +122,14 @@ func (m *metrics) observeBatch(n int) {
 		return
 	}
 	m.batchSize.Observe(float64(n))
+}
+
+// groupObserver records the sizes of the groups of one grouper (nil:
+// metrics disabled, nothing to record).
+func (m *metrics) groupObserver(group string) func(n int) {
+	if m == nil {
+		return nil
+	}
+	h := m.groupSize.WithLabelValues(group)
+	return func(n int) { h.Observe(float64(n)) }
 }

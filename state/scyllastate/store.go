@@ -147,6 +147,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 	s.writer = newWriter(s.db, s.layout, s.activity, o.writerID, cfg.LocalDC)
 	s.getter = newGetter(s.db, s.writer.observe)
 	s.errWrites = newErrorWrites(s.db)
+	s.writer.groups.observe = m.groupObserver("write")
+	s.getter.groups.observe = m.groupObserver("read")
+	s.errWrites.groups.observe = m.groupObserver("tracker_error")
 	s.feed = &Feed{db: s.db, layout: s.layout, events: s.writer.events, writer: s.writer}
 	logger.Infof("connected to %s", cfg.endpoint())
 	return s, nil
