@@ -49,6 +49,7 @@ type config struct {
 	backends      string
 	restPins      int
 	addPinnable   bool
+	peerMetrics   bool
 	clients       int
 	startWindow   time.Duration
 	idleWindow    time.Duration
@@ -139,6 +140,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.clients, "clients", 16, "concurrent REST clients")
 	fs.BoolVar(&c.addPinnable, "add-pinnable", false, "the REST add phases add identity CIDs, which an offline kubo pins at once (pins that succeed), "+
 		"instead of CIDs no kubo holds (pins that fail: ours then also stores each failure in tracker_errors)")
+	fs.BoolVar(&c.peerMetrics, "peer-metrics", false, "serve every peer's Prometheus metrics (enable_stats, and the store's for ours) and report, for ours, "+
+		"how many calls each group of database requests served in the REST add phases; the metrics' own cost is then in every backend's figures")
 	fs.DurationVar(&c.startWindow, "start-window", 0, "RSS sampling after the first start [quick: 20s; full: 90s]")
 	fs.DurationVar(&c.idleWindow, "idle-window", 0, "idle phase, also set as cluster.state_sync_interval [quick: 15s; full: 60s]")
 	fs.StringVar(&c.threePeersFor, "three-peers", "crdt,ours", "backends also measured with 3 peers (comma-separated, all, none)")
@@ -293,7 +296,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	h := &harness{cfg: cfg, ps: &proc.Group{}, run: &Run{
 		Mode: cfg.mode, Started: time.Now().UTC(), Commit: gitCommit(), Machine: machine(), LoadAvg: []string{loadAvg()},
 		Sizes: cfg.sizes,
-		Settings: Settings{RESTPins: cfg.restPins, Clients: cfg.clients, AddPinnable: cfg.addPinnable,
+		Settings: Settings{RESTPins: cfg.restPins, Clients: cfg.clients, AddPinnable: cfg.addPinnable, PeerMetrics: cfg.peerMetrics,
 			StartWindowS: cfg.startWindow.Seconds(), IdleWindowS: cfg.idleWindow.Seconds(),
 			ThreePeersFor: cfg.threePeersFor, PhaseTimeoutMS: cfg.timeoutPerPin / 1e6},
 	}}

@@ -15,7 +15,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/jsonconf"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/kubo"
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/harness/proc"
 )
@@ -148,20 +147,11 @@ func (m *manyPeers) setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		port, err := proc.FreePort()
-		if err != nil {
+		if err := p.enableMetrics(); err != nil {
 			return err
 		}
-		err = jsonconf.Edit(filepath.Join(p.dir, "service.json"), func(c map[string]any) {
-			jsonconf.Set(c, "observations.metrics.enable_stats", true)
-			jsonconf.Set(c, "observations.metrics.prometheus_endpoint", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))
-			jsonconf.Set(c, "state.scyllastate.metrics_enabled", true)
-		})
-		if err != nil {
-			return fmt.Errorf("%s: enabling metrics: %w", name, err)
-		}
 		m.peers = append(m.peers, p)
-		m.metrics = append(m.metrics, port)
+		m.metrics = append(m.metrics, p.metricsPort)
 	}
 	return nil
 }

@@ -27,8 +27,11 @@ type peer struct {
 	id       string
 	addr     string // /ip4/127.0.0.1/tcp/PORT/p2p/ID, for --bootstrap
 	restPort int
-	proc     *proc.Proc
-	ready    *proc.LogWatch
+	// metricsPort serves the peer's Prometheus metrics (0: off; see
+	// enableMetrics).
+	metricsPort int
+	proc        *proc.Proc
+	ready       *proc.LogWatch
 }
 
 // peerSettings are the parts of service.json the harness sets.
@@ -193,4 +196,26 @@ func (p *peer) stop() error {
 // cli runs `ipfs-cluster-service -c DIR ARGS...` to completion.
 func (p *peer) cli(ctx context.Context, timeout time.Duration, logName string, args ...string) (proc.CLIResult, error) {
 	return proc.RunCLI(ctx, timeout, filepath.Join(p.dir, logName), nil, p.be.Bin, append([]string{"-c", p.dir}, args...)...)
+}
+
+// enableMetrics has the peer serve its Prometheus metrics on a free port
+// (upstream's enable_stats, and the store's metrics for ours) from its
+// next start.
+func (p *peer) enableMetrics() error {
+	port, err := proc.FreePort()
+	if err != nil {
+		return err
+	}
+	err = jsonconf.Edit(filepath.Join(p.dir, "service.json"), func(c map[string]any) {
+		jsonconf.Set(c, "observations.metrics.enable_stats", true)
+		jsonconf.Set(c, "observations.metrics.prometheus_endpoint", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))
+		if p.be.UsesDB {
+			jsonconf.Set(c, "state.scyllastate.metrics_enabled", true)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s: enabling metrics: %w", p.name, err)
+	}
+	p.metricsPort = port
+	return nil
 }

@@ -129,6 +129,11 @@ func (s *scenario) newPeer(ctx context.Context, name string) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.h.cfg.peerMetrics {
+		if err := p.enableMetrics(); err != nil {
+			return nil, err
+		}
+	}
 	s.peers = append(s.peers, p)
 	return p, nil
 }
@@ -393,6 +398,10 @@ func (s *scenario) addLoadPhase(ctx context.Context, prefix string) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	groups, err := s.groupsStart(ctx, p0)
+	if err != nil {
+		return 0, err
+	}
 	m := s.meter(200*time.Millisecond, s.peers...)
 	res := runAddLoad(ctx, []int{p0.restPort}, cids, "", s.h.cfg.clients, func(done int) {
 		s.progress("%s: %d/%d pins added", prefix, done, len(cids))
@@ -406,6 +415,9 @@ func (s *scenario) addLoadPhase(ctx context.Context, prefix string) (int, error)
 		return warm, fmt.Errorf("every REST pin add failed, first error: %v", res.FirstErr)
 	}
 	if _, err := s.dbEnd(ctx, probe, prefix, ok, true); err != nil {
+		return 0, err
+	}
+	if err := s.groupsEnd(ctx, p0, groups, prefix); err != nil {
 		return 0, err
 	}
 	s.set(prefix+".rate", perSecond(ok, res.Wall))

@@ -38,6 +38,9 @@ var reportRows = []metricGroup{
 		{"add.dbreads", "REST pin add, 1 peer: database reads per pin", "", false},
 		{"add.dbwrites", "REST pin add, 1 peer: database writes per pin", "", false},
 		{"add.dbrequests", "REST pin add, 1 peer: database requests per pin (a batch is one)", "", false},
+		{"add.group.write", "REST pin add, 1 peer: changes per write group (one event request, one row request; -peer-metrics)", "", false},
+		{"add.group.read", "REST pin add, 1 peer: rows per read group (-peer-metrics)", "", false},
+		{"add.group.tracker_error", "REST pin add, 1 peer: stored errors per write group (-peer-metrics)", "", false},
 		{"add3.rate", "REST pin add, 3 peers: rate", "pins/s", false},
 		{"add3.p50", "REST pin add, 3 peers: p50 latency", "ms", false},
 		{"add3.p99", "REST pin add, 3 peers: p99 latency", "ms", false},
@@ -48,6 +51,9 @@ var reportRows = []metricGroup{
 		{"add3.dbreads", "REST pin add, 3 peers: database reads per pin", "", false},
 		{"add3.dbwrites", "REST pin add, 3 peers: database writes per pin", "", false},
 		{"add3.dbrequests", "REST pin add, 3 peers: database requests per pin (a batch is one)", "", false},
+		{"add3.group.write", "REST pin add, 3 peers: changes per write group of the peer added to (-peer-metrics)", "", false},
+		{"add3.group.read", "REST pin add, 3 peers: rows per read group of the peer added to (-peer-metrics)", "", false},
+		{"add3.group.tracker_error", "REST pin add, 3 peers: stored errors per write group of the peer added to (-peer-metrics)", "", false},
 	}},
 	{"Whole pinset", []metric{
 		{"import.secs", "state import: time", "s", false},
@@ -163,6 +169,9 @@ func renderMarkdown(r *Run, level int, chart string) string {
 	}
 	fmt.Fprintf(&b, "- REST pin add: %d new pins per phase (%s) at %d concurrent clients; start window %.0f s; "+
 		"idle window %.0f s (= cluster.state_sync_interval of every peer)\n", s.RESTPins, added, s.Clients, s.StartWindowS, s.IdleWindowS)
+	if s.PeerMetrics {
+		b.WriteString("- every peer served its Prometheus metrics (`-peer-metrics`: upstream's enable_stats, and the store's metrics for ours): their cost is in every backend's figures\n")
+	}
 	if s.DBInstance != "" {
 		fmt.Fprintf(&b, "- database: Cassandra at %s, baseline %.1f ms CPU per second with no peer running", s.DBInstance, s.DBBaselineCPU*1000)
 		if s.DBWarmUpS > 0 {

@@ -22,7 +22,9 @@ type Settings struct {
 	Clients  int `json:"clients"`   // concurrent REST clients
 	// AddPinnable: the REST add phases add pins kubo holds (identity
 	// CIDs, which succeed) instead of pins no kubo holds (which fail).
-	AddPinnable   bool    `json:"add_pinnable,omitempty"`
+	AddPinnable bool `json:"add_pinnable,omitempty"`
+	// PeerMetrics: every peer served its Prometheus metrics (-peer-metrics).
+	PeerMetrics   bool    `json:"peer_metrics,omitempty"`
 	StartWindowS  float64 `json:"start_window_s"`  // RSS sampling after the first start
 	IdleWindowS   float64 `json:"idle_window_s"`   // the idle phase = cluster.state_sync_interval
 	DBBaselineCPU float64 `json:"db_baseline_cpu"` // database CPU-seconds per second with no peer running (mean of the samples)
