@@ -279,16 +279,16 @@ func TestConcurrentPinsAreNotQueuedPastTheLimit(t *testing.T) {
 	release := make(chan struct{})
 	var inTrack sync.WaitGroup
 	tr.onTrack = func() { inTrack.Done(); <-release }
-	st := newFakeStore()
-	a := newApplier(peer.ID("self"), tr, st, nil, limit)
+	a := newApplier(peer.ID("self"), tr, newFakeStore(), nil, limit)
 	ts := time.Now().Add(-time.Minute).UnixMicro()
 
+	// tell, without the per-CID lock of its callers: two CIDs may share
+	// a lock stripe, and the first pins' Tracks hold theirs.
 	var applied sync.WaitGroup
 	apply := func(n int) {
 		defer applied.Done()
 		p := localPin(n)
-		st.writeRow(p.Cid, &p, ts)
-		if _, err := a.apply(ctx, p.Cid, ts, &p, true); err != nil {
+		if err := a.tell(ctx, p.Cid.KeyString(), p.Cid, ts, &p); err != nil {
 			t.Error(err)
 		}
 	}
@@ -298,7 +298,14 @@ func TestConcurrentPinsAreNotQueuedPastTheLimit(t *testing.T) {
 	for n := 1; n <= limit; n++ {
 		go apply(n)
 	}
-	inTrack.Wait()
+	reached := make(chan struct{})
+	go func() { inTrack.Wait(); close(reached) }()
+	select {
+	case <-reached:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatalf("the first %d pins, with room in the queue, did not all reach Track", limit)
+	}
 	tr.mu.Lock()
 	tr.onTrack = nil
 	tr.mu.Unlock()
