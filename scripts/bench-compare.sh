@@ -6,6 +6,9 @@
 #                            here, so that no other client's load counts in the database figures;
 #                            after its start it is left to settle for BENCH_DB_SETTLE [60] seconds
 #                            (start-up compactions would count in the baseline)
+#   BENCH_DB=remote:         a database on other machines (ScyllaDB), started by no one here:
+#                            give -db-hosts, -db-port and -db-metrics (each node's Prometheus
+#                            endpoint, http://NODE:9180/metrics), from which its cost is read
 #
 # The report, JSON and chart go to a new temporary folder (printed at the end) unless -out
 # names one: the committed results change only with -out bench/results.
@@ -37,8 +40,18 @@ own)
 	fi
 	"$bench" -db-hosts 127.0.0.3 -db-port 9042 "$@"
 	;;
+remote)
+	case " $* " in
+	*" -db-metrics "*) ;;
+	*)
+		echo "bench-compare.sh: BENCH_DB=remote needs -db-metrics http://NODE:9180/metrics[,...] (and -db-hosts)" >&2
+		exit 2
+		;;
+	esac
+	exec "$bench" "$@"
+	;;
 *)
-	echo "bench-compare.sh: BENCH_DB=${BENCH_DB} is neither main nor own" >&2
+	echo "bench-compare.sh: BENCH_DB=${BENCH_DB} is neither main, own nor remote" >&2
 	exit 2
 	;;
 esac

@@ -16,21 +16,33 @@ import (
 
 // database is the Cassandra (or Scylla) node the "ours" backend uses: the
 // harness reads its process CPU time from /proc and its per-table request
-// counts from its virtual tables, as an operator would.
+// counts from its virtual tables, as an operator would; or, for a
+// database on other machines (-db-metrics), both from its nodes' metrics.
 type database struct {
 	hosts   []string
 	port    int
-	pid     int // 0 when the process is not on this machine
+	pid     int          // 0 when the process is not on this machine
+	nodes   *nodeMetrics // the nodes' metrics, when the database is not local
 	session *gocql.Session
 }
 
-// openDatabase connects to hosts:port; pidFile is the Cassandra node's pid
-// file (scripts/cassandra.sh writes $CASSANDRA_RUN_DIR/$CASSANDRA_NAME/node1/pid).
-func openDatabase(hosts []string, port int, pidFile string) (*database, error) {
+// openDatabase connects to hosts:port. With no metricsURLs the database is
+// the local Cassandra node whose pid file is pidFile (scripts/cassandra.sh
+// writes $CASSANDRA_RUN_DIR/$CASSANDRA_NAME/node1/pid); otherwise its cost
+// is read from the ScyllaDB nodes' Prometheus endpoints at metricsURLs.
+func openDatabase(ctx context.Context, hosts []string, port int, pidFile string, metricsURLs []string) (*database, error) {
 	db := &database{hosts: hosts, port: port}
+	if len(metricsURLs) > 0 {
+		m, err := newNodeMetrics(ctx, metricsURLs)
+		if err != nil {
+			return nil, err
+		}
+		db.nodes = &m
+		return db, db.connect()
+	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
-		return nil, fmt.Errorf("reading the database pid file %s (set -cassandra-pid-file): %w", pidFile, err)
+		return nil, fmt.Errorf("reading the database pid file %s (set -cassandra-pid-file; for a database on other machines, -db-metrics): %w", pidFile, err)
 	}
 	if db.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 		return nil, fmt.Errorf("database pid file %s: %w", pidFile, err)
@@ -38,15 +50,30 @@ func openDatabase(hosts []string, port int, pidFile string) (*database, error) {
 	if _, err := proc.CPUTime(db.pid); err != nil {
 		return nil, fmt.Errorf("database pid %d (from %s) is not readable: %w", db.pid, pidFile, err)
 	}
-	c := gocql.NewCluster(hosts...)
-	c.Port = port
+	return db, db.connect()
+}
+
+// connect opens the harness's own session.
+func (db *database) connect() error {
+	c := gocql.NewCluster(db.hosts...)
+	c.Port = db.port
 	c.Timeout = 30 * time.Second
 	c.ConnectTimeout = 10 * time.Second
 	c.Consistency = gocql.One
+	var err error
 	if db.session, err = c.CreateSession(); err != nil {
-		return nil, fmt.Errorf("connecting to the database at %v port %d: %w", hosts, port, err)
+		return fmt.Errorf("connecting to the database at %v port %d: %w", db.hosts, db.port, err)
 	}
-	return db, nil
+	return nil
+}
+
+// String describes the database for the report.
+func (db *database) String() string {
+	where := fmt.Sprintf("%s:%d", strings.Join(db.hosts, ","), db.port)
+	if db.nodes != nil {
+		return fmt.Sprintf("%s (cost from the metrics of %d nodes: %s)", where, len(db.nodes.urls), strings.Join(db.nodes.urls, ", "))
+	}
+	return fmt.Sprintf("%s (pid %d)", where, db.pid)
 }
 
 func (db *database) close() {
@@ -55,8 +82,15 @@ func (db *database) close() {
 	}
 }
 
-// cpu is the CPU time the database process has used so far.
-func (db *database) cpu() (time.Duration, error) { return proc.CPUTime(db.pid) }
+// cpu is the CPU time the database has used so far: its process's, or the
+// sum of its nodes' reactor threads'.
+func (db *database) cpu(ctx context.Context) (time.Duration, error) {
+	if db.nodes != nil {
+		s, err := db.nodes.sample(ctx)
+		return s.CPU, err
+	}
+	return proc.CPUTime(db.pid)
+}
 
 // dbCounts are request counts of one keyspace, summed over its tables.
 type dbCounts struct {
@@ -77,6 +111,10 @@ func (a dbCounts) sub(b dbCounts) dbCounts {
 // counts reads the per-table request counters of keyspace ks and the
 // requests of every client.
 func (db *database) counts(ctx context.Context, ks string) (dbCounts, error) {
+	if db.nodes != nil {
+		s, err := db.nodes.sample(ctx)
+		return s.Counts, err
+	}
 	var out dbCounts
 	for _, t := range []struct {
 		table string
@@ -130,7 +168,7 @@ func (db *database) probe(ctx context.Context, ks string) (*dbProbe, error) {
 	if p.count0, err = db.counts(ctx, ks); err != nil {
 		return nil, err
 	}
-	if p.cpu0, err = db.cpu(); err != nil {
+	if p.cpu0, err = db.cpu(ctx); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -138,7 +176,7 @@ func (db *database) probe(ctx context.Context, ks string) (*dbProbe, error) {
 
 // end returns the CPU used and the requests served since probe.
 func (p *dbProbe) end(ctx context.Context) (time.Duration, dbCounts, error) {
-	cpu, err := p.db.cpu()
+	cpu, err := p.db.cpu(ctx)
 	if err != nil {
 		return 0, dbCounts{}, err
 	}
@@ -157,7 +195,7 @@ func (p *dbProbe) end(ctx context.Context) (time.Duration, dbCounts, error) {
 func (db *database) warmUp(ctx context.Context, d time.Duration, clients int) error {
 	ks := fmt.Sprintf("bench_warmup_%d", time.Now().UnixNano())
 	stmts := []string{
-		"CREATE KEYSPACE " + ks + " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+		"CREATE KEYSPACE " + ks + " WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1}",
 		"CREATE TABLE " + ks + ".rows (k blob PRIMARY KEY, v blob, m blob)",
 		"CREATE TABLE " + ks + ".log (p int, t timeuuid, k blob, v blob, PRIMARY KEY ((p), t, k))",
 	}
@@ -236,6 +274,10 @@ func (db *database) settle(ctx context.Context, timeout time.Duration) (time.Dur
 func (db *database) compacting(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if db.nodes != nil {
+		s, err := db.nodes.sample(ctx)
+		return s.Compactions > 0, err
+	}
 	var kind string
 	tasks := db.session.Query("SELECT kind FROM system_views.sstable_tasks").WithContext(ctx).Iter()
 	n := 0

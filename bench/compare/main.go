@@ -64,7 +64,8 @@ type config struct {
 	dbHosts       []string
 	dbPort        int
 	pidFile       string
-	timeoutPerPin float64 // nanoseconds of phase timeout per pin
+	dbMetrics     []string // the database nodes' Prometheus endpoints (a database on other machines)
+	timeoutPerPin float64  // nanoseconds of phase timeout per pin
 	dbWarmUp      time.Duration
 	fromJSON      string
 	baselineN     int // baseline samples (idle windows with no peer)
@@ -167,6 +168,9 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.dbPort, "db-port", atoiOr(os.Getenv("SCYLLASTATE_TEST_PORT"), 9042), "database CQL port")
 	fs.StringVar(&c.pidFile, "cassandra-pid-file", filepath.Join(envOr("CASSANDRA_RUN_DIR", "/tmp/ipfs-cluster-scylla-cassandra"),
 		envOr("CASSANDRA_NAME", "main"), "node1", "pid"), "pid file of the database process (for its CPU time)")
+	dbMetrics := fs.String("db-metrics", "", "a database on other machines: the Prometheus endpoint of each of its ScyllaDB nodes "+
+		"(comma-separated, http://NODE:9180/metrics), from which its CPU, reads, writes, requests and compactions are read "+
+		"instead of from -cassandra-pid-file and Cassandra's virtual tables; its RSS is not measured")
 	perPin := fs.Duration("phase-timeout-per-pin", 2*time.Millisecond, "phase timeout: 2 min plus this per pin")
 	fs.DurationVar(&c.dbWarmUp, "db-warmup", time.Minute, "mixed load on a throwaway keyspace before the baseline, so that the database is measured warm (0: none)")
 	fs.StringVar(&c.fromJSON, "from-json", "", "run nothing: render the report, chart (and -readme) of a saved run")
@@ -227,6 +231,14 @@ func parseFlags(args []string) (config, error) {
 		return c, fmt.Errorf("-many-peers needs at least 2 peers, -many-peers-rf between 0 and the peers, and -many-peers-kubos, -many-peers-pins and -many-peers-idle must be positive")
 	}
 	c.dbHosts = strings.Split(*hosts, ",")
+	if *dbMetrics != "" {
+		for _, u := range strings.Split(*dbMetrics, ",") {
+			if u = strings.TrimSpace(u); !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+				return c, fmt.Errorf("-db-metrics %q: each entry must be an http(s) URL such as http://10.0.0.5:9180/metrics", u)
+			}
+			c.dbMetrics = append(c.dbMetrics, strings.TrimSpace(u))
+		}
+	}
 	c.timeoutPerPin = float64(*perPin)
 	c.ipfsBin = filepath.Join(c.binDir, "ipfs")
 	return c, nil
@@ -331,11 +343,12 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 	}
 	if needDB {
-		if h.db, err = openDatabase(cfg.dbHosts, cfg.dbPort, cfg.pidFile); err != nil {
+		if h.db, err = openDatabase(ctx, cfg.dbHosts, cfg.dbPort, cfg.pidFile, cfg.dbMetrics); err != nil {
 			return err
 		}
 		defer h.db.close()
-		h.run.Settings.DBInstance = fmt.Sprintf("%s:%d (pid %d)", strings.Join(cfg.dbHosts, ","), cfg.dbPort, h.db.pid)
+		h.run.Settings.DBInstance = h.db.String()
+		h.run.Settings.DBMetrics = h.db.nodes != nil
 		if cfg.dbWarmUp > 0 {
 			logf("warming the database up: %s of mixed load on a throwaway keyspace", cfg.dbWarmUp)
 			if err := h.db.warmUp(ctx, cfg.dbWarmUp, cfg.clients); err != nil {
@@ -379,7 +392,7 @@ func (h *harness) measureBaseline(ctx context.Context) error {
 	logf("database baseline: CPU over %d windows of %s with no peer running", h.cfg.baselineN, h.cfg.idleWindow)
 	var rates []float64
 	for range h.cfg.baselineN {
-		c0, err := h.db.cpu()
+		c0, err := h.db.cpu(ctx)
 		if err != nil {
 			return err
 		}
@@ -388,7 +401,7 @@ func (h *harness) measureBaseline(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(h.cfg.idleWindow):
 		}
-		c1, err := h.db.cpu()
+		c1, err := h.db.cpu(ctx)
 		if err != nil {
 			return err
 		}

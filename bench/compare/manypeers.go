@@ -180,7 +180,7 @@ func (m *manyPeers) importPhase(ctx context.Context) error {
 	}
 	defer os.Remove(pinset)
 	m.progress("state import of %d pins", m.cfg.size)
-	meter := startMeter(nil, m.h.db.pid, 500*time.Millisecond)
+	meter := startMeter(nil, m.h.db, 500*time.Millisecond)
 	res, err := m.peers[0].cli(ctx, m.timeout(), "import.log", "state", "import", "--force", pinset)
 	c := meter.stop().withCLI(res)
 	if err != nil {
@@ -236,7 +236,7 @@ func (m *manyPeers) addLoad(ctx context.Context, prefix string, peers []*peer) (
 	}
 	cids := genPinnableCIDs(series, m.h.cfg.restPins)
 	m.progress("REST pin add: %d pins at %d clients over %d peers", len(cids), m.h.cfg.clients, len(peers))
-	meter := startMeter(m.pids(), m.h.db.pid, 500*time.Millisecond)
+	meter := startMeter(m.pids(), m.h.db, 500*time.Millisecond)
 	res := runAddLoad(ctx, ports, cids, addLoadQuery, m.h.cfg.clients, nil)
 	c := meter.stop()
 	if ctx.Err() != nil {
@@ -300,7 +300,7 @@ func (m *manyPeers) startOthers(ctx context.Context) error {
 		}
 	}
 	// The others have just started: their CPU so far is a few ms at most.
-	meter := startMeter(m.pids(), m.h.db.pid, 500*time.Millisecond)
+	meter := startMeter(m.pids(), m.h.db, 500*time.Millisecond)
 	var readies []time.Duration
 	var last time.Time
 	for _, p := range others {
@@ -385,7 +385,7 @@ func (m *manyPeers) idle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	meter := startMeter(m.pids(), m.h.db.pid, time.Second)
+	meter := startMeter(m.pids(), m.h.db, time.Second)
 	select {
 	case <-ctx.Done():
 		meter.stop()

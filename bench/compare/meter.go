@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 type phaseMeter struct {
 	peers   map[string]int
 	cpu0    map[string]time.Duration
-	dbPid   int // 0: no database (crdt, raft)
+	db      *database // nil: no database (crdt, raft)
 	db0     time.Duration
+	dbErr   error // reading the database's CPU at the start failed
 	peerRSS *proc.RSSSampler
 	dbRSS   *proc.RSSSampler
 	t0      time.Time
@@ -28,22 +30,25 @@ type phaseCost struct {
 	PeerCPU time.Duration
 	DBCPU   time.Duration
 	PeerRSS int64 // bytes: peak of the sum of the peers' RSS
-	DBRSS   int64 // bytes: peak
+	DBRSS   int64 // bytes: peak (0: not measured, the database is not local)
 	HasDB   bool
 	PerPeer map[string]proc.RSSSeries
 }
 
-// startMeter starts measuring the peers (name -> pid) and, when dbPid is
-// not 0, the database; RSS is sampled every interval until stop.
-func startMeter(peers map[string]int, dbPid int, interval time.Duration) *phaseMeter {
-	m := &phaseMeter{peers: peers, cpu0: map[string]time.Duration{}, dbPid: dbPid, t0: time.Now()}
+// startMeter starts measuring the peers (name -> pid) and, when db is not
+// nil, the database (its RSS only when it is a local process); RSS is
+// sampled every interval until stop.
+func startMeter(peers map[string]int, db *database, interval time.Duration) *phaseMeter {
+	m := &phaseMeter{peers: peers, cpu0: map[string]time.Duration{}, db: db, t0: time.Now()}
 	for name, pid := range peers {
 		m.cpu0[name], _ = proc.CPUTime(pid)
 	}
 	m.peerRSS = proc.SampleRSS(peers, interval)
-	if dbPid != 0 {
-		m.db0, _ = proc.CPUTime(dbPid)
-		m.dbRSS = proc.SampleRSS(map[string]int{"db": dbPid}, interval)
+	if db != nil {
+		m.db0, m.dbErr = db.cpu(context.Background())
+		if db.pid != 0 {
+			m.dbRSS = proc.SampleRSS(map[string]int{"db": db.pid}, interval)
+		}
 	}
 	return m
 }
@@ -57,7 +62,7 @@ func (m *phaseMeter) stop() phaseCost {
 }
 
 func (m *phaseMeter) measure() phaseCost {
-	c := phaseCost{Wall: time.Since(m.t0), HasDB: m.dbPid != 0}
+	c := phaseCost{Wall: time.Since(m.t0), HasDB: m.db != nil}
 	for name, pid := range m.peers {
 		if t, err := proc.CPUTime(pid); err == nil && t >= m.cpu0[name] {
 			c.PeerCPU += t - m.cpu0[name]
@@ -65,10 +70,12 @@ func (m *phaseMeter) measure() phaseCost {
 	}
 	c.PerPeer = m.peerRSS.Stop()
 	c.PeerRSS = m.peerRSS.TotalSeries().Peak
-	if m.dbRSS != nil {
-		if t, err := proc.CPUTime(m.dbPid); err == nil && t >= m.db0 {
+	if m.db != nil {
+		if t, err := m.db.cpu(context.Background()); err == nil && m.dbErr == nil && t >= m.db0 {
 			c.DBCPU = t - m.db0
 		}
+	}
+	if m.dbRSS != nil {
 		c.DBRSS = m.dbRSS.Stop()["db"].Peak
 	}
 	return c
@@ -96,6 +103,8 @@ func (r *Run) recordCost(backend string, size int, prefix string, c phaseCost) {
 	}
 	if c.HasDB {
 		r.set(backend, size, kdc, c.DBCPU.Seconds())
-		r.set(backend, size, kdr, mib(c.DBRSS))
+		if c.DBRSS > 0 {
+			r.set(backend, size, kdr, mib(c.DBRSS))
+		}
 	}
 }

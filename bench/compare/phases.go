@@ -153,9 +153,9 @@ func (s *scenario) meter(interval time.Duration, ps ...*peer) *phaseMeter {
 			pids[p.name] = p.proc.PID()
 		}
 	}
-	db := 0
-	if s.be.UsesDB && s.h.db != nil {
-		db = s.h.db.pid
+	var db *database
+	if s.be.UsesDB {
+		db = s.h.db
 	}
 	return startMeter(pids, db, interval)
 }

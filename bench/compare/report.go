@@ -173,7 +173,11 @@ func renderMarkdown(r *Run, level int, chart string) string {
 		b.WriteString("- every peer served its Prometheus metrics (`-peer-metrics`: upstream's enable_stats, and the store's metrics for ours): their cost is in every backend's figures\n")
 	}
 	if s.DBInstance != "" {
-		fmt.Fprintf(&b, "- database: Cassandra at %s, baseline %.1f ms CPU per second with no peer running", s.DBInstance, s.DBBaselineCPU*1000)
+		kind := "Cassandra"
+		if s.DBMetrics {
+			kind = "ScyllaDB on other machines"
+		}
+		fmt.Fprintf(&b, "- database: %s at %s, baseline %.1f ms CPU per second with no peer running", kind, s.DBInstance, s.DBBaselineCPU*1000)
 		if s.DBWarmUpS > 0 {
 			fmt.Fprintf(&b, ", measured after %.0f s of warm-up load (a freshly started JVM runs several times slower until its JIT compiler has run)", s.DBWarmUpS)
 		}
@@ -224,10 +228,17 @@ func renderMarkdown(r *Run, level int, chart string) string {
 		renderCost(&b, r, size, h(2))
 	}
 	renderMany(&b, r, h(1))
-	b.WriteString("\n— : not measured, or not applicable (upstream keeps no pinset in the database). " +
-		"Database figures are read from the Cassandra process (/proc CPU time) and its virtual tables " +
-		"(system_views.local_{read,scan,write}_latency counts of the keyspace: rows; reads include range scans) " +
-		"and requests from system_views.clients (every open connection's request_count; a batch is one request).\n")
+	b.WriteString("\n— : not measured, or not applicable (upstream keeps no pinset in the database). ")
+	if r.Settings.DBMetrics {
+		b.WriteString("Database figures are read from the ScyllaDB nodes' metrics, summed over nodes and shards: " +
+			scyllaCPUMetric + " (reactor threads' CPU time), " + scyllaReadsMetric + "{" + scyllaReadsLabel + "} and " +
+			scyllaWritesMetric + " (rows, of every keyspace), " + scyllaRequestsMetric + " of kind QUERY, EXECUTE and BATCH " +
+			"(a batch is one request); the database's RSS is not measured.\n")
+	} else {
+		b.WriteString("Database figures are read from the Cassandra process (/proc CPU time) and its virtual tables " +
+			"(system_views.local_{read,scan,write}_latency counts of the keyspace: rows; reads include range scans) " +
+			"and requests from system_views.clients (every open connection's request_count; a batch is one request).\n")
+	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintf(&b, "\n%sNotes\n\n", h(1))
 		for _, n := range r.Notes {

@@ -32,10 +32,13 @@ type Settings struct {
 	// idle window with no peer running: their spread is the noise band of
 	// the net idle figures.
 	DBBaselineSamples []float64 `json:"db_baseline_samples,omitempty"`
-	DBInstance        string    `json:"db_instance"`      // host:port of the database
-	DBWarmUpS         float64   `json:"db_warmup_s"`      // mixed load run on the database before the baseline
-	ThreePeersFor     string    `json:"three_peers_for"`  // backends measured with 3 peers
-	PhaseTimeoutMS    float64   `json:"phase_timeout_ms"` // extra timeout per pin (base 2 min)
+	DBInstance        string    `json:"db_instance"` // host:port of the database
+	// DBMetrics: the database ran on other machines and its figures were
+	// read from its ScyllaDB nodes' metrics (-db-metrics).
+	DBMetrics      bool    `json:"db_metrics,omitempty"`
+	DBWarmUpS      float64 `json:"db_warmup_s"`      // mixed load run on the database before the baseline
+	ThreePeersFor  string  `json:"three_peers_for"`  // backends measured with 3 peers
+	PhaseTimeoutMS float64 `json:"phase_timeout_ms"` // extra timeout per pin (base 2 min)
 	// ManyPeers is the phase of N peers of ours on one keyspace (0: not run).
 	ManyPeers ManyPeersSettings `json:"many_peers,omitzero"`
 }
