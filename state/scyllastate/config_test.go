@@ -199,6 +199,10 @@ func TestValidateRejects(t *testing.T) {
 		{"no hosts", func(c *Config) { c.Hosts = nil }, "hosts"},
 		{"blank host", func(c *Config) { c.Hosts = []string{" "} }, "hosts"},
 		{"comma host", func(c *Config) { c.Hosts = []string{"a,b"} }, "hosts"},
+		{"host port not a number", func(c *Config) { c.Hosts = []string{"db1", "127.0.0.1:notaport"} }, "hosts"},
+		{"host port out of range", func(c *Config) { c.Hosts = []string{"127.0.0.1:99999"} }, "hosts"},
+		{"host empty port", func(c *Config) { c.Hosts = []string{"db1:"} }, "hosts"},
+		{"host ipv6 with port unbracketed", func(c *Config) { c.Hosts = []string{"fe80::1::9042x"} }, "hosts"},
 		{"port 0", func(c *Config) { c.Port = 0 }, "port"},
 		{"port high", func(c *Config) { c.Port = 70000 }, "port"},
 		{"keyspace injection", func(c *Config) { c.Keyspace = "x; DROP KEYSPACE prod" }, "keyspace"},
@@ -207,6 +211,7 @@ func TestValidateRejects(t *testing.T) {
 		{"keyspace long", func(c *Config) { c.Keyspace = strings.Repeat("k", 49) }, "keyspace"},
 		{"keyspace system", func(c *Config) { c.Keyspace = "system_auth" }, "keyspace"},
 		{"keyspace empty", func(c *Config) { c.Keyspace = "" }, "keyspace"},
+		{"keyspace upper case", func(c *Config) { c.Keyspace = "MyPins" }, "keyspace"},
 		{"password only", func(c *Config) { c.Username = ""; c.Password = "x" }, "username"},
 		{"username only", func(c *Config) { c.Username = "u"; c.Password = "" }, "password"},
 		{"consistency", func(c *Config) { c.Consistency = "MOST" }, "consistency"},
@@ -250,6 +255,22 @@ func TestValidateRejects(t *testing.T) {
 				t.Fatalf("error does not name scyllastate.%s: %v", tc.field, err)
 			}
 		})
+	}
+}
+
+func TestValidateAcceptsEveryHostForm(t *testing.T) {
+	cfg := &Config{}
+	_ = cfg.Default()
+	cfg.Hosts = []string{"db1", "db2.example.com:19042", "10.0.0.5", "10.0.0.6:9042", "::1", "[fe80::1]:9042"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUpperCaseKeyspaceIsRefusedWithItsLowerCaseName(t *testing.T) {
+	err := ValidateIdentifier("keyspace", "Explore_Upper")
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), `"explore_upper"`) {
+		t.Fatalf("err = %v, want ErrInvalidConfig suggesting \"explore_upper\"", err)
 	}
 }
 

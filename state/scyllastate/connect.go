@@ -122,6 +122,9 @@ func classifyConnectError(cfg *Config, err error) error {
 	switch {
 	case containsAny(msg, contextRelated):
 		return fmt.Errorf("%w: %s: %w", ErrConnect, cfg.endpoint(), err)
+	case containsAny(msg, authMessages) && cfg.Username == "":
+		return fmt.Errorf("%w: %s requires authentication: set scyllastate.username and scyllastate.password "+
+			"(or CLUSTER_SCYLLASTATE_USERNAME and CLUSTER_SCYLLASTATE_PASSWORD): %w", ErrAuth, cfg.endpoint(), err)
 	case containsAny(msg, authMessages):
 		return fmt.Errorf("%w: %s refused the credentials of scyllastate.username %q (check username and password): %w",
 			ErrAuth, cfg.endpoint(), cfg.Username, err)

@@ -46,7 +46,7 @@ func TestAuthAndTLS(t *testing.T) {
 
 	// Refusals that no retry can fix end New at once, even when it would
 	// retry an unreachable database until its context ends.
-	mustFail := func(name string, want error, mod func(c *scyllastate.Config)) {
+	mustFail := func(name string, want error, mod func(c *scyllastate.Config), says ...string) {
 		t.Run(name, func(t *testing.T) {
 			c := *cfg
 			tlsCopy := *cfg.TLS
@@ -57,6 +57,11 @@ func TestAuthAndTLS(t *testing.T) {
 			if !errors.Is(err, want) {
 				t.Fatalf("want %v, got %v", want, err)
 			}
+			for _, s := range says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("the error does not say %q: %v", s, err)
+				}
+			}
 			if took := time.Since(start); took > 20*time.Second {
 				t.Fatalf("New took %s to give up: it retried an error that no retry fixes", took)
 			}
@@ -66,7 +71,8 @@ func TestAuthAndTLS(t *testing.T) {
 		})
 	}
 	mustFail("wrong password", scyllastate.ErrAuth, func(c *scyllastate.Config) { c.Password = "not-the-password" })
-	mustFail("no credentials", scyllastate.ErrAuth, func(c *scyllastate.Config) { c.Username, c.Password = "", "" })
+	mustFail("no credentials", scyllastate.ErrAuth, func(c *scyllastate.Config) { c.Username, c.Password = "", "" },
+		"requires authentication", "set scyllastate.username and scyllastate.password")
 	mustFail("no client certificate", scyllastate.ErrTLS, func(c *scyllastate.Config) { c.TLS.CertFile, c.TLS.KeyFile = "", "" })
 	mustFail("untrusted server", scyllastate.ErrTLS, func(c *scyllastate.Config) { c.TLS.CAFile = "" }) // system roots lack our CA
 	t.Run("server without TLS", func(t *testing.T) {

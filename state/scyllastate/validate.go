@@ -2,8 +2,10 @@ package scyllastate
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +30,33 @@ func ValidateIdentifier(field, name string) error {
 	if !identifierRe.MatchString(name) {
 		return invalid(field, "%q is not a valid CQL identifier: use a letter followed by up to 47 letters, digits or underscores", name)
 	}
+	// CQL folds unquoted names to lower case: "MyPins" would create
+	// mypins, and every lookup by the name as written would miss it.
+	if lower := strings.ToLower(name); lower != name {
+		return invalid(field, "%q has upper-case letters, which CQL folds to lower case: write it %q", name, lower)
+	}
 	lower := strings.ToLower(name)
 	if strings.HasPrefix(lower, "system") || lower == "dse" || strings.HasPrefix(lower, "dse_") {
 		return invalid(field, "%q is reserved for the database's own keyspaces: choose another name", name)
+	}
+	return nil
+}
+
+// validateHost checks the i-th hosts entry: a host name or IP address,
+// optionally with its own port (host:port, [IPv6]:port).
+func validateHost(i int, h string) error {
+	if strings.TrimSpace(h) == "" || strings.ContainsAny(h, " \t\n,") {
+		return invalid("hosts", "entry %d (%q) is not a host name, IP address or host:port", i, h)
+	}
+	if !strings.Contains(h, ":") || net.ParseIP(h) != nil {
+		return nil // a name, an IPv4 or a bare IPv6 address: the port setting applies
+	}
+	host, port, err := net.SplitHostPort(h)
+	if err != nil || host == "" {
+		return invalid("hosts", "entry %d (%q) is not a host name, IP address or host:port (write an IPv6 address with a port as [addr]:port)", i, h)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return invalid("hosts", "entry %d (%q): port %q is not a number in 1-65535", i, h, port)
 	}
 	return nil
 }
@@ -61,9 +87,7 @@ func (cfg *Config) Validate() error {
 		add(invalid("hosts", "no hosts given: list at least one contact point, e.g. [\"127.0.0.1\"]"))
 	}
 	for i, h := range cfg.Hosts {
-		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, " \t\n,") {
-			add(invalid("hosts", "entry %d (%q) is not a host name, IP address or host:port", i, h))
-		}
+		add(validateHost(i, h))
 	}
 	if cfg.Port < 1 || cfg.Port > 65535 {
 		add(invalid("port", "%d is out of range: use 1-65535 (CQL default 9042)", cfg.Port))
