@@ -44,9 +44,22 @@ type StateManager interface {
 }
 
 // NewStateManager returns the state manager of the configured consensus.
+// A scylla keyspace without a pinset is created (state import).
 func NewStateManager(ctx context.Context, h *config.Helper) (StateManager, error) {
+	return newStateManager(ctx, h, false)
+}
+
+// OpenStateManager is NewStateManager for the commands that only read or
+// remove pins (state export, state cleanup): a scylla keyspace without a
+// pinset (missing, or a mistyped name) is an error wrapping
+// scyllastate.ErrNoPinset, never created.
+func OpenStateManager(ctx context.Context, h *config.Helper) (StateManager, error) {
+	return newStateManager(ctx, h, true)
+}
+
+func newStateManager(ctx context.Context, h *config.Helper, existing bool) (StateManager, error) {
 	if h.Consensus() == config.Scylla {
-		return newScyllaStateManager(ctx, h.Configs())
+		return newScyllaStateManager(ctx, h.Configs(), existing)
 	}
 	mgr, err := cmdutils.NewStateManager(h.Consensus(), h.Datastore(), h.Identity(), h.Configs().Configs)
 	if err != nil {

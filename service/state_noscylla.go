@@ -8,6 +8,6 @@ import (
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/config"
 )
 
-func newScyllaStateManager(context.Context, *config.Configs) (StateManager, error) {
+func newScyllaStateManager(context.Context, *config.Configs, bool) (StateManager, error) {
 	return nil, config.ErrNoScyllaSupport
 }

@@ -21,8 +21,12 @@ type scyllaStateManager struct {
 	store *scyllastate.ScyllaState
 }
 
-func newScyllaStateManager(ctx context.Context, cfgs *config.Configs) (StateManager, error) {
-	store, err := scyllastate.New(ctx, cfgs.ScyllaState)
+func newScyllaStateManager(ctx context.Context, cfgs *config.Configs, existing bool) (StateManager, error) {
+	var opts []scyllastate.Option
+	if existing {
+		opts = append(opts, scyllastate.WithExistingPinset())
+	}
+	store, err := scyllastate.New(ctx, cfgs.ScyllaState, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -105,12 +105,24 @@ test_expect_success CASSANDRA,KUBO,JQ 'another config folder on the same keyspac
 	test_cmp b a
 '
 
-test_expect_success CASSANDRA,JQ 'state export of an empty keyspace is an empty file (scylla)' '
+test_expect_success CASSANDRA,JQ 'state export of an empty pinset is an empty file (scylla)' '
 	KS2=$(test_keyspace) &&
 	cluster_init_peer empty kubo0 "$KS2" &&
+	: >nothing.json &&
+	ipfs-cluster-service --config empty state import -f nothing.json 2>/dev/null &&
 	ipfs-cluster-service --config empty state export -f empty.json 2>/dev/null &&
 	test -f empty.json &&
 	test ! -s empty.json
+'
+
+test_expect_success CASSANDRA 'state export and cleanup of a keyspace that does not exist fail, name it and create nothing (scylla)' '
+	KS3=$(test_keyspace) &&
+	cluster_init_peer typo kubo0 "$KS3" &&
+	test_expect_code 1 ipfs-cluster-service --config typo state export -f typo.json >typo.log 2>&1 &&
+	grep -q "keyspace \"$KS3\" does not exist: check scyllastate.keyspace" typo.log &&
+	test_expect_code 1 ipfs-cluster-service --config typo state cleanup --confirm-keyspace "$KS3" >typo-cleanup.log 2>&1 &&
+	grep -q "keyspace \"$KS3\" does not exist" typo-cleanup.log &&
+	! test_has_keyspace "$KS3"
 '
 
 test_expect_success CASSANDRA 'state export with an unreachable database exits 1 quickly' '

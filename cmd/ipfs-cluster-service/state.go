@@ -71,8 +71,9 @@ prompt.`,
 }
 
 // openState locks the folder, loads the configuration and opens the
-// state manager of the configured backend.
-func openState(ctx context.Context, p *paths) (service.StateManager, func(), error) {
+// state manager of the configured backend. With existing (export,
+// cleanup), a scylla keyspace without a pinset is an error, not created.
+func openState(ctx context.Context, p *paths, existing bool) (service.StateManager, func(), error) {
 	lk, err := lockFolder(p.folder)
 	if err != nil {
 		return nil, nil, err
@@ -83,7 +84,11 @@ func openState(ctx context.Context, p *paths) (service.StateManager, func(), err
 		return nil, nil, err
 	}
 	h.Manager().Shutdown()
-	mgr, err := service.NewStateManager(ctx, h)
+	open := service.NewStateManager
+	if existing {
+		open = service.OpenStateManager
+	}
+	mgr, err := open(ctx, h)
 	if err != nil {
 		lk.Close()
 		return nil, nil, fmt.Errorf("opening the %s state: %w", h.Consensus(), err)
@@ -92,7 +97,7 @@ func openState(ctx context.Context, p *paths) (service.StateManager, func(), err
 }
 
 func runExport(c *cli.Context, p *paths) error {
-	mgr, done, err := openState(c.Context, p)
+	mgr, done, err := openState(c.Context, p, true)
 	if err != nil {
 		return err
 	}
@@ -117,7 +122,7 @@ func runExport(c *cli.Context, p *paths) error {
 }
 
 func runImport(c *cli.Context, p *paths) error {
-	mgr, done, err := openState(c.Context, p)
+	mgr, done, err := openState(c.Context, p, false)
 	if err != nil {
 		return err
 	}
@@ -180,7 +185,7 @@ func runImport(c *cli.Context, p *paths) error {
 }
 
 func runCleanup(c *cli.Context, p *paths) error {
-	mgr, done, err := openState(c.Context, p)
+	mgr, done, err := openState(c.Context, p, true)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,10 @@ test_kubo_has_pin() { ipfsCmd "$1" pin ls --type="${3:-all}" "$2" 2>/dev/null | 
 test_cassandra_host() { local h=${SCYLLASTATE_TEST_HOSTS:-127.0.0.1}; printf '%s\n' "${h%%,*}"; }
 test_cassandra_port() { printf '%s\n' "${SCYLLASTATE_TEST_PORT:-9042}"; }
 test_keyspace() { _tl_h cluster keyspace; }
+test_has_keyspace() { # KS: the test database has keyspace KS
+	HOME=$TEST_ORIG_HOME _tl_h cassandra cql "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = '$1'" 2>/dev/null |
+		grep -qx "$1"
+}
 
 # cluster peers: ipfs-cluster-service and ipfs-cluster-ctl of $TEST_BIN_DIR
 cluster_config_set() { # DIR JQ_FILTER [JQ ARGS...]: rewrite DIR/service.json with jq

@@ -1,6 +1,9 @@
 package scyllastate
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrConnect is wrapped by errors of New when no connection to the
@@ -16,6 +19,10 @@ var (
 	// ErrSchema is wrapped by errors about a missing or incompatible
 	// keyspace, table or schema version.
 	ErrSchema = errors.New("scyllastate schema")
+	// ErrNoPinset is wrapped by the errors of New, with WithExistingPinset,
+	// when the keyspace does not exist or has no scyllastate schema. It
+	// wraps ErrSchema.
+	ErrNoPinset = fmt.Errorf("%w: no pinset", ErrSchema)
 	// ErrClosed is returned by operations on a closed store.
 	ErrClosed = errors.New("scyllastate is closed")
 	// ErrUndefinedCid is returned when adding a pin without a CID.

@@ -17,14 +17,24 @@ import (
 
 // setupSchema creates or upgrades the schema (SchemaModeCreate) or checks
 // it (SchemaModeCheck), then checks that this build can use it. A new
-// keyspace gets its feed layout through layout.
-func (d *db) setupSchema(ctx context.Context, layout *layoutCache) error {
+// keyspace gets its feed layout through layout. With existing, a keyspace
+// without the schema is an error, never created.
+func (d *db) setupSchema(ctx context.Context, layout *layoutCache, existing bool) error {
 	ks := d.cfg.Keyspace
 	if err := ValidateIdentifier("keyspace", ks); err != nil {
 		return err
 	}
 	create := d.cfg.SchemaMode == SchemaModeCreate
-	if create {
+	if existing {
+		found, err := d.keyspaceExists(ctx)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("%w: keyspace %q does not exist: check scyllastate.keyspace (this command reads or removes pins and never creates a keyspace)", ErrNoPinset, ks)
+		}
+	}
+	if create && !existing {
 		stmt := "CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + d.cfg.replicationMap() + " AND durable_writes = true"
 		if err := d.session.Query(stmt).WithContext(ctx).Exec(); err != nil {
 			return fmt.Errorf("%w: creating keyspace %q: %w", ErrSchema, ks, err)
@@ -35,6 +45,8 @@ func (d *db) setupSchema(ctx context.Context, layout *layoutCache) error {
 		return err
 	}
 	switch {
+	case v.version == 0 && existing:
+		return fmt.Errorf("%w: keyspace %q has no scyllastate pinset: check scyllastate.keyspace (this command reads or removes pins and never creates the schema)", ErrNoPinset, ks)
 	case v.version == 0 && !create:
 		return fmt.Errorf("%w: keyspace %q has no scyllastate schema and schema_mode is %q: apply %s/schema.cql with cqlsh (see docs/operations.md) or set schema_mode to %q",
 			ErrSchema, ks, SchemaModeCheck, schemaDir, SchemaModeCreate)
@@ -131,6 +143,20 @@ func (d *db) tableNames(ctx context.Context) (map[string]bool, error) {
 		return nil, fmt.Errorf("%w: reading the tables of keyspace %q: %w", ErrSchema, d.cfg.Keyspace, err)
 	}
 	return found, nil
+}
+
+// keyspaceExists tells whether the configured keyspace exists.
+func (d *db) keyspaceExists(ctx context.Context) (bool, error) {
+	var name string
+	err := d.session.Query("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?", d.cfg.Keyspace).
+		WithContext(ctx).Consistency(gocql.LocalOne).Scan(&name)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: reading whether keyspace %q exists: %w", ErrSchema, d.cfg.Keyspace, err)
+	}
+	return true, nil
 }
 
 // columnExists tells whether a table of the keyspace has a column.

@@ -27,6 +27,7 @@ type options struct {
 	writerID    string
 	untilDone   bool
 	retryHint   string
+	existing    bool
 }
 
 // WithRegistry registers the metrics (when Config.MetricsEnabled) on reg
@@ -48,6 +49,14 @@ func WithWriterID(id string) Option {
 // TLS that the database refuses still end New at once.
 func WithRetryUntilDone() Option {
 	return func(o *options) { o.untilDone = true }
+}
+
+// WithExistingPinset makes New refuse a keyspace that has no scyllastate
+// schema (missing, or a mistyped name) instead of creating it: for the
+// commands that only read or remove pins (state export, state cleanup),
+// which must not create a keyspace and report an empty pinset.
+func WithExistingPinset() Option {
+	return func(o *options) { o.existing = true }
 }
 
 // WithRetryHint adds a hint to the log line of each failed connection
@@ -133,7 +142,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*ScyllaState, error)
 	s.stmts = newStatements(cfg.Keyspace, s.server.Kind, cfg.Timeout)
 	s.layout = newLayoutCache(s.db)
 	s.activity = newActivity(s.db)
-	if err := s.setupSchema(ctx, s.layout); err != nil {
+	if err := s.setupSchema(ctx, s.layout, o.existing); err != nil {
 		session.Close()
 		return nil, err
 	}
