@@ -16,6 +16,14 @@ import (
 
 // The expiry check of upkeep: every state_sync_interval, the peer
 // closest to each expired pin unpins it.
+//
+// Each check reads the index entries due since the previous check, less
+// an overlap: one state_sync_interval, and at least feed_overlap, within
+// which an entry is visible after the time it is due (scyllastate files
+// the entry of a pin written after its expiry, an import of a pin already
+// expired for one, under the time of its write, so that the next check of
+// every running peer reads it). A peer that starts reads event_retention
+// back.
 
 // expire unpins the expired pins this peer is closest to. An entry whose
 // pin cannot be read or unpinned is kept and the next check starts from
@@ -71,9 +79,10 @@ func (u *upkeep) expire(ctx context.Context) {
 		logger.Warnf("expiry check: %s", err)
 		return
 	}
-	// Entries of the last interval stay due until handled: keep one
-	// interval of overlap, and never pass an entry to try again.
-	next := now.Add(-u.cfg.stateSyncInterval)
+	// Entries of the last interval stay due until handled, and an entry
+	// is visible up to feed_overlap after it is due: keep that overlap,
+	// and never pass an entry to try again.
+	next := now.Add(-max(u.cfg.stateSyncInterval, u.cfg.overlap))
 	if !retry.IsZero() && retry.Before(next) {
 		next = maxTime(retry, now.Add(-u.cfg.retention))
 	}

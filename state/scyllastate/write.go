@@ -75,20 +75,7 @@ func (wr *writer) rowStmts(w *pendingWrite) []stmt {
 		w:    w,
 	}}
 	if exp := w.expireAtNs(); exp > 0 {
-		ttl := time.Until(time.Unix(0, exp)) + wr.db.cfg.EventRetention
-		if ttl < wr.db.cfg.EventRetention {
-			ttl = wr.db.cfg.EventRetention
-		}
-		if ttl > maxTTL {
-			ttl = maxTTL
-		}
-		out = append(out, stmt{
-			cql:  wr.db.stmts.insertExpiry,
-			args: []any{expiryBucketOf(exp), exp, w.cid, int64(ttl / time.Second), w.ts},
-			size: 40 + len(w.cid),
-			part: expiryPart(expiryBucketOf(exp)),
-			w:    w,
-		})
+		out = append(out, wr.expiryStmt(w, exp))
 	}
 	return out
 }
