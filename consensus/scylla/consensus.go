@@ -60,6 +60,8 @@ type Consensus struct {
 	// pinset is queued by a full, paced recover pass.
 	firstStart atomic.Bool
 	savedAt    atomic.Int64 // unix nanoseconds of the last checkpoint
+	// startErr is the last error of the start, for notReady.
+	startErr atomic.Pointer[string]
 	// applyRef is the applier once the store is set (metrics read it
 	// from other goroutines).
 	applyRef atomic.Pointer[applier]
@@ -103,9 +105,15 @@ func (c *Consensus) ready(ctx context.Context) (*scyllastate.ScyllaState, error)
 }
 
 // State returns the shared pinset. It blocks until the component is
-// ready.
+// ready. Called for a StatusAll of the tracker wrapper (ctx carries its
+// listFailures), the errors of its listing are recorded for the wrapper
+// to return (see listerrors.go).
 func (c *Consensus) State(ctx context.Context) (state.ReadOnly, error) {
-	return c.ready(ctx)
+	st, err := c.ready(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return recordListFailures(ctx, st), nil
 }
 
 // Store returns the shared store once ready, for callers that need more
@@ -117,10 +125,18 @@ func (c *Consensus) Store(ctx context.Context) (*scyllastate.ScyllaState, error)
 // WrapTracker returns the pin tracker to give the cluster with this
 // consensus: upstream's tracker t, whose failed operations are kept in
 // the database rather than in memory. peerName is the cluster's
-// peername (for the statuses it reports). The daemon also disables the
-// cluster's periodic recover and state sync, which this consensus
-// replaces (see its Config).
+// peername (for the statuses it reports). Until this component is
+// ready, the wrapper's calls that need the shared pinset (Status,
+// StatusAll, Recover, RecoverAll) fail at once with ErrNotReady rather
+// than wait for the database. The daemon also disables the cluster's
+// periodic recover and state sync, which this consensus replaces (see
+// its Config).
 func (c *Consensus) WrapTracker(t ipfscluster.PinTracker, peerName string) ipfscluster.PinTracker {
+	return c.wrapTracker(t, c.host.ID(), peerName)
+}
+
+// wrapTracker is WrapTracker for peer self.
+func (c *Consensus) wrapTracker(t ipfscluster.PinTracker, self peer.ID, peerName string) *tracker {
 	store := func(ctx context.Context) (errorStore, error) {
 		s, err := c.Store(ctx)
 		if err != nil {
@@ -128,7 +144,9 @@ func (c *Consensus) WrapTracker(t ipfscluster.PinTracker, peerName string) ipfsc
 		}
 		return s, nil
 	}
-	return newTracker(t, c.host.ID(), peerName, store, c.cfg.PinQueueLimit)
+	w := newTracker(t, self, peerName, store, c.cfg.PinQueueLimit)
+	w.notReady = c.notReady
+	return w
 }
 
 // LogPin writes a pin to the shared state (its change event first, then

@@ -133,7 +133,10 @@
 // of the sweep's workers together, in unlogged batches (about ten rows a
 // request). They survive a restart.
 // ipfs-cluster-ctl recover retries the stored errors; pins missing from
-// IPFS without an error are the repair's.
+// IPFS without an error are the repair's. A status of every pin whose
+// listing of the shared pinset fails (upstream's tracker only logs it)
+// fails with that error rather than look like an empty pinset
+// (listerrors.go).
 //
 // A cluster-wide status filtered on pin or unpin errors (ipfs-cluster-ctl
 // status --filter error) is answered from these rows too, by the peer
@@ -220,8 +223,10 @@
 // New returns at once. Connecting (retried with a log line while the
 // database is unreachable), the schema check or upgrade, the completion of
 // unfinished writes and the catch-up run in the background; Ready is
-// closed when they are done. The daemon sets upstream's ReadyTimeout to
-// ready_timeout. Errors that retrying cannot fix (credentials refused, a
+// closed when they are done. Until then the tracker's calls that need
+// the shared pinset (status, recover) fail at once with ErrNotReady, so
+// that a cluster-wide status lists this peer in error rather than wait
+// for it. The daemon sets upstream's ReadyTimeout to ready_timeout. Errors that retrying cannot fix (credentials refused, a
 // TLS failure, a schema of another version, missing tables with
 // schema_mode=check) are sent on Fatal at once. Shutdown stops every
 // goroutine the component started, saves the feed position and closes the

@@ -36,7 +36,7 @@ import (
 // listed with its stored error until the retry ends; and a peer that does
 // not answer has its stored errors listed, not cluster_error lines.
 func (c *Consensus) WrapAPI(a ipfscluster.API, onlySelf bool, peerName string) ipfscluster.API {
-	return &errorStatusAPI{API: a, c: c, onlySelf: onlySelf, peerName: peerName}
+	return &errorStatusAPI{API: a, c: c, onlySelf: onlySelf, peerName: peerName, pinsetReadable: c.pinsetReadable}
 }
 
 type errorStatusAPI struct {
@@ -44,6 +44,9 @@ type errorStatusAPI struct {
 	c        *Consensus
 	onlySelf bool
 	peerName string
+	// pinsetReadable tells whether the shared pinset can be read now
+	// (Consensus.pinsetReadable).
+	pinsetReadable func(context.Context) error
 }
 
 // SetClient gives the API a client whose Cluster service answers
@@ -74,16 +77,51 @@ func storedErrorFilter(filter api.TrackerStatus) bool {
 }
 
 // StatusAll answers a filter on errors from the database, and forwards
-// any other.
+// any other (see checkedStatusAll).
 func (s *ErrorStatusCluster) StatusAll(ctx context.Context, in <-chan api.TrackerStatus, out chan<- api.GlobalPinInfo) error {
 	filter := <-in // as upstream: one filter
-	if !storedErrorFilter(filter) {
-		fwd := make(chan api.TrackerStatus, 1)
-		fwd <- filter
-		close(fwd)
+	if storedErrorFilter(filter) {
+		return s.errs.statusAll(ctx, filter, out)
+	}
+	fwd := make(chan api.TrackerStatus, 1)
+	fwd <- filter
+	close(fwd)
+	if !filter.Match(pinsetStatuses) {
+		// Operations in memory only: no pinset to read.
 		return s.Cluster.StatusAll(ctx, fwd, out)
 	}
-	return s.errs.statusAll(ctx, filter, out)
+	return s.checkedStatusAll(ctx, fwd, out)
+}
+
+// checkedStatusAll forwards a cluster-wide status that lists the shared
+// pinset, and fails when it has no line because the pinset cannot be
+// read. Upstream's cluster lists a peer whose status fails as
+// cluster_error on the CIDs the other peers sent: when every peer fails
+// (the database is down), it has no CID and answers as for an empty
+// pinset. An empty answer is thus checked against the database.
+func (s *ErrorStatusCluster) checkedStatusAll(ctx context.Context, in <-chan api.TrackerStatus, out chan<- api.GlobalPinInfo) error {
+	defer close(out)
+	lines := make(chan api.GlobalPinInfo, 64)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Cluster.StatusAll(ctx, in, lines) }()
+	sent := 0
+	for gpi := range lines {
+		select {
+		case out <- gpi:
+			sent++
+		case <-ctx.Done():
+			for range lines { // drain: the call ends on ctx
+			}
+			return ctx.Err()
+		}
+	}
+	if err := <-errc; err != nil || sent > 0 {
+		return err
+	}
+	if err := s.errs.pinsetReadable(ctx); err != nil {
+		return fmt.Errorf("no peer gave a status, and the shared pinset cannot be read: %w", err)
+	}
+	return nil
 }
 
 // statusAll streams to out, and closes it, the CIDs in error on the
@@ -91,6 +129,9 @@ func (s *ErrorStatusCluster) StatusAll(ctx context.Context, in <-chan api.Tracke
 // every peer that stored one.
 func (a *errorStatusAPI) statusAll(ctx context.Context, filter api.TrackerStatus, out chan<- api.GlobalPinInfo) error {
 	defer close(out)
+	if err := a.c.notReady(); err != nil {
+		return err
+	}
 	st, err := a.c.Store(ctx)
 	if err != nil {
 		return err

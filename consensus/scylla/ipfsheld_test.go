@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs-cluster/ipfs-cluster/api"
+
 	"github.com/ipfs-cluster-scylla/ipfs-cluster-scylla/internal/statetest"
 )
 
@@ -53,6 +55,23 @@ func TestRemotePinIPFSLacksMakesNoIPFSCall(t *testing.T) {
 			t.Fatalf("remote pin %d, which IPFS lacks, made %d IPFS unpin call(s)", n, c)
 		}
 	}
+}
+
+// A remote pin that IPFS holds in direct mode (pinned here in that mode
+// before it went to another peer) is unpinned: the listing has IPFS's
+// direct pins too.
+func TestRemoteDirectPinIPFSHoldsIsUnpinned(t *testing.T) {
+	r := newTrackerRig(t, nil)
+	p := r.remotePin(3)
+	p.MaxDepth = 0 // direct
+	r.ipfs.mu.Lock()
+	r.ipfs.direct = map[api.Cid]bool{p.Cid: true}
+	r.ipfs.mu.Unlock()
+	r.listed()
+	if err := r.w.Track(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the direct pin IPFS holds unpinned", func() bool { return r.ipfs.unpinCount(p.Cid) == 1 })
 }
 
 // A CID pinned here after the listing and then allocated elsewhere is

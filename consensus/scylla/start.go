@@ -69,6 +69,7 @@ func (c *Consensus) setup() {
 	if err := c.start(); err != nil {
 		if c.ctx.Err() == nil {
 			logger.Errorf("cannot start: %s", err)
+			c.noteStartError("cannot start", err)
 			c.fatal <- err
 		}
 		return
@@ -204,6 +205,7 @@ func (c *Consensus) retrying(ctx context.Context, what string, step func() error
 		case ctx.Err() != nil || !scyllastate.Transient(err):
 			return err
 		}
+		c.noteStartError(what, err)
 		logger.Warnf("%s failed (attempt %d), retrying in %s (the peer waits up to consensus.scylla.ready_timeout=%s): %s",
 			what, attempt, delay, c.cfg.ReadyTimeout, err)
 		t := time.NewTimer(delay)

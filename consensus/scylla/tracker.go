@@ -59,6 +59,10 @@ type tracker struct {
 	// remote makes remote pins' Track calls (trackremote.go).
 	remote *remotePins
 	held   *ipfsHeld // which CIDs IPFS may hold (ipfsheld.go)
+	// notReady tells, without waiting, whether the shared pinset can be
+	// used (Consensus.notReady): the calls that need it fail at once with
+	// its error rather than wait for the database.
+	notReady func() error
 }
 
 // newTracker wraps upstream's tracker t for peer self (peerName), whose
@@ -75,6 +79,7 @@ func newTracker(t ipfscluster.PinTracker, self peer.ID, peerName string, store f
 		ctx:        ctx,
 		cancel:     cancel,
 		held:       newIPFSHeld(),
+		notReady:   func() error { return nil },
 	}
 	w.errs = newStoredErrors(ctx, t, self, store, &w.locks)
 	w.remote = newRemotePins(&w.locks, w.held, t.Track)
@@ -128,8 +133,12 @@ func (t *tracker) Untrack(ctx context.Context, c api.Cid) error {
 // Status is upstream's, except for a CID whose failed operation was moved
 // to the database: upstream's tracker no longer knows it (a pin says
 // unexpectedly_unpinned, an unpin unpinned, and cluster_error while IPFS
-// does not answer); the stored error is given.
+// does not answer); the stored error is given. Before the peer is ready,
+// it is cluster_error with why, at once.
 func (t *tracker) Status(ctx context.Context, c api.Cid) api.PinInfo {
+	if err := t.notReady(); err != nil {
+		return t.notReadyInfo(ctx, c, err)
+	}
 	pi := t.PinTracker.Status(ctx, c)
 	// Upstream answers with an operation in error before asking IPFS; with
 	// the operation moved, it asks IPFS, which may not answer
@@ -154,10 +163,32 @@ func (t *tracker) Status(ctx context.Context, c api.Cid) api.PinInfo {
 	return t.errorInfo(e, api.IPFSID{ID: pi.IPFS, Addresses: pi.IPFSAddresses})
 }
 
+// notReadyInfo is the status of c while the shared pinset cannot be used
+// (err, from notReady).
+func (t *tracker) notReadyInfo(ctx context.Context, c api.Cid, err error) api.PinInfo {
+	ipfs := t.ipfsID(ctx)
+	return api.PinInfo{
+		Cid:  c,
+		Peer: t.self,
+		PinInfoShort: api.PinInfoShort{
+			PeerName:      t.peerName,
+			IPFS:          ipfs.ID,
+			IPFSAddresses: ipfs.Addresses,
+			Status:        api.TrackerStatusClusterError,
+			TS:            time.Now(),
+			Error:         err.Error(),
+		},
+	}
+}
+
 // Recover retries the operation of a CID: its stored error if it has one
 // (the pin as the shared pinset holds it now is tracked, or the CID
-// untracked when unpinned), else upstream's Recover.
+// untracked when unpinned), else upstream's Recover. Before the peer is
+// ready, it fails at once.
 func (t *tracker) Recover(ctx context.Context, c api.Cid) (api.PinInfo, error) {
+	if err := t.notReady(); err != nil {
+		return t.notReadyInfo(ctx, c, err), err
+	}
 	defer t.locks.lock(c)()
 	st, err := t.store(ctx)
 	if err != nil {
@@ -199,19 +230,22 @@ func (t *tracker) retry(ctx context.Context, st errorStore, e scyllastate.Tracke
 // RecoverAll retries every failed operation of this peer (stored, and
 // those still in memory), waiting while the tracker holds
 // pin_queue_limit queued pins, and sends the status of each. The
-// cluster's call at start is answered with nothing (see tracker). Pins
-// missing from IPFS without an error are the repair's (repair_interval).
+// cluster's call at start is answered with nothing (see tracker), any
+// other before the peer is ready fails at once. Pins missing from IPFS
+// without an error are the repair's (repair_interval).
 func (t *tracker) RecoverAll(ctx context.Context, out chan<- api.PinInfo) error {
 	defer close(out)
 	if t.startDone.CompareAndSwap(false, true) {
 		return nil
+	}
+	if err := t.notReady(); err != nil {
+		return err
 	}
 	st, err := t.store(ctx)
 	if err != nil {
 		return err
 	}
 	t.errs.sweep(ctx, st)
-	var sent atomic.Int64
 	err = t.errs.fullRead(ctx, st, func(e scyllastate.TrackerError) error {
 		if err := t.waitForRoom(ctx); err != nil {
 			return err
@@ -225,14 +259,13 @@ func (t *tracker) RecoverAll(ctx context.Context, out chan<- api.PinInfo) error 
 		}
 		select {
 		case out <- pi:
-			sent.Add(1)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("recovering the tracker's errors (%d retried): %w", sent.Load(), err)
+		return fmt.Errorf("reading the stored errors: %w", err)
 	}
 	return nil
 }
@@ -279,9 +312,24 @@ const statusLookups = 8
 // memory is bounded by the tracker queue, not by the errors. A listing of
 // the whole pinset gives a pin whose stored error exists that error
 // instead of unexpectedly_unpinned.
+//
+// A listing that needs the shared pinset fails at once before the peer
+// is ready, and fails with the error of the pinset's listing when that
+// listing failed (upstream's tracker only logs it: the status would look
+// like that of an empty pinset), after the statuses sent until then.
 func (t *tracker) StatusAll(ctx context.Context, filter api.TrackerStatus, out chan<- api.PinInfo) error {
-	if filter != api.TrackerStatusUndefined && filter&errorStatuses == 0 {
+	if filter != api.TrackerStatusUndefined && !filter.Match(pinsetStatuses|errorStatuses) {
+		// Operations in memory only.
 		return t.PinTracker.StatusAll(ctx, filter, out)
+	}
+	if err := t.notReady(); err != nil {
+		close(out)
+		return err
+	}
+	if filter != api.TrackerStatusUndefined && filter&errorStatuses == 0 {
+		return listingPinset(ctx, func(ctx context.Context) error {
+			return t.PinTracker.StatusAll(ctx, filter, out)
+		})
 	}
 	st, err := t.store(ctx)
 	if err != nil {
@@ -294,6 +342,20 @@ func (t *tracker) StatusAll(ctx context.Context, filter api.TrackerStatus, out c
 		return t.errorStatusAll(ctx, st, filter, out)
 	}
 	return t.fullStatusAll(ctx, st, filter, out)
+}
+
+// listingPinset runs call, a StatusAll of upstream's tracker, and returns
+// its error, else that of the listing of the pinset it made (see
+// listerrors.go).
+func listingPinset(ctx context.Context, call func(context.Context) error) error {
+	ctx, failures := withListFailures(ctx)
+	if err := call(ctx); err != nil {
+		return err
+	}
+	if err := failures.failed(); err != nil {
+		return fmt.Errorf("status of the shared pinset: %w", err)
+	}
+	return nil
 }
 
 func send(ctx context.Context, out chan<- api.PinInfo, pi api.PinInfo) error {
@@ -343,7 +405,9 @@ func (t *tracker) fullStatusAll(ctx context.Context, st errorStore, filter api.T
 	}
 	ch := make(chan api.PinInfo, 1024)
 	errc := make(chan error, 1)
-	go func() { errc <- t.PinTracker.StatusAll(ctx, inner, ch) }()
+	go func() {
+		errc <- listingPinset(ctx, func(ctx context.Context) error { return t.PinTracker.StatusAll(ctx, inner, ch) })
+	}()
 	var wg sync.WaitGroup
 	var sendErr atomic.Value
 	for range statusLookups {

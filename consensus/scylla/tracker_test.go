@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	ipfscluster "github.com/ipfs-cluster/ipfs-cluster"
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 	"github.com/ipfs-cluster/ipfs-cluster/pintracker/stateless"
 	"github.com/ipfs-cluster/ipfs-cluster/state"
@@ -171,6 +172,7 @@ type fakeIPFS struct {
 	down   bool // PinLsCid fails too: the daemon does not answer
 	noList bool // PinLs fails
 	pinned map[api.Cid]bool
+	direct map[api.Cid]bool // pinned in direct mode
 	unpins map[api.Cid]int
 }
 
@@ -195,6 +197,7 @@ func (f *fakeIPFS) Unpin(_ context.Context, in api.Pin, _ *struct{}) error {
 		return errors.New("cannot unpin " + in.Cid.String())
 	}
 	delete(f.pinned, in.Cid)
+	delete(f.direct, in.Cid)
 	return nil
 }
 
@@ -205,8 +208,11 @@ func (f *fakeIPFS) PinLsCid(_ context.Context, in api.Pin, out *api.IPFSPinStatu
 		return errors.New("connection refused")
 	}
 	*out = api.IPFSPinStatusUnpinned
-	if f.pinned[in.Cid] {
+	switch {
+	case f.pinned[in.Cid]:
 		*out = api.IPFSPinStatusRecursive
+	case f.direct[in.Cid]:
+		*out = api.IPFSPinStatusDirect
 	}
 	return nil
 }
@@ -218,13 +224,25 @@ func (f *fakeIPFS) PinLs(_ context.Context, in <-chan []string, out chan<- api.I
 		f.mu.Unlock()
 		return errors.New("pin/ls: connection refused")
 	}
-	var pins []api.Cid
-	for c := range f.pinned {
-		pins = append(pins, c)
+	// As upstream v1.1.5's connector (ipfshttp.Connector.PinLs): only
+	// the pins of the first type asked are listed.
+	var pins []api.IPFSPinInfo
+	for _, typ := range <-in {
+		for c := range f.pinned {
+			if typ == "recursive" || typ == "all" {
+				pins = append(pins, api.IPFSPinInfo{Cid: c, Type: api.IPFSPinStatusRecursive})
+			}
+		}
+		for c := range f.direct {
+			if typ == "direct" || typ == "all" {
+				pins = append(pins, api.IPFSPinInfo{Cid: c, Type: api.IPFSPinStatusDirect})
+			}
+		}
+		break
 	}
 	f.mu.Unlock()
-	for _, c := range pins {
-		out <- api.IPFSPinInfo{Cid: api.Cid(c), Type: api.IPFSPinStatusRecursive}
+	for _, pi := range pins {
+		out <- pi
 	}
 	return nil
 }
@@ -261,18 +279,34 @@ type trackerRig struct {
 
 func newTrackerRig(t *testing.T, store *fakeErrorStore) *trackerRig {
 	t.Helper()
+	return newTrackerRigOn(t, store, nil, nil)
+}
+
+// newTrackerRigOn is newTrackerRig whose upstream tracker gets the state
+// from getState (nil: at once, the store's pinset) and whose wrapper is
+// made by wrap (nil: newTracker over the store).
+func newTrackerRigOn(t *testing.T, store *fakeErrorStore, getState func(context.Context) (state.ReadOnly, error), wrap func(ipfscluster.PinTracker, peer.ID) *tracker) *trackerRig {
+	t.Helper()
 	r := &trackerRig{t: t, self: statetest.PeerID(1), ipfs: &fakeIPFS{pinned: map[api.Cid]bool{}, unpins: map[api.Cid]int{}}}
 	if store == nil {
 		store = newFakeErrorStore(&mapState{pins: map[api.Cid]api.Pin{}})
 	}
 	r.store, r.state = store, store.mapState
+	if getState == nil {
+		getState = func(context.Context) (state.ReadOnly, error) { return r.state, nil }
+	}
+	if wrap == nil {
+		wrap = func(t ipfscluster.PinTracker, self peer.ID) *tracker {
+			return newTracker(t, self, "peer-one", func(context.Context) (errorStore, error) { return r.store, nil }, 1000)
+		}
+	}
 	cfg := &stateless.Config{}
 	if err := cfg.Default(); err != nil {
 		t.Fatal(err)
 	}
 	cfg.MaxPinQueueSize = 10000
-	r.inner = stateless.New(cfg, r.self, "peer-one", func(context.Context) (state.ReadOnly, error) { return r.state, nil })
-	r.w = newTracker(r.inner, r.self, "peer-one", func(context.Context) (errorStore, error) { return r.store, nil }, 1000)
+	r.inner = stateless.New(cfg, r.self, "peer-one", getState)
+	r.w = wrap(r.inner, r.self)
 	srv := rpc.NewServer(nil, "test")
 	if err := srv.RegisterName("IPFSConnector", r.ipfs); err != nil {
 		t.Fatal(err)
