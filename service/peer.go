@@ -164,7 +164,7 @@ func NewPeer(ctx context.Context, h *config.Helper, opts Options) (p *Peer, err 
 		return nil, fmt.Errorf("creating the peer monitor: %w", err)
 	}
 	p.Cluster, err = ipfscluster.NewCluster(ctx, host, bwc, dht, cfgs.Cluster, p.Store,
-		cons, apis, connector, tracker, mon, alloc, informers, tracer)
+		cons, apis, pinLsEachType{connector}, tracker, mon, alloc, informers, tracer)
 	if err != nil {
 		return nil, fmt.Errorf("creating the cluster: %w", err)
 	}
