@@ -62,6 +62,9 @@ type Consensus struct {
 	savedAt    atomic.Int64 // unix nanoseconds of the last checkpoint
 	// startErr is the last error of the start, for notReady.
 	startErr atomic.Pointer[string]
+	// readyGrace is how long notReady waits for a start to end
+	// (notReadyGrace).
+	readyGrace time.Duration
 	// applyRef is the applier once the store is set (metrics read it
 	// from other goroutines).
 	applyRef atomic.Pointer[applier]

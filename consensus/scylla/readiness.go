@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ipfs-cluster/ipfs-cluster/api"
 )
@@ -17,14 +18,20 @@ import (
 // of the whole cluster. They fail at once with ErrNotReady instead, which
 // upstream shows as that peer's cluster_error.
 
+// notReadyGrace is how long those calls wait for a peer that is starting
+// before they fail: a start whose database answers is done well within
+// it (a status asked right after the REST API is up waits for it, as
+// upstream's does), a start waiting for its database is not.
+const notReadyGrace = 10 * time.Second
+
 // ErrNotReady is returned, wrapped with the database's hosts and the last
 // error of the start when there is one, by the tracker calls that need the shared pinset while
 // this peer is not ready (see Consensus.Ready).
 var ErrNotReady = errors.New("peer not ready: waiting for its database")
 
-// notReady tells, without waiting, whether the shared pinset can be used:
-// nil once the peer is ready, ErrShutdown after Shutdown, else
-// ErrNotReady with the database's hosts and the last error of the start
+// notReady tells, waiting at most readyGrace, whether the shared pinset
+// can be used: nil once the peer is ready, ErrShutdown after Shutdown,
+// else ErrNotReady with the database's hosts and the last error of the start
 // (a step that failed and is being retried). The connection attempts
 // retried inside scyllastate.New are only logged: while the database is
 // unreachable the error names the hosts it waits for.
@@ -36,6 +43,17 @@ func (c *Consensus) notReady() error {
 	case <-c.readyCh:
 		return nil
 	default:
+	}
+	if c.readyGrace > 0 {
+		t := time.NewTimer(c.readyGrace)
+		defer t.Stop()
+		select {
+		case <-c.readyCh:
+			return nil
+		case <-c.ctx.Done():
+			return ErrShutdown
+		case <-t.C:
+		}
 	}
 	detail := "connecting, or catching up with the change feed"
 	if last := c.startErr.Load(); last != nil {

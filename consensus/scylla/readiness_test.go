@@ -148,3 +148,26 @@ func TestNotReadyNamesTheDatabase(t *testing.T) {
 		t.Fatalf("notReady after shutdown = %v, want ErrShutdown", err)
 	}
 }
+
+// A status asked while the peer starts (its REST API is up before the
+// shared pinset is) waits for the start when it ends within the grace,
+// and fails with ErrNotReady, not later, when it does not.
+func TestNotReadyWaitsForAStartWithinTheGrace(t *testing.T) {
+	c := waitingConsensus(t)
+	c.readyGrace = 3 * time.Second
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		close(c.readyCh)
+	}()
+	if err := c.notReady(); err != nil {
+		t.Fatalf("a peer ready 200ms into a 3s grace: %v, want nil", err)
+	}
+
+	c = waitingConsensus(t)
+	c.readyGrace = 300 * time.Millisecond
+	start := time.Now()
+	err := c.notReady()
+	if took := time.Since(start); !errors.Is(err, ErrNotReady) || took < 300*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("a peer never ready: %v after %s, want ErrNotReady after the 300ms grace", err, took)
+	}
+}

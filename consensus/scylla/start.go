@@ -39,6 +39,8 @@ func New(h host.Host, psub *pubsub.PubSub, cfg *Config, stateCfg *scyllastate.Co
 		rpcReady: make(chan struct{}),
 		readyCh:  make(chan struct{}),
 		fatal:    make(chan error, 1),
+		// calls that need the pinset wait this long for the start
+		readyGrace: notReadyGrace,
 	}
 	for _, p := range cfg.TrustedPeers {
 		_ = c.Trust(ctx, p)
