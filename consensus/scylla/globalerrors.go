@@ -100,10 +100,28 @@ func (s *ErrorStatusCluster) StatusAll(ctx context.Context, in <-chan api.Tracke
 // (the database is down), it has no CID and answers as for an empty
 // pinset. An empty answer is thus checked against the database.
 func (s *ErrorStatusCluster) checkedStatusAll(ctx context.Context, in <-chan api.TrackerStatus, out chan<- api.GlobalPinInfo) error {
+	return s.checked(ctx, "gave a status", func(ctx context.Context, lines chan<- api.GlobalPinInfo) error {
+		return s.Cluster.StatusAll(ctx, in, lines)
+	}, out)
+}
+
+// RecoverAll forwards a cluster-wide recover, checked as a status (see
+// checkedStatusAll): every peer failing to read its stored errors would
+// otherwise answer as if none had failed.
+func (s *ErrorStatusCluster) RecoverAll(ctx context.Context, in <-chan struct{}, out chan<- api.GlobalPinInfo) error {
+	return s.checked(ctx, "recovered a pin", func(ctx context.Context, lines chan<- api.GlobalPinInfo) error {
+		return s.Cluster.RecoverAll(ctx, in, lines)
+	}, out)
+}
+
+// checked streams the lines of call to out, and closes it; when call
+// sent none and the shared pinset cannot be read, it fails, saying that
+// no peer did what.
+func (s *ErrorStatusCluster) checked(ctx context.Context, what string, call func(context.Context, chan<- api.GlobalPinInfo) error, out chan<- api.GlobalPinInfo) error {
 	defer close(out)
 	lines := make(chan api.GlobalPinInfo, 64)
 	errc := make(chan error, 1)
-	go func() { errc <- s.Cluster.StatusAll(ctx, in, lines) }()
+	go func() { errc <- call(ctx, lines) }()
 	sent := 0
 	for gpi := range lines {
 		select {
@@ -119,7 +137,7 @@ func (s *ErrorStatusCluster) checkedStatusAll(ctx context.Context, in <-chan api
 		return err
 	}
 	if err := s.errs.pinsetReadable(ctx); err != nil {
-		return fmt.Errorf("no peer gave a status, and the shared pinset cannot be read: %w", err)
+		return fmt.Errorf("no peer %s, and the shared pinset cannot be read: %w", what, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package scylla
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -117,6 +118,17 @@ func TestStatusAllListingFailureStaysWithItsCall(t *testing.T) {
 // (none: every peer's status failed, or the pinset is empty).
 type fakeClusterStatus struct{ lines []api.GlobalPinInfo }
 
+// RecoverAll sends the same lines.
+func (f *fakeClusterStatus) RecoverAll(_ context.Context, in <-chan struct{}, out chan<- api.GlobalPinInfo) error {
+	defer close(out)
+	for range in {
+	}
+	for _, l := range f.lines {
+		out <- l
+	}
+	return nil
+}
+
 func (f *fakeClusterStatus) StatusAll(_ context.Context, in <-chan api.TrackerStatus, out chan<- api.GlobalPinInfo) error {
 	defer close(out)
 	for range in {
@@ -172,5 +184,40 @@ func TestClusterStatusFailsWhenNoPeerCouldListThePinset(t *testing.T) {
 	line := api.GlobalPinInfo{Cid: probeCid}
 	if n, err := clusterStatusAll(t, []api.GlobalPinInfo{line}, errNoHosts, api.TrackerStatusUndefined); n != 1 || err != nil {
 		t.Fatalf("status with lines: %d lines, %v; want 1, no error", n, err)
+	}
+}
+
+// A cluster-wide recover whose peers all failed to read their stored
+// errors (the database is down) fails, instead of answering as if no pin
+// had failed; one of an empty pinset answers nothing.
+func TestClusterRecoverFailsWhenNoPeerCouldReadThePinset(t *testing.T) {
+	recoverAll := func(lines []api.GlobalPinInfo, readable error) (int, error) {
+		srv := rpc.NewServer(nil, "test")
+		if err := srv.RegisterName("Cluster", &fakeClusterStatus{lines: lines}); err != nil {
+			t.Fatal(err)
+		}
+		s := &ErrorStatusCluster{
+			Cluster: rpcproxy.NewCluster(rpc.NewClientWithServer(nil, "test", srv)),
+			errs:    &errorStatusAPI{pinsetReadable: func(context.Context) error { return readable }},
+		}
+		in := make(chan struct{})
+		close(in)
+		out := make(chan api.GlobalPinInfo, 16)
+		errc := make(chan error, 1)
+		go func() { errc <- s.RecoverAll(context.Background(), in, out) }()
+		n := 0
+		for range out {
+			n++
+		}
+		return n, <-errc
+	}
+	if _, err := recoverAll(nil, errNoHosts); !errors.Is(err, errNoHosts) || !strings.Contains(err.Error(), "no peer recovered a pin") {
+		t.Fatalf("recover with the database down: error %v, want the database's", err)
+	}
+	if n, err := recoverAll(nil, nil); n != 0 || err != nil {
+		t.Fatalf("recover with nothing to retry: %d lines, %v", n, err)
+	}
+	if n, err := recoverAll([]api.GlobalPinInfo{{Cid: probeCid}}, errNoHosts); n != 1 || err != nil {
+		t.Fatalf("recover with lines: %d lines, %v; want 1, no error", n, err)
 	}
 }
