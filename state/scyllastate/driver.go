@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -111,6 +112,17 @@ func (t *TLSConfig) tlsConfig() (*tls.Config, error) {
 
 // endpoint describes the contact points for logs and errors (no secrets).
 func (cfg *Config) endpoint() string {
+	all, some := true, false // every host / some host has its own port
+	for _, h := range cfg.Hosts {
+		_, _, err := net.SplitHostPort(h)
+		all, some = all && err == nil, some || err == nil
+	}
+	switch {
+	case all:
+		return fmt.Sprintf("%v (keyspace %s)", cfg.Hosts, cfg.Keyspace)
+	case some:
+		return fmt.Sprintf("%v (port %d for the hosts without one, keyspace %s)", cfg.Hosts, cfg.Port, cfg.Keyspace)
+	}
 	return fmt.Sprintf("%v (port %d, keyspace %s)", cfg.Hosts, cfg.Port, cfg.Keyspace)
 }
 

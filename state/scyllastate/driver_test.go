@@ -131,3 +131,22 @@ func TestReplicationMap(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// The endpoint in connection errors gives the port setting only for the
+// hosts it applies to.
+func TestEndpointNamesThePortOnlyForHostsWithoutOne(t *testing.T) {
+	cfg := &Config{Port: 9042, Keyspace: "pins"}
+	for _, tc := range []struct {
+		hosts []string
+		want  string
+	}{
+		{[]string{"db1", "db2"}, "[db1 db2] (port 9042, keyspace pins)"},
+		{[]string{"127.0.0.1:29999"}, "[127.0.0.1:29999] (keyspace pins)"},
+		{[]string{"db1", "db2:19042"}, "[db1 db2:19042] (port 9042 for the hosts without one, keyspace pins)"},
+	} {
+		cfg.Hosts = tc.hosts
+		if got := cfg.endpoint(); got != tc.want {
+			t.Errorf("hosts %v: endpoint %q, want %q", tc.hosts, got, tc.want)
+		}
+	}
+}
