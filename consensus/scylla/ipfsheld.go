@@ -2,7 +2,6 @@ package scylla
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -102,30 +101,26 @@ func (h *ipfsHeld) loadLoop(ctx context.Context, client *rpc.Client) {
 	}
 }
 
-// listIPFSPins lists the recursive and direct pins of IPFS into a filter,
-// one call per type: upstream v1.1.5's connector lists only the first
-// type of a call that asks for several (ipfshttp.Connector.PinLs ends at
-// the end of the first type's listing). A listing that does not end well
-// is not used.
+// listIPFSPins lists the recursive and direct pins of IPFS into a filter
+// (the daemon's connector lists every type asked for: service.pinLsEachType).
+// A listing that does not end well is not used.
 func listIPFSPins(ctx context.Context, client *rpc.Client) (*cidFilter, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, heldListTimeout)
 	defer cancel()
+	in := make(chan []string, 1)
+	in <- []string{"recursive", "direct"}
+	close(in)
+	out := make(chan api.IPFSPinInfo, 1024)
+	errCh := make(chan error, 1)
+	go func() { errCh <- client.Stream(ctx, "", "IPFSConnector", "PinLs", in, out) }()
 	f := newCidFilter(false)
 	n := 0
-	for _, typ := range []string{"recursive", "direct"} {
-		in := make(chan []string, 1)
-		in <- []string{typ}
-		close(in)
-		out := make(chan api.IPFSPinInfo, 1024)
-		errCh := make(chan error, 1)
-		go func() { errCh <- client.Stream(ctx, "", "IPFSConnector", "PinLs", in, out) }()
-		for pi := range out {
-			f.add(pi.Cid)
-			n++
-		}
-		if err := <-errCh; err != nil {
-			return nil, 0, fmt.Errorf("listing the %s pins of IPFS: %w", typ, err)
-		}
+	for pi := range out {
+		f.add(pi.Cid)
+		n++
+	}
+	if err := <-errCh; err != nil {
+		return nil, 0, err
 	}
 	return f, n, nil
 }

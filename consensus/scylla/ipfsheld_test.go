@@ -58,8 +58,8 @@ func TestRemotePinIPFSLacksMakesNoIPFSCall(t *testing.T) {
 }
 
 // A remote pin that IPFS holds in direct mode (pinned here in that mode
-// before it went to another peer) is unpinned: the listing has IPFS's
-// direct pins too.
+// before it went to another peer) is unpinned: the listing asks IPFS for
+// its direct pins too.
 func TestRemoteDirectPinIPFSHoldsIsUnpinned(t *testing.T) {
 	r := newTrackerRig(t, nil)
 	p := r.remotePin(3)

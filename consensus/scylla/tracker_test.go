@@ -224,8 +224,8 @@ func (f *fakeIPFS) PinLs(_ context.Context, in <-chan []string, out chan<- api.I
 		f.mu.Unlock()
 		return errors.New("pin/ls: connection refused")
 	}
-	// As upstream v1.1.5's connector (ipfshttp.Connector.PinLs): only
-	// the pins of the first type asked are listed.
+	// As the daemon's connector (service.pinLsEachType): the pins of
+	// every type asked.
 	var pins []api.IPFSPinInfo
 	for _, typ := range <-in {
 		for c := range f.pinned {
@@ -238,7 +238,6 @@ func (f *fakeIPFS) PinLs(_ context.Context, in <-chan []string, out chan<- api.I
 				pins = append(pins, api.IPFSPinInfo{Cid: c, Type: api.IPFSPinStatusDirect})
 			}
 		}
-		break
 	}
 	f.mu.Unlock()
 	for _, pi := range pins {
