@@ -6,6 +6,12 @@
 # lsbench_N, dropped at the end unless KEEP_KEYSPACE=1 (then SKIP_IMPORT=1 reuses it).
 #   N=1000000 bench/listing/run.sh      (PROF_S: seconds of profile [12])
 set -euo pipefail
+for tool in jq curl bc /usr/bin/time go; do
+	command -v "$tool" >/dev/null || {
+		echo "run.sh: $tool is missing (Debian: apt-get install jq curl bc time; Go from go.dev)" >&2
+		exit 1
+	}
+done
 R=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd) W=${WORK:-/tmp/lsbench} N=${N:-1000000}
 KS=lsbench_$N
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
